@@ -1,1 +1,56 @@
-//! Shared helpers for the end-to-end tests in `e2e/`.
+//! Shared helpers for the end-to-end tests in `e2e/`: find the `lockgate` binary and run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of the `lockgate` binary built by this `cargo test` run (in the same target directory
+/// as the test executable).
+pub fn lockgate_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/lockgate
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile> directory");
+    let bin = dir.join(format!("lockgate{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A `lockgate` command with a private compiled-plugin cache under `cache_root`.
+pub fn lockgate(cache_root: &Path) -> Command {
+    let mut cmd = Command::new(lockgate_bin());
+    cmd.env("LOCKGATE_CACHE_DIR", cache_root.join("lockgate-cache"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs `cmd` and captures its output.
+pub fn run(cmd: &mut Command) -> Run {
+    cmd.output().expect("running lockgate").into()
+}

@@ -34,18 +34,25 @@ impl CodeCache {
     /// A cache in `dir` (created if missing), or no cache at all with `None`.
     pub(crate) fn new(dir: Option<PathBuf>, engine: &Engine) -> Result<Self, HostError> {
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| HostError::CacheDir { path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|error| HostError::CacheDir {
+                path: dir.clone(),
+                error,
+            })?;
         }
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
-        Ok(Self { dir, engine_key: format!("{:016x}", hasher.finish()) })
+        Ok(Self {
+            dir,
+            engine_key: format!("{:016x}", hasher.finish()),
+        })
     }
 
     /// The cache entry for a component with sha256 `digest`.
     fn entry(&self, digest: &str) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{digest}-{}.cwasm", self.engine_key)))
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{digest}-{}.cwasm", self.engine_key)))
     }
 
     /// Returns the compiled component for `bytes`, from the cache if possible.
@@ -66,10 +73,10 @@ impl CodeCache {
             }
         }
         let component = Component::new(engine, bytes)?;
-        if let Some(entry) = entry {
-            if let Err(e) = store(&component, &entry) {
-                tracing::warn!(path = %entry.display(), "cannot write compiled-plugin cache entry: {e:#}");
-            }
+        if let Some(entry) = entry
+            && let Err(e) = store(&component, &entry)
+        {
+            tracing::warn!(path = %entry.display(), "cannot write compiled-plugin cache entry: {e:#}");
         }
         Ok((component, CacheOutcome::Compiled))
     }
@@ -77,10 +84,13 @@ impl CodeCache {
 
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, entry: &Path) -> wasmtime::Result<Component> {
+    // Read into memory rather than `deserialize_file`: a mapped file truncated by another
+    // process (a second engine, an operator cleaning the cache) would crash this one.
+    let bytes = std::fs::read(entry)?;
     // SAFETY: `entry` lies in the engine's own cache directory and was written by `store`
     // below from `Component::serialize` (atomically, via rename). Wasmtime checks the header
     // and engine compatibility; paths a pipeline controls are never deserialized.
-    unsafe { Component::deserialize_file(engine, entry) }
+    unsafe { Component::deserialize(engine, &bytes) }
 }
 
 fn store(component: &Component, entry: &Path) -> anyhow::Result<()> {
@@ -88,7 +98,10 @@ fn store(component: &Component, entry: &Path) -> anyhow::Result<()> {
     let dir = entry.parent().expect("cache entries live in a directory");
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        entry.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+        entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("entry"),
         std::process::id()
     ));
     std::fs::write(&tmp, &bytes)?;
@@ -107,7 +120,11 @@ pub fn default_cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
         .unwrap_or_else(std::env::temp_dir);
     base.join("lockgate").join("compiled")
 }

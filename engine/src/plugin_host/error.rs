@@ -9,12 +9,12 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read plugin `{path}`: {source}")]
+    #[error("cannot read plugin `{path}`: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file does not start with the WebAssembly magic number.
     #[error(
@@ -265,14 +265,14 @@ pub enum InvokeError {
         op: Operation,
     },
     /// The sandbox could not be set up.
-    #[error("plugin `{plugin}` {op}: {source}")]
+    #[error("plugin `{plugin}` {op}: {error}")]
     Grant {
         /// Plugin name.
         plugin: String,
         /// Operation.
         op: Operation,
         /// The unusable grant.
-        source: GrantError,
+        error: GrantError,
     },
     /// The engine could not create an instance (e.g. too many invocations at once).
     #[error("plugin `{plugin}` {op}: cannot start a sandbox: {reason}")]
@@ -301,12 +301,12 @@ pub enum HostError {
     #[error("cannot configure the WebAssembly engine: {0}")]
     Engine(String),
     /// The compiled-code cache directory is unusable.
-    #[error("cannot use compiled-plugin cache directory `{path}`: {source}")]
+    #[error("cannot use compiled-plugin cache directory `{path}`: {error}")]
     CacheDir {
         /// The directory.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -315,13 +315,13 @@ pub fn humanize(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms} ms")
-    } else if ms % 60_000 == 0 && ms >= 120_000 {
-        if ms % 3_600_000 == 0 {
+    } else if ms.is_multiple_of(60_000) && ms >= 120_000 {
+        if ms.is_multiple_of(3_600_000) {
             format!("{} h", ms / 3_600_000)
         } else {
             format!("{} min", ms / 60_000)
         }
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", d.as_secs_f64())
@@ -349,6 +349,9 @@ mod tests {
             op: Operation::Check,
             limit: Duration::from_secs(60),
         };
-        assert!(e.to_string().starts_with("plugin `git` exceeded its 60 s check deadline"));
+        assert!(
+            e.to_string()
+                .starts_with("plugin `git` exceeded its 60 s check deadline")
+        );
     }
 }

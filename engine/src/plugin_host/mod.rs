@@ -25,7 +25,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use bindings::{CONTRACT_VERSION, RESOURCE_EXPORT, TEST_EXPORT};
 pub use cache::{CacheOutcome, default_cache_dir};
-pub use error::{GrantError, HostError, InvokeError, LoadError, Operation, PluginFailure, humanize};
+pub use error::{
+    GrantError, HostError, InvokeError, LoadError, Operation, PluginFailure, humanize,
+};
 pub use limits::Limits;
 pub use output::{Level, LogLine, LogSink, LogSource, MemorySink, NullSink};
 pub use plugin::{Invocation, Plugin};
@@ -103,7 +105,15 @@ impl PluginHost {
 
         let cache = CodeCache::new(config.cache_dir.clone(), &engine)?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
-        Ok(Self { shared: Arc::new(Shared { engine, linker, cache, config, _ticker: ticker }) })
+        Ok(Self {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                config,
+                _ticker: ticker,
+            }),
+        })
     }
 
     /// A host with default settings.

@@ -97,7 +97,11 @@ impl MemorySink {
 
     /// All messages joined with newlines.
     pub fn text(&self) -> String {
-        self.lines().iter().map(|l| l.message.as_str()).collect::<Vec<_>>().join("\n")
+        self.lines()
+            .iter()
+            .map(|l| l.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -150,12 +154,17 @@ impl Capture {
     /// A line from the `log` import.
     pub(crate) fn log(&self, level: Level, message: &str) {
         let mut st = self.lock();
-        self.emit(&mut st, LogSource::Plugin(level), message.as_bytes());
+        for line in message.trim_end_matches('\n').split('\n') {
+            self.emit(&mut st, LogSource::Plugin(level), line.as_bytes());
+        }
     }
 
     /// A notice from the engine about this invocation; not counted against the cap.
     pub(crate) fn engine(&self, message: impl Into<String>) {
-        self.sink.line(LogLine { source: LogSource::Engine, message: message.into() });
+        self.sink.line(LogLine {
+            source: LogSource::Engine,
+            message: message.into(),
+        });
     }
 
     /// Bytes written to stdout or stderr.
@@ -232,7 +241,10 @@ impl Capture {
             st.dropped = 0;
             self.sink.line(LogLine {
                 source: LogSource::Engine,
-                message: format!("{dropped} bytes of plugin output were dropped (limit {} bytes)", st.cap),
+                message: format!(
+                    "{dropped} bytes of plugin output were dropped (limit {} bytes)",
+                    st.cap
+                ),
             });
         }
     }
@@ -254,11 +266,17 @@ pub(crate) struct CaptureStream {
 
 impl CaptureStream {
     pub(crate) fn stdout(capture: &Arc<Capture>) -> Self {
-        Self { capture: capture.clone(), source: LogSource::Stdout }
+        Self {
+            capture: capture.clone(),
+            source: LogSource::Stdout,
+        }
     }
 
     pub(crate) fn stderr(capture: &Arc<Capture>) -> Self {
-        Self { capture: capture.clone(), source: LogSource::Stderr }
+        Self {
+            capture: capture.clone(),
+            source: LogSource::Stderr,
+        }
     }
 }
 
@@ -343,14 +361,21 @@ mod tests {
         assert_eq!(lines[0].message, "12345");
         assert_eq!(lines[1].source, LogSource::Engine);
         assert!(lines[1].message.contains("output limit of 10 bytes"));
-        assert!(lines[2].message.starts_with("20 bytes of plugin output were dropped"));
+        assert!(
+            lines[2]
+                .message
+                .starts_with("20 bytes of plugin output were dropped")
+        );
         assert_eq!(lines.len(), 3);
     }
 
     #[test]
     fn stderr_tail_survives_the_cap() {
         let cap = Capture::new(Arc::new(NullSink), 4);
-        cap.write(LogSource::Stderr, b"thread panicked at src/lib.rs:1:1:\nboom\n");
+        cap.write(
+            LogSource::Stderr,
+            b"thread panicked at src/lib.rs:1:1:\nboom\n",
+        );
         assert!(cap.stderr_tail().contains("boom"));
     }
 

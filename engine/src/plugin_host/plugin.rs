@@ -57,14 +57,21 @@ pub struct Invocation {
 
 impl Default for Invocation {
     fn default() -> Self {
-        Self { grants: Grants::none(), limits: Limits::default(), log: Arc::new(NullSink) }
+        Self {
+            grants: Grants::none(),
+            limits: Limits::default(),
+            log: Arc::new(NullSink),
+        }
     }
 }
 
 impl Invocation {
     /// An invocation with `grants`, default limits and no log.
     pub fn new(grants: Grants) -> Self {
-        Self { grants, ..Self::default() }
+        Self {
+            grants,
+            ..Self::default()
+        }
     }
 
     /// Sets the limits.
@@ -86,7 +93,10 @@ impl PluginHost {
         let path = path.as_ref().to_path_buf();
         let bytes = tokio::fs::read(&path)
             .await
-            .map_err(|source| LoadError::Read { path: path.clone(), source })?;
+            .map_err(|error| LoadError::Read {
+                path: path.clone(),
+                error,
+            })?;
         self.load_bytes(&path, bytes).await
     }
 
@@ -101,26 +111,45 @@ impl PluginHost {
             shared.cache.get_or_compile(&shared.engine, &key, &bytes)
         })
         .await
-        .map_err(|e| LoadError::Invalid { path: path.clone(), reason: format!("compiler task failed: {e}") })?;
-        let (component, cache) =
-            compiled.map_err(|e| LoadError::Invalid { path: path.clone(), reason: format!("{e:#}") })?;
+        .map_err(|e| LoadError::Invalid {
+            path: path.clone(),
+            reason: format!("compiler task failed: {e}"),
+        })?;
+        let (component, cache) = compiled.map_err(|e| LoadError::Invalid {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        })?;
 
         let kind = world_of(&path, &component, &self.shared.engine)?;
-        let link = |e: wasmtime::Error| LoadError::Link { path: path.clone(), reason: format!("{e:#}") };
-        let instance_pre = self.shared.linker.instantiate_pre(&component).map_err(link)?;
+        let link = |e: wasmtime::Error| LoadError::Link {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link)?;
         let pre = match kind {
-            PluginKind::ResourceType => Pre::Resource(ResourceTypePre::new(instance_pre).map_err(link)?),
+            PluginKind::ResourceType => {
+                Pre::Resource(ResourceTypePre::new(instance_pre).map_err(link)?)
+            }
             PluginKind::TestStep => Pre::Test(TestStepPre::new(instance_pre).map_err(link)?),
         };
 
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_owned();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin")
+            .to_owned();
         let placeholder = Description {
             name: stem,
             version: String::new(),
             kind,
             summary: String::new(),
             source_schema: None,
-            params_schema: None,
+            get_params_schema: None,
+            put_params_schema: None,
             config_schema: None,
             capabilities: Capabilities::default(),
         };
@@ -134,17 +163,26 @@ impl PluginHost {
                 cache,
             }),
         };
-        let description = plugin
-            .describe(&Invocation::default())
-            .await
-            .map_err(|e| LoadError::Describe { path: path.clone(), reason: e.to_string() })?;
+        let description =
+            plugin
+                .describe(&Invocation::default())
+                .await
+                .map_err(|e| LoadError::Describe {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
         if description.kind != kind {
             return Err(LoadError::Describe {
                 path,
-                reason: format!("it says it is a {} but implements world `{kind}`", description.kind),
+                reason: format!(
+                    "it says it is a {} but implements world `{kind}`",
+                    description.kind
+                ),
             });
         }
-        Arc::get_mut(&mut plugin.inner).expect("not yet shared").description = description;
+        Arc::get_mut(&mut plugin.inner)
+            .expect("not yet shared")
+            .description = description;
         Ok(plugin)
     }
 }
@@ -152,18 +190,26 @@ impl PluginHost {
 /// Tells a component from a core module or a file that is not WebAssembly at all.
 fn classify(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(LoadError::NotWasm { path: path.to_path_buf() });
+        return Err(LoadError::NotWasm {
+            path: path.to_path_buf(),
+        });
     }
     // Bytes 4..8: a u16 version and a u16 layer; layer 0 is a core module, 1 a component.
     let layer = u16::from_le_bytes([bytes[6], bytes[7]]);
     if layer == 0 {
-        return Err(LoadError::CoreModule { path: path.to_path_buf() });
+        return Err(LoadError::CoreModule {
+            path: path.to_path_buf(),
+        });
     }
     Ok(())
 }
 
 /// Which Lockgate world a component exports.
-fn world_of(path: &Path, component: &Component, engine: &wasmtime::Engine) -> Result<PluginKind, LoadError> {
+fn world_of(
+    path: &Path,
+    component: &Component,
+    engine: &wasmtime::Engine,
+) -> Result<PluginKind, LoadError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -181,10 +227,9 @@ fn world_of(path: &Path, component: &Component, engine: &wasmtime::Engine) -> Re
         }
         (false, false) => {}
     }
-    if let Some(other) = exports
-        .iter()
-        .find(|e| e.starts_with("lockgate:plugin/resource-ops@") || e.starts_with("lockgate:plugin/test-ops@"))
-    {
+    if let Some(other) = exports.iter().find(|e| {
+        e.starts_with("lockgate:plugin/resource-ops@") || e.starts_with("lockgate:plugin/test-ops@")
+    }) {
         return Err(LoadError::ContractVersion {
             path: path.to_path_buf(),
             found: other.clone(),
@@ -194,7 +239,11 @@ fn world_of(path: &Path, component: &Component, engine: &wasmtime::Engine) -> Re
     let found = if exports.is_empty() {
         "nothing".to_owned()
     } else {
-        exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+        exports
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     Err(LoadError::WrongWorld {
         path: path.to_path_buf(),
@@ -246,19 +295,31 @@ impl Plugin {
     /// Calls `describe` in a fresh sandbox (no grants).
     pub async fn describe(&self, inv: &Invocation) -> Result<Description, InvokeError> {
         let op = Operation::Describe;
-        let mut sb = self.sandbox(op, &Invocation { grants: Grants::none(), ..inv.clone() }).await?;
+        let mut sb = self
+            .sandbox(
+                op,
+                &Invocation {
+                    grants: Grants::none(),
+                    ..inv.clone()
+                },
+            )
+            .await?;
         let raw = match &self.inner.pre {
             Pre::Resource(pre) => {
                 let fut = async {
                     let i = pre.instantiate_async(&mut sb.store).await?;
-                    i.lockgate_plugin_resource_ops().call_describe(&mut sb.store).await
+                    i.lockgate_plugin_resource_ops()
+                        .call_describe(&mut sb.store)
+                        .await
                 };
                 finish(fut, sb.deadline).await
             }
             Pre::Test(pre) => {
                 let fut = async {
                     let i = pre.instantiate_async(&mut sb.store).await?;
-                    i.lockgate_plugin_test_ops().call_describe(&mut sb.store).await
+                    i.lockgate_plugin_test_ops()
+                        .call_describe(&mut sb.store)
+                        .await
                 };
                 finish(fut, sb.deadline).await
             }
@@ -281,10 +342,14 @@ impl Plugin {
         let mut sb = self.sandbox(op, inv).await?;
         let fut = async {
             let i = pre.instantiate_async(&mut sb.store).await?;
-            i.lockgate_plugin_resource_ops().call_check(&mut sb.store, &source, from.as_ref()).await
+            i.lockgate_plugin_resource_ops()
+                .call_check(&mut sb.store, &source, from.as_ref())
+                .await
         };
         let raw = finish(fut, sb.deadline).await;
-        let versions = self.outcome(op, raw, &sb)?.map_err(|e| self.failure(op, e))?;
+        let versions = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
         versions
             .into_iter()
             .map(|v| version_from_wit(v).map_err(|r| self.invalid(op, r)))
@@ -301,14 +366,22 @@ impl Plugin {
     ) -> Result<Fetched, InvokeError> {
         let op = Operation::Get;
         let pre = self.resource(op)?;
-        let (source, params, version) = (source.to_string(), params.to_string(), version_to_wit(version));
+        let (source, params, version) = (
+            source.to_string(),
+            params.to_string(),
+            version_to_wit(version),
+        );
         let mut sb = self.sandbox(op, inv).await?;
         let fut = async {
             let i = pre.instantiate_async(&mut sb.store).await?;
-            i.lockgate_plugin_resource_ops().call_get(&mut sb.store, &source, &version, &params).await
+            i.lockgate_plugin_resource_ops()
+                .call_get(&mut sb.store, &source, &version, &params)
+                .await
         };
         let raw = finish(fut, sb.deadline).await;
-        let fetched = self.outcome(op, raw, &sb)?.map_err(|e| self.failure(op, e))?;
+        let fetched = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
         fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
     }
 
@@ -325,15 +398,23 @@ impl Plugin {
         let mut sb = self.sandbox(op, inv).await?;
         let fut = async {
             let i = pre.instantiate_async(&mut sb.store).await?;
-            i.lockgate_plugin_resource_ops().call_put(&mut sb.store, &source, &params).await
+            i.lockgate_plugin_resource_ops()
+                .call_put(&mut sb.store, &source, &params)
+                .await
         };
         let raw = finish(fut, sb.deadline).await;
-        let fetched = self.outcome(op, raw, &sb)?.map_err(|e| self.failure(op, e))?;
+        let fetched = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
         fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
     }
 
     /// A test step's `run`: judges the granted inputs and hosts and returns the report.
-    pub async fn run(&self, inv: &Invocation, config: &serde_json::Value) -> Result<TestReport, InvokeError> {
+    pub async fn run(
+        &self,
+        inv: &Invocation,
+        config: &serde_json::Value,
+    ) -> Result<TestReport, InvokeError> {
         let op = Operation::Run;
         let Pre::Test(pre) = &self.inner.pre else {
             return Err(self.unsupported(op));
@@ -342,10 +423,14 @@ impl Plugin {
         let mut sb = self.sandbox(op, inv).await?;
         let fut = async {
             let i = pre.instantiate_async(&mut sb.store).await?;
-            i.lockgate_plugin_test_ops().call_run(&mut sb.store, &config).await
+            i.lockgate_plugin_test_ops()
+                .call_run(&mut sb.store, &config)
+                .await
         };
         let raw = finish(fut, sb.deadline).await;
-        let report = self.outcome(op, raw, &sb)?.map_err(|e| self.failure(op, e))?;
+        let report = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
         Ok(report_from_wit(report))
     }
 
@@ -357,11 +442,19 @@ impl Plugin {
     }
 
     fn unsupported(&self, op: Operation) -> InvokeError {
-        InvokeError::Unsupported { plugin: self.name().to_owned(), kind: self.kind(), op }
+        InvokeError::Unsupported {
+            plugin: self.name().to_owned(),
+            kind: self.kind(),
+            op,
+        }
     }
 
     fn invalid(&self, op: Operation, reason: String) -> InvokeError {
-        InvokeError::InvalidOutput { plugin: self.name().to_owned(), op, reason }
+        InvokeError::InvalidOutput {
+            plugin: self.name().to_owned(),
+            op,
+            reason,
+        }
     }
 
     fn failure(&self, op: Operation, e: wit::PluginError) -> InvokeError {
@@ -370,18 +463,24 @@ impl Plugin {
             wit::PluginError::NotFound(m) => PluginFailure::NotFound(m),
             wit::PluginError::Failed(m) => PluginFailure::Failed(m),
         };
-        InvokeError::Plugin { plugin: self.name().to_owned(), op, failure }
+        InvokeError::Plugin {
+            plugin: self.name().to_owned(),
+            op,
+            failure,
+        }
     }
 
     /// Builds the fresh store of one invocation.
     async fn sandbox(&self, op: Operation, inv: &Invocation) -> Result<Sandbox, InvokeError> {
         let shared = &self.inner.shared;
         let capture = Capture::new(inv.log.clone(), inv.limits.output_bytes);
-        let wasi = sandbox::wasi_ctx(&inv.grants, &capture).await.map_err(|source| InvokeError::Grant {
-            plugin: self.name().to_owned(),
-            op,
-            source,
-        })?;
+        let wasi = sandbox::wasi_ctx(&inv.grants, &capture)
+            .await
+            .map_err(|error| InvokeError::Grant {
+                plugin: self.name().to_owned(),
+                op,
+                error,
+            })?;
         let memory_limit = inv.limits.memory_bytes.min(shared.config.max_memory_bytes);
         let state = HostState {
             wasi,
@@ -409,39 +508,69 @@ impl Plugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        Ok(Sandbox { store, capture, deadline, memory_limit })
+        Ok(Sandbox {
+            store,
+            capture,
+            deadline,
+            memory_limit,
+        })
     }
 
     /// Turns the raw result of an invocation into the plugin's answer or a typed error.
-    fn outcome<T>(&self, op: Operation, raw: RawOutcome<T>, sb: &Sandbox) -> Result<T, InvokeError> {
+    fn outcome<T>(
+        &self,
+        op: Operation,
+        raw: RawOutcome<T>,
+        sb: &Sandbox,
+    ) -> Result<T, InvokeError> {
         sb.capture.finish();
         let plugin = self.name().to_owned();
         let data = sb.store.data();
         let e = match raw {
             RawOutcome::Done(Ok(v)) => return Ok(v),
             RawOutcome::TimedOut => {
-                return Err(InvokeError::Deadline { plugin, op, limit: sb.deadline });
+                return Err(InvokeError::Deadline {
+                    plugin,
+                    op,
+                    limit: sb.deadline,
+                });
             }
             RawOutcome::Done(Err(e)) => e,
         };
         if data.deadline_hit || matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-            return Err(InvokeError::Deadline { plugin, op, limit: sb.deadline });
+            return Err(InvokeError::Deadline {
+                plugin,
+                op,
+                limit: sb.deadline,
+            });
         }
         if data.limiter.memory_hit {
-            return Err(InvokeError::MemoryLimit { plugin, op, limit: sb.memory_limit });
+            return Err(InvokeError::MemoryLimit {
+                plugin,
+                op,
+                limit: sb.memory_limit,
+            });
         }
         let trap = e.downcast_ref::<Trap>().copied();
         if trap == Some(Trap::StackOverflow) {
             return Err(InvokeError::StackOverflow { plugin, op });
         }
         let stderr = sb.capture.stderr_tail();
-        if trap == Some(Trap::UnreachableCodeReached) {
-            if let Some(message) = panic_message(&stderr) {
-                return Err(InvokeError::Panicked { plugin, op, message });
-            }
+        if trap == Some(Trap::UnreachableCodeReached)
+            && let Some(message) = panic_message(&stderr)
+        {
+            return Err(InvokeError::Panicked {
+                plugin,
+                op,
+                message,
+            });
         }
         if trap.is_none() && format!("{e:#}").contains("concurrent") {
-            return Err(InvokeError::Instantiate { plugin, op, reason: format!("{e:#}") });
+            return Err(InvokeError::Instantiate {
+                plugin,
+                op,
+                reason: format!("{e:#}"),
+            });
         }
         let mut detail = format!("{e:?}");
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
@@ -453,7 +582,11 @@ impl Plugin {
                 detail.push('\n');
             }
         }
-        Err(InvokeError::Trap { plugin, op, detail: detail.trim_end().to_owned() })
+        Err(InvokeError::Trap {
+            plugin,
+            op,
+            detail: detail.trim_end().to_owned(),
+        })
     }
 }
 
@@ -465,7 +598,10 @@ enum RawOutcome<T> {
 
 /// Runs the invocation's future under the host-side deadline (for plugins blocked in a host
 /// call, where epoch interruption cannot reach them).
-async fn finish<T>(fut: impl Future<Output = wasmtime::Result<T>>, deadline: Duration) -> RawOutcome<T> {
+async fn finish<T>(
+    fut: impl Future<Output = wasmtime::Result<T>>,
+    deadline: Duration,
+) -> RawOutcome<T> {
     match tokio::time::timeout(deadline + DEADLINE_GRACE, fut).await {
         Ok(r) => RawOutcome::Done(r),
         Err(_) => RawOutcome::TimedOut,
@@ -484,11 +620,20 @@ fn panic_message(stderr: &str) -> Option<String> {
         .collect();
     let message = message.join(" ");
     let message = message.trim();
-    Some(if message.is_empty() { format!("panic at {location}") } else { format!("{message} (at {location})") })
+    Some(if message.is_empty() {
+        format!("panic at {location}")
+    } else {
+        format!("{message} (at {location})")
+    })
 }
 
 fn version_to_wit(v: &Version) -> Vec<wit::Pair> {
-    v.pairs().map(|(n, v)| wit::Pair { name: n.to_owned(), value: v.to_owned() }).collect()
+    v.pairs()
+        .map(|(n, v)| wit::Pair {
+            name: n.to_owned(),
+            value: v.to_owned(),
+        })
+        .collect()
 }
 
 fn version_from_wit(v: Vec<wit::Pair>) -> Result<Version, String> {
@@ -531,13 +676,21 @@ fn report_from_wit(r: wit::TestReport) -> TestReport {
 
 fn description_from_wit(d: wit::Description) -> Result<Description, String> {
     let schema = |what: &str, s: Option<String>| -> Result<Option<serde_json::Value>, String> {
-        s.map(|s| serde_json::from_str(&s).map_err(|e| format!("its {what} schema is not JSON: {e}")))
-            .transpose()
+        s.map(|s| {
+            serde_json::from_str(&s).map_err(|e| format!("its {what} schema is not JSON: {e}"))
+        })
+        .transpose()
     };
     if d.name.is_empty()
-        || !d.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        || !d
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
-        return Err(format!("its name `{}` must be non-empty letters, digits, `-`, `_` or `.`", d.name));
+        return Err(format!(
+            "its name `{}` must be non-empty letters, digits, `-`, `_` or `.`",
+            d.name
+        ));
     }
     if d.version.trim().is_empty() {
         return Err("its version is empty".into());
@@ -551,14 +704,19 @@ fn description_from_wit(d: wit::Description) -> Result<Description, String> {
         },
         summary: d.summary,
         source_schema: schema("source", d.source_schema)?,
-        params_schema: schema("params", d.params_schema)?,
+        get_params_schema: schema("get params", d.get_params_schema)?,
+        put_params_schema: schema("put params", d.put_params_schema)?,
         config_schema: schema("config", d.config_schema)?,
         capabilities: Capabilities {
             network: d
                 .capabilities
                 .network
                 .into_iter()
-                .map(|n| NetworkRequest { host: n.host, port: n.port, reason: n.reason })
+                .map(|n| NetworkRequest {
+                    host: n.host,
+                    port: n.port,
+                    reason: n.reason,
+                })
                 .collect(),
             env: d.capabilities.env,
             dirs: d.capabilities.dirs,
@@ -573,9 +731,18 @@ mod tests {
     #[test]
     fn classifies_non_wasm_core_and_component_headers() {
         let p = Path::new("x.wasm");
-        assert!(matches!(classify(p, b"hello world"), Err(LoadError::NotWasm { .. })));
-        assert!(matches!(classify(p, b"\0asm"), Err(LoadError::NotWasm { .. })));
-        assert!(matches!(classify(p, b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule { .. })));
+        assert!(matches!(
+            classify(p, b"hello world"),
+            Err(LoadError::NotWasm { .. })
+        ));
+        assert!(matches!(
+            classify(p, b"\0asm"),
+            Err(LoadError::NotWasm { .. })
+        ));
+        assert!(matches!(
+            classify(p, b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule { .. })
+        ));
         assert!(classify(p, b"\0asm\x0d\0\x01\0").is_ok());
     }
 

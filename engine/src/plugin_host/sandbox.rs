@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -43,17 +43,27 @@ impl std::str::FromStr for NetworkGrant {
     type Err = GrantError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: &str| GrantError::Network { grant: s.to_owned(), reason: reason.to_owned() };
-        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("expected `host:port`"))?;
+        let bad = |reason: &str| GrantError::Network {
+            grant: s.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected `host:port`"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(bad("the host is empty"));
         }
-        let port: u16 = port.parse().map_err(|_| bad("the port is not a number from 1 to 65535"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| bad("the port is not a number from 1 to 65535"))?;
         if port == 0 {
             return Err(bad("port 0 cannot be connected to"));
         }
-        Ok(Self { host: host.to_owned(), port })
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
     }
 }
 
@@ -92,7 +102,11 @@ impl Grants {
 
     /// Adds a read-only input.
     pub fn input(mut self, name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
-        self.inputs.push(DirGrant { name: name.into(), path: path.into(), writable: false });
+        self.inputs.push(DirGrant {
+            name: name.into(),
+            path: path.into(),
+            writable: false,
+        });
         self
     }
 
@@ -109,8 +123,17 @@ impl Grants {
     }
 
     /// Adds a named directory.
-    pub fn dir(mut self, name: impl Into<String>, path: impl Into<PathBuf>, writable: bool) -> Self {
-        self.dirs.push(DirGrant { name: name.into(), path: path.into(), writable });
+    pub fn dir(
+        mut self,
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        writable: bool,
+    ) -> Self {
+        self.dirs.push(DirGrant {
+            name: name.into(),
+            path: path.into(),
+            writable,
+        });
         self
     }
 
@@ -133,16 +156,21 @@ fn valid_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Resolves network grants to the exact socket addresses the plugin may connect to.
 async fn resolve(network: &[NetworkGrant]) -> Result<HashSet<SocketAddr>, GrantError> {
     let mut allowed = HashSet::new();
     for grant in network {
-        let addrs = tokio::net::lookup_host((grant.host.as_str(), grant.port)).await.map_err(|e| {
-            GrantError::Network { grant: grant.to_string(), reason: format!("cannot resolve: {e}") }
-        })?;
+        let addrs = tokio::net::lookup_host((grant.host.as_str(), grant.port))
+            .await
+            .map_err(|e| GrantError::Network {
+                grant: grant.to_string(),
+                reason: format!("cannot resolve: {e}"),
+            })?;
         for addr in addrs {
             allowed.insert(canonical(addr));
         }
@@ -155,7 +183,10 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Builds the WASI context for `grants`. Output goes to `capture`.
-pub(crate) async fn wasi_ctx(grants: &Grants, capture: &Arc<Capture>) -> Result<WasiCtx, GrantError> {
+pub(crate) async fn wasi_ctx(
+    grants: &Grants,
+    capture: &Arc<Capture>,
+) -> Result<WasiCtx, GrantError> {
     let mut b = WasiCtxBuilder::new();
     // Must precede every `preopened_dir`: it is copied into each preopen as it is added.
     // Without it every file operation takes a `spawn_blocking` round trip (5-14x slower).
@@ -164,38 +195,90 @@ pub(crate) async fn wasi_ctx(grants: &Grants, capture: &Arc<Capture>) -> Result<
     b.stderr(CaptureStream::stderr(capture));
 
     let mut seen = HashSet::new();
-    let mut mount = |b: &mut WasiCtxBuilder, what: &'static str, name: &str, path: &PathBuf, guest: String, perms: FsPerms| {
+    let mut mount = |b: &mut WasiCtxBuilder,
+                     what: &'static str,
+                     name: &str,
+                     path: &PathBuf,
+                     guest: String,
+                     perms: FsPerms| {
         if !valid_name(name) {
-            return Err(GrantError::BadName { what, name: name.to_owned() });
+            return Err(GrantError::BadName {
+                what,
+                name: name.to_owned(),
+            });
         }
         if !seen.insert(guest.clone()) {
-            return Err(GrantError::Duplicate { what, name: name.to_owned() });
+            return Err(GrantError::Duplicate {
+                what,
+                name: name.to_owned(),
+            });
         }
-        let dir_error = |reason: String| GrantError::Dir { what, name: name.to_owned(), path: path.clone(), reason };
+        let dir_error = |reason: String| GrantError::Dir {
+            what,
+            name: name.to_owned(),
+            path: path.clone(),
+            reason,
+        };
         let meta = std::fs::metadata(path).map_err(|e| dir_error(e.to_string()))?;
         if !meta.is_dir() {
             return Err(dir_error("not a directory".into()));
         }
-        b.preopened_dir(path, guest, perms).map_err(|e| dir_error(format!("{e:#}")))?;
+        b.preopened_dir(path, guest, perms)
+            .map_err(|e| dir_error(format!("{e:#}")))?;
         Ok(())
     };
     for input in &grants.inputs {
-        mount(&mut b, "input", &input.name, &input.path, format!("/inputs/{}", input.name), FsPerms::ReadOnly)?;
+        mount(
+            &mut b,
+            "input",
+            &input.name,
+            &input.path,
+            format!("/inputs/{}", input.name),
+            FsPerms::ReadOnly,
+        )?;
     }
     for dir in &grants.dirs {
-        let perms = if dir.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
-        mount(&mut b, "dir", &dir.name, &dir.path, format!("/dirs/{}", dir.name), perms)?;
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        mount(
+            &mut b,
+            "dir",
+            &dir.name,
+            &dir.path,
+            format!("/dirs/{}", dir.name),
+            perms,
+        )?;
     }
     if let Some(output) = &grants.output {
-        mount(&mut b, "output", "output", output, "/output".into(), FsPerms::ReadWrite)?;
+        mount(
+            &mut b,
+            "output",
+            "output",
+            output,
+            "/output".into(),
+            FsPerms::ReadWrite,
+        )?;
     }
     if let Some(cache) = &grants.cache {
-        mount(&mut b, "cache", "cache", cache, "/cache".into(), FsPerms::ReadWrite)?;
+        mount(
+            &mut b,
+            "cache",
+            "cache",
+            cache,
+            "/cache".into(),
+            FsPerms::ReadWrite,
+        )?;
     }
 
     for (name, value) in &grants.env {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
-            return Err(GrantError::BadName { what: "environment variable", name: name.clone() });
+            return Err(GrantError::BadName {
+                what: "environment variable",
+                name: name.clone(),
+            });
         }
         b.env(name, value);
     }
@@ -207,14 +290,22 @@ pub(crate) async fn wasi_ctx(grants: &Grants, capture: &Arc<Capture>) -> Result<
     b.allow_ip_name_lookup(network);
     let notices = capture.clone();
     b.socket_addr_check(move |addr, use_| {
-        let ok = matches!(use_, SocketAddrUse::TcpConnect) && allowed.contains(&canonical(addr));
+        let ok = match use_ {
+            SocketAddrUse::TcpConnect => allowed.contains(&canonical(addr)),
+            // `connect` first binds implicitly to the unspecified address and port 0; that
+            // opens nothing to the outside. Explicit binds (listening) are refused.
+            SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+            _ => false,
+        };
         if !ok {
             let what = match use_ {
                 SocketAddrUse::TcpConnect => "connect to",
                 SocketAddrUse::TcpBind => "listen on",
                 _ => "send UDP to",
             };
-            notices.engine(format!("network: refused to let the plugin {what} {addr}: not granted"));
+            notices.engine(format!(
+                "network: refused to let the plugin {what} {addr}: not granted"
+            ));
         }
         Box::pin(async move { ok })
     });
@@ -233,7 +324,10 @@ pub(crate) struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -300,12 +394,21 @@ mod tests {
     #[test]
     fn network_grants_parse_host_and_port() {
         let g: NetworkGrant = "example.org:443".parse().unwrap();
-        assert_eq!(g, NetworkGrant { host: "example.org".into(), port: 443 });
+        assert_eq!(
+            g,
+            NetworkGrant {
+                host: "example.org".into(),
+                port: 443
+            }
+        );
         let v6: NetworkGrant = "[::1]:8080".parse().unwrap();
         assert_eq!(v6.host, "::1");
         assert_eq!(v6.to_string(), "[::1]:8080");
         for bad in ["example.org", ":80", "h:0", "h:99999", "h:x"] {
-            assert!(bad.parse::<NetworkGrant>().is_err(), "{bad} should be refused");
+            assert!(
+                bad.parse::<NetworkGrant>().is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 

@@ -150,8 +150,10 @@ pub struct Description {
     pub summary: String,
     /// JSON Schema of `source`.
     pub source_schema: Option<serde_json::Value>,
-    /// JSON Schema of `params`.
-    pub params_schema: Option<serde_json::Value>,
+    /// JSON Schema of the `params` of `get`.
+    pub get_params_schema: Option<serde_json::Value>,
+    /// JSON Schema of the `params` of `put`.
+    pub put_params_schema: Option<serde_json::Value>,
     /// JSON Schema of a test step's `config`.
     pub config_schema: Option<serde_json::Value>,
     /// Requested capabilities.
@@ -253,14 +255,25 @@ mod tests {
     #[test]
     fn version_serializes_as_a_json_map() {
         let v = Version::new().with("ref", "abc").with("n", 3);
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"n":"3","ref":"abc"}"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"n":"3","ref":"abc"}"#
+        );
     }
 
     #[test]
     fn report_passes_only_without_failed_or_errored_cases() {
-        let case = |status| TestCase { name: "c".into(), status, duration_ms: 1, message: None };
+        let case = |status| TestCase {
+            name: "c".into(),
+            status,
+            duration_ms: 1,
+            message: None,
+        };
         let mut report = TestReport {
-            suites: vec![TestSuite { name: "s".into(), cases: vec![case(CaseStatus::Passed), case(CaseStatus::Skipped)] }],
+            suites: vec![TestSuite {
+                name: "s".into(),
+                cases: vec![case(CaseStatus::Passed), case(CaseStatus::Skipped)],
+            }],
         };
         assert!(report.passed());
         report.suites[0].cases.push(case(CaseStatus::Errored));
