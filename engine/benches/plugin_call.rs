@@ -2,6 +2,9 @@
 //!
 //! - `plugin_call/wasm_fresh_sandbox`: a fresh store + instance of the `counter` component and a
 //!   `check` that reads one granted file (the engine's real path: grants, limits, capture);
+//! - `plugin_call/wasm_fresh_sandbox_blocking_pool_fs`: the same with file-system calls sent to
+//!   tokio's blocking pool (`HostConfig::inline_fs = false`), the pitfall measured in
+//!   `shared/notes/wasmtime-48.md`;
 //! - `plugin_call/native_spawn`: spawning a native executable that does the same with JSON on
 //!   stdin/stdout (how Concourse runs resource types, minus the container);
 //! - `plugin_call/native_in_process`: the same logic as a plain Rust function call;
@@ -85,6 +88,16 @@ fn plugin_call(c: &mut Criterion) {
     let mut g = c.benchmark_group("plugin_call");
     g.bench_function("wasm_fresh_sandbox", |b| {
         b.iter(|| rt.block_on(counter.check(&inv, &source, None)).unwrap())
+    });
+    let pool_fs = PluginHost::new(HostConfig {
+        cache_dir: Some(cache.path().into()),
+        inline_fs: false,
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let counter_pool_fs = rt.block_on(pool_fs.load(artifacts::COUNTER)).unwrap();
+    g.bench_function("wasm_fresh_sandbox_blocking_pool_fs", |b| {
+        b.iter(|| rt.block_on(counter_pool_fs.check(&inv, &source, None)).unwrap())
     });
     g.bench_function("native_spawn", |b| {
         b.iter(|| spawn_check(artifacts::NATIVE_CHECK, request.as_bytes()))

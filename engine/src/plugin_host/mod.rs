@@ -54,6 +54,10 @@ pub struct HostConfig {
     pub pooling: bool,
     /// Granularity of deadlines (default 10 ms).
     pub epoch_tick: Duration,
+    /// Run the guests' file-system calls inline on the invoking thread (default). `false`
+    /// moves each call onto tokio's blocking pool: 5-14x slower per call, but a plugin reading
+    /// from a slow disk then never holds a runtime worker thread.
+    pub inline_fs: bool,
 }
 
 impl Default for HostConfig {
@@ -64,6 +68,7 @@ impl Default for HostConfig {
             max_concurrent_instances: 256,
             pooling: true,
             epoch_tick: Duration::from_millis(10),
+            inline_fs: true,
         }
     }
 }

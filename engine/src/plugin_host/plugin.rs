@@ -474,7 +474,7 @@ impl Plugin {
     async fn sandbox(&self, op: Operation, inv: &Invocation) -> Result<Sandbox, InvokeError> {
         let shared = &self.inner.shared;
         let capture = Capture::new(inv.log.clone(), inv.limits.output_bytes);
-        let wasi = sandbox::wasi_ctx(&inv.grants, &capture)
+        let wasi = sandbox::wasi_ctx(&inv.grants, &capture, shared.config.inline_fs)
             .await
             .map_err(|error| InvokeError::Grant {
                 plugin: self.name().to_owned(),

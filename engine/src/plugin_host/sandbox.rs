@@ -182,15 +182,17 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-/// Builds the WASI context for `grants`. Output goes to `capture`.
+/// Builds the WASI context for `grants`. Output goes to `capture`; `inline_fs` runs file-system
+/// calls on the invoking thread instead of tokio's blocking pool.
 pub(crate) async fn wasi_ctx(
     grants: &Grants,
     capture: &Arc<Capture>,
+    inline_fs: bool,
 ) -> Result<WasiCtx, GrantError> {
     let mut b = WasiCtxBuilder::new();
     // Must precede every `preopened_dir`: it is copied into each preopen as it is added.
     // Without it every file operation takes a `spawn_blocking` round trip (5-14x slower).
-    b.allow_blocking_current_thread(true);
+    b.allow_blocking_current_thread(inline_fs);
     b.stdout(CaptureStream::stdout(capture));
     b.stderr(CaptureStream::stderr(capture));
 

@@ -45,6 +45,8 @@ pub struct Assertion {
     exists: bool,
     /// A string the content must contain.
     contains: Option<String>,
+    /// A string the content must not contain (a marker of a broken build, a forbidden value).
+    not_contains: Option<String>,
     /// The exact content, trailing whitespace of both sides ignored.
     equals: Option<String>,
 }
@@ -61,6 +63,7 @@ struct Check {
     path: PathBuf,
     exists: bool,
     contains: Option<String>,
+    not_contains: Option<String>,
     equals: Option<String>,
 }
 
@@ -70,9 +73,9 @@ fn validate(config: Config) -> Result<(String, Vec<Check>), Error> {
     for (i, a) in config.assertions.into_iter().enumerate() {
         let field = format!("config.assertions[{i}]");
         let path = input_file(&a.file).map_err(|e| e.context(format!("{field}.file")))?;
-        if !a.exists && (a.contains.is_some() || a.equals.is_some()) {
+        if !a.exists && (a.contains.is_some() || a.not_contains.is_some() || a.equals.is_some()) {
             return Err(Error::invalid_config(format!(
-                "{field}: `contains` and `equals` cannot be combined with `exists: false`"
+                "{field}: `contains`, `not_contains` and `equals` cannot be combined with `exists: false`"
             )));
         }
         // Case names are unique within a suite: number repeated ones. (A BTreeSet, not a
@@ -90,6 +93,7 @@ fn validate(config: Config) -> Result<(String, Vec<Check>), Error> {
             path,
             exists: a.exists,
             contains: a.contains,
+            not_contains: a.not_contains,
             equals: a.equals,
         });
     }
@@ -136,7 +140,7 @@ fn run_check(check: &Check) -> Outcome {
             "expected `{reference}` to be a file, found a directory"
         ));
     }
-    if check.contains.is_none() && check.equals.is_none() {
+    if check.contains.is_none() && check.not_contains.is_none() && check.equals.is_none() {
         return Outcome::passed_with(format!("`{reference}` exists ({} bytes)", meta.len()));
     }
     let content = match read_text(&check.path) {
@@ -164,6 +168,16 @@ fn run_check(check: &Check) -> Outcome {
             ));
         }
         found.push(format!("contains {}", quote(needle)));
+    }
+    if let Some(needle) = &check.not_contains {
+        if content.contains(needle.as_str()) {
+            return Outcome::failed(format!(
+                "expected `{reference}` not to contain {}, found {}",
+                quote(needle),
+                quote(&content)
+            ));
+        }
+        found.push(format!("does not contain {}", quote(needle)));
     }
     Outcome::passed_with(format!("`{reference}` {}", found.join(" and ")))
 }
@@ -197,6 +211,7 @@ impl TestStep for AssertFile {
                                 "file": { "type": "string", "description": "<input>/<relative path>" },
                                 "exists": { "type": "boolean", "default": true },
                                 "contains": { "type": "string" },
+                                "not_contains": { "type": "string", "description": "A string the content must not contain" },
                                 "equals": { "type": "string", "description": "Exact content; trailing whitespace ignored" }
                             },
                             "required": ["file"],
@@ -239,6 +254,7 @@ mod tests {
             path: path.to_path_buf(),
             exists: a.exists,
             contains: a.contains,
+            not_contains: a.not_contains,
             equals: a.equals,
         })
     }
@@ -261,6 +277,11 @@ mod tests {
         );
         let o = check_at(&file, r#"{"file": "b/version.txt", "contains": ".2."}"#);
         assert_eq!(o.status, CaseStatus::Passed);
+        let o = check_at(&file, r#"{"file": "b/version.txt", "not_contains": "9"}"#);
+        assert_eq!(o.status, CaseStatus::Passed, "{:?}", o.message);
+        let o = check_at(&file, r#"{"file": "b/version.txt", "not_contains": ".2."}"#);
+        assert_eq!(o.status, CaseStatus::Failed);
+        assert!(o.message.as_deref().unwrap().contains("not to contain"));
         let o = check_at(&file, r#"{"file": "b/version.txt", "contains": "9"}"#);
         assert_eq!(o.status, CaseStatus::Failed);
         let o = check_at(&missing, r#"{"file": "b/missing"}"#);
