@@ -97,7 +97,10 @@ fn plugin_call(c: &mut Criterion) {
     .unwrap();
     let counter_pool_fs = rt.block_on(pool_fs.load(artifacts::COUNTER)).unwrap();
     g.bench_function("wasm_fresh_sandbox_blocking_pool_fs", |b| {
-        b.iter(|| rt.block_on(counter_pool_fs.check(&inv, &source, None)).unwrap())
+        b.iter(|| {
+            rt.block_on(counter_pool_fs.check(&inv, &source, None))
+                .unwrap()
+        })
     });
     g.bench_function("native_spawn", |b| {
         b.iter(|| spawn_check(artifacts::NATIVE_CHECK, request.as_bytes()))

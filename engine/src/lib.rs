@@ -5,7 +5,15 @@
 //!
 //! Modules, one per concern:
 //! - [`plugin_host`]: load plugin components and run each invocation in a fresh sandbox;
+//! - [`config`]: the pipeline file: parsing, variables, validation;
+//! - [`store`]: durable state (SQLite embedded, PostgreSQL for several nodes);
+//! - [`runner`]: run one build's plan through the plugin host;
+//! - [`scheduler`]: checks, triggers, environment gates and promotion;
 //! - [`cli`]: the `lockgate` command line.
 
 pub mod cli;
+pub mod config;
 pub mod plugin_host;
+pub mod runner;
+pub mod scheduler;
+pub mod store;

@@ -1,6 +1,8 @@
 //! The `lockgate` command line: argument parsing and dispatch to one module per command group.
 
+mod pipeline;
 mod plugin;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +40,132 @@ pub enum Command {
     /// Inspect and exercise plugin components.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Check a pipeline file: every problem at file:line:column; exit code 0 only when valid.
+    Validate(validate::ValidateArgs),
+    /// Check every resource, run builds until nothing more can progress, then show where each
+    /// environment stands. Exit code 1 if a build or a check failed.
+    Run {
+        /// The pipeline file.
+        #[arg(value_name = "PIPELINE")]
+        file: PathBuf,
+        /// Where the pipeline's state is, vars, registry.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Run the pipeline continuously: checks at `check_every`, builds as versions arrive.
+    Server {
+        /// The pipeline file.
+        #[arg(value_name = "PIPELINE")]
+        file: PathBuf,
+        /// Where the pipeline's state is, vars, registry.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Where each environment stands, and the last build of every job.
+    Status {
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest builds, of every job or of one.
+    Builds {
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+        /// Only this job.
+        #[arg(long)]
+        job: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// The log of a build (by id, or JOB/NUMBER).
+    Logs {
+        /// Build id or JOB/NUMBER.
+        build: String,
+        /// Keep printing until the build finishes.
+        #[arg(short, long)]
+        follow: bool,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Queue a build of a job with its newest inputs.
+    Trigger {
+        /// The job.
+        job: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Check a resource for new versions now.
+    Check {
+        /// The resource.
+        resource: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Pin a resource to one version (JSON, or name=value,…): jobs get only that version.
+    Pin {
+        /// The resource.
+        resource: String,
+        /// The version.
+        version: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Remove a resource's pin.
+    Unpin {
+        /// The resource.
+        resource: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Approve a candidate for an environment that requires approval (default: the candidate
+    /// waiting at its gate).
+    Approve {
+        /// The environment.
+        environment: String,
+        /// The candidate id (see `lockgate why`).
+        candidate: Option<i64>,
+        /// Who approves: recorded with the approval.
+        #[arg(long = "as", value_name = "NAME")]
+        approver: String,
+        /// A comment recorded with the approval.
+        #[arg(long)]
+        comment: Option<String>,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Re-deploy the last qualified candidate of an environment before the current one.
+    Rollback {
+        /// The environment.
+        environment: String,
+        /// Who asks: recorded with the rollback.
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        by: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// What blocks the newest candidate from entering an environment.
+    Why {
+        /// The environment.
+        environment: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
 }
 
 impl Cli {
@@ -59,5 +187,64 @@ impl Cli {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Plugin(cmd) => plugin::run(&cli, cmd).await,
+        Command::Validate(args) => validate::run(&cli, args).await,
+        Command::Run { file, args } => {
+            let args = pipeline::PipelineArgs {
+                pipeline: file.clone(),
+                ..args.clone()
+            };
+            pipeline::run(&cli, &args, cli.verbose > 0).await
+        }
+        Command::Server { file, args } => {
+            let args = pipeline::PipelineArgs {
+                pipeline: file.clone(),
+                ..args.clone()
+            };
+            pipeline::server(&cli, &args).await
+        }
+        Command::Status { args, json } => pipeline::status(&cli, args, *json).await,
+        Command::Builds { args, job, limit } => {
+            pipeline::builds(args, job.as_deref(), *limit).await
+        }
+        Command::Logs {
+            build,
+            follow,
+            args,
+        } => pipeline::logs(args, build, *follow).await,
+        Command::Trigger { job, args } => pipeline::trigger(&cli, args, job).await,
+        Command::Check { resource, args } => pipeline::check(&cli, args, resource).await,
+        Command::Pin {
+            resource,
+            version,
+            args,
+        } => pipeline::pin(args, resource, Some(version)).await,
+        Command::Unpin { resource, args } => pipeline::pin(args, resource, None).await,
+        Command::Approve {
+            environment,
+            candidate,
+            approver,
+            comment,
+            args,
+        } => {
+            pipeline::approve(
+                &cli,
+                args,
+                environment,
+                *candidate,
+                approver,
+                comment.as_deref(),
+            )
+            .await
+        }
+        Command::Rollback {
+            environment,
+            by,
+            args,
+        } => pipeline::rollback(&cli, args, environment, by).await,
+        Command::Why {
+            environment,
+            json,
+            args,
+        } => pipeline::why(&cli, args, environment, *json).await,
     }
 }

@@ -1,0 +1,521 @@
+//! Commands that run or inspect a pipeline: `run`, `server`, `status`, `builds`, `logs`,
+//! `trigger`, `check`, `pin`, `unpin`, `approve`, `rollback`, `why`.
+//!
+//! Every command opens the pipeline's state (`--state`, default `.lockgate/state.db` beside the
+//! pipeline file); SQLite in WAL mode lets them read while a server runs.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::Cli;
+use crate::config::{self, Vars};
+use crate::plugin_host::Version;
+use crate::runner::{BuildEvent, BuildObserver, Outcome, Runner};
+use crate::scheduler::{EnvironmentStatus, Scheduler};
+use crate::store::{BuildStatus, Page, Store, default_sqlite_path};
+
+/// Where the pipeline and its state are.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// The pipeline file.
+    #[arg(
+        short,
+        long = "pipeline",
+        value_name = "FILE",
+        env = "LOCKGATE_PIPELINE",
+        default_value = "pipeline.yml"
+    )]
+    pub pipeline: PathBuf,
+    /// A YAML file of `((var))` values (repeatable).
+    #[arg(long = "vars", value_name = "FILE")]
+    pub vars: Vec<PathBuf>,
+    /// A YAML file of secret `((var))` values, redacted from logs and answers (repeatable).
+    #[arg(long = "secrets", value_name = "FILE")]
+    pub secrets: Vec<PathBuf>,
+    /// State store: a SQLite file or a `postgres://` URL [default: .lockgate/state.db beside
+    /// the pipeline].
+    #[arg(long, value_name = "PATH|URL", env = "LOCKGATE_STATE")]
+    pub state: Option<String>,
+    /// Plugin registry directory for `name@version` references.
+    #[arg(long, value_name = "DIR", env = "LOCKGATE_REGISTRY")]
+    pub registry: Option<PathBuf>,
+}
+
+impl PipelineArgs {
+    fn state_spec(&self) -> String {
+        self.state
+            .clone()
+            .unwrap_or_else(|| default_sqlite_path(&self.pipeline).display().to_string())
+    }
+
+    /// Opens the state store.
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        let spec = self.state_spec();
+        Store::open(&spec)
+            .await
+            .with_context(|| format!("cannot open the state store `{spec}`"))
+    }
+
+    /// Loads and validates the pipeline; prints every problem and fails when it is invalid.
+    pub async fn load(&self, cli: &Cli) -> anyhow::Result<config::Loaded> {
+        let mut vars = Vars::from_env();
+        for (files, secret) in [(&self.vars, false), (&self.secrets, true)] {
+            for file in files {
+                if let Err(report) = vars.load_file(file, secret) {
+                    eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
+                    bail!("cannot read vars file `{}`", file.display());
+                }
+            }
+        }
+        let host = cli.host()?;
+        match config::load(&self.pipeline, &vars, &host, self.registry.as_deref()).await {
+            Ok(loaded) => Ok(loaded),
+            Err(report) => {
+                eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
+                bail!(
+                    "`{}` is not a valid pipeline ({} error(s))",
+                    self.pipeline.display(),
+                    report.error_count()
+                )
+            }
+        }
+    }
+
+    /// Loads the pipeline and builds a scheduler on its state.
+    pub async fn scheduler(
+        &self,
+        cli: &Cli,
+        observer: Arc<dyn BuildObserver>,
+    ) -> anyhow::Result<Scheduler> {
+        let loaded = self.load(cli).await?;
+        let store = self.store().await?;
+        let work = work_dir(&self.pipeline);
+        let pipeline = Arc::new(loaded.pipeline);
+        let plugins = Arc::new(loaded.plugins);
+        let runner = Runner::new(
+            store.clone(),
+            pipeline.clone(),
+            plugins.clone(),
+            loaded.redactor,
+            work,
+        )
+        .with_observer(observer);
+        Ok(Scheduler::new(
+            store,
+            pipeline,
+            plugins,
+            runner,
+            node_name(),
+        ))
+    }
+}
+
+/// Build artifacts and resource caches: `.lockgate/work` beside the pipeline.
+fn work_dir(pipeline: &Path) -> PathBuf {
+    config::pipeline_dir(pipeline)
+        .join(".lockgate")
+        .join("work")
+}
+
+/// This engine process, as recorded in build claims.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host
+    };
+    format!("{host}:{}", std::process::id())
+}
+
+/// Prints build progress as it happens.
+struct Progress {
+    verbose: bool,
+}
+
+impl BuildObserver for Progress {
+    fn event(&self, event: BuildEvent<'_>) {
+        match event {
+            BuildEvent::Started { build } => eprintln!(
+                "▶ {} #{} started ({})",
+                build.job, build.number, build.reason
+            ),
+            BuildEvent::StepStarted {
+                build, kind, name, ..
+            } => {
+                if self.verbose {
+                    eprintln!("  {} #{}: {kind} {name} …", build.job, build.number)
+                }
+            }
+            BuildEvent::StepFinished {
+                build,
+                kind,
+                name,
+                outcome,
+                ..
+            } => {
+                let mark = match outcome {
+                    Outcome::Succeeded => "✓",
+                    Outcome::Failed(_) => "✗",
+                    Outcome::Errored(_) => "!",
+                };
+                let why = match outcome {
+                    Outcome::Succeeded => String::new(),
+                    Outcome::Failed(m) | Outcome::Errored(m) => format!(": {m}"),
+                };
+                eprintln!(
+                    "  {mark} {} #{}: {kind} {name}{why}",
+                    build.job, build.number
+                );
+            }
+            BuildEvent::Log { stream, text, .. } => {
+                if self.verbose {
+                    eprintln!("      [{stream}] {text}");
+                }
+            }
+            BuildEvent::Finished { build, .. } => {
+                let mark = if build.status == BuildStatus::Succeeded {
+                    "✓"
+                } else {
+                    "✗"
+                };
+                eprintln!("{mark} {} #{} {}", build.job, build.number, build.status);
+            }
+        }
+    }
+}
+
+fn print_environment(status: &EnvironmentStatus) {
+    println!("{}", status.environment);
+    match &status.current {
+        Some(c) => println!(
+            "  runs       candidate #{}: {}",
+            c.id,
+            c.versions.join(", ")
+        ),
+        None => println!("  runs       nothing yet"),
+    }
+    if let Some(q) = &status.qualified {
+        println!(
+            "  qualified  candidate #{}: {}",
+            q.id,
+            q.versions.join(", ")
+        );
+    }
+    if let Some(n) = &status.next {
+        println!(
+            "  next       candidate #{}: {}",
+            n.id,
+            n.versions.join(", ")
+        );
+    }
+    for b in &status.blockers {
+        println!("  blocked    {b}");
+    }
+}
+
+/// `lockgate run PIPELINE`.
+pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Result<ExitCode> {
+    let scheduler = args.scheduler(cli, Arc::new(Progress { verbose })).await?;
+    let summary = scheduler.run_until_idle().await?;
+    for (resource, error) in &summary.check_errors {
+        eprintln!("! check of `{resource}` failed: {error}");
+    }
+    println!();
+    println!(
+        "{} build(s) ran; where each environment stands:",
+        summary.builds.len()
+    );
+    for env in &scheduler.pipeline().environments {
+        print_environment(&scheduler.environment_status(&env.name.value).await?);
+    }
+    Ok(if summary.has_failures() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `lockgate server PIPELINE`.
+pub async fn server(cli: &Cli, args: &PipelineArgs) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(Progress { verbose: false }))
+        .await?;
+    eprintln!(
+        "lockgate: serving `{}` (state {}); Ctrl-C stops",
+        args.pipeline.display(),
+        args.state_spec()
+    );
+    scheduler
+        .serve(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate status`.
+pub async fn status(cli: &Cli, args: &PipelineArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(crate::runner::NoObserver))
+        .await?;
+    let mut statuses = Vec::new();
+    for env in &scheduler.pipeline().environments {
+        statuses.push(scheduler.environment_status(&env.name.value).await?);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&statuses)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &statuses {
+        print_environment(s);
+    }
+    let store = scheduler.store();
+    println!();
+    println!("jobs");
+    for job in &scheduler.pipeline().jobs {
+        let last = store.builds(Some(&job.name.value), Page::first(1)).await?;
+        let state = last.first().map_or("no builds".to_owned(), |b| {
+            format!("#{} {}", b.number, b.status)
+        });
+        println!(
+            "  {:<24} {:<12} {state}",
+            job.name.value, job.environment.value
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate builds`.
+pub async fn builds(
+    args: &PipelineArgs,
+    job: Option<&str>,
+    limit: u32,
+) -> anyhow::Result<ExitCode> {
+    let store = args.store().await?;
+    for b in store.builds(job, Page::first(limit)).await? {
+        println!(
+            "{:>6}  {:<24} #{:<5} {:<12} {}",
+            b.id,
+            b.job,
+            b.number,
+            b.status.as_str(),
+            b.reason
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Finds a build by id, or by `JOB/NUMBER`.
+async fn find_build(store: &Store, spec: &str) -> anyhow::Result<crate::store::Build> {
+    if let Some((job, number)) = spec.rsplit_once('/') {
+        let number: i64 = number
+            .trim_start_matches('#')
+            .parse()
+            .with_context(|| format!("`{spec}`: expected JOB/NUMBER"))?;
+        return Ok(store.build_by_number(job, number).await?);
+    }
+    let id: i64 = spec
+        .parse()
+        .with_context(|| format!("`{spec}`: expected a build id or JOB/NUMBER"))?;
+    Ok(store.build(id).await?)
+}
+
+/// `lockgate logs BUILD [--follow]`.
+pub async fn logs(args: &PipelineArgs, build: &str, follow: bool) -> anyhow::Result<ExitCode> {
+    let store = args.store().await?;
+    let build = find_build(&store, build).await?;
+    let mut after = 0;
+    loop {
+        let lines = store.logs(build.id, after, 1000).await?;
+        for l in &lines {
+            println!("[{}] {}", l.stream, l.text);
+            after = l.seq;
+        }
+        if !lines.is_empty() {
+            continue;
+        }
+        let current = store.build(build.id).await?;
+        if !follow || current.status.is_finished() {
+            if follow {
+                println!(
+                    "build {} #{} {}",
+                    current.job, current.number, current.status
+                );
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate trigger JOB`.
+pub async fn trigger(cli: &Cli, args: &PipelineArgs, job: &str) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(crate::runner::NoObserver))
+        .await?;
+    scheduler.prepare().await?;
+    let build = scheduler.trigger(job).await?;
+    println!(
+        "queued {} #{} (build {}); `lockgate run` or a running server executes it",
+        build.job, build.number, build.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate check RESOURCE`.
+pub async fn check(cli: &Cli, args: &PipelineArgs, resource: &str) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(crate::runner::NoObserver))
+        .await?;
+    scheduler.prepare().await?;
+    let new = scheduler.check(resource).await?;
+    let latest = scheduler.store().latest_version(resource).await?;
+    println!(
+        "{resource}: {new} new version(s); latest {}",
+        latest.map_or("none".to_owned(), |v| v.version.to_string())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate pin RESOURCE VERSION` / `unpin RESOURCE`.
+pub async fn pin(
+    args: &PipelineArgs,
+    resource: &str,
+    version: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let store = args.store().await?;
+    match version {
+        Some(v) => {
+            let version: Version = parse_version(v)?;
+            let pinned = store.pin_version(resource, &version).await?;
+            println!("{resource} pinned to {}", pinned.version);
+        }
+        None => {
+            store.unpin(resource).await?;
+            println!("{resource} unpinned");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A version from the command line: JSON (`{"ref":"abc"}`) or `name=value[,name=value]`.
+fn parse_version(text: &str) -> anyhow::Result<Version> {
+    if text.trim_start().starts_with('{') {
+        return serde_json::from_str(text).context("the version must be a JSON object of strings");
+    }
+    let mut v = Version::new();
+    for pair in text.split(',') {
+        let (k, val) = pair
+            .split_once('=')
+            .with_context(|| format!("`{pair}`: expected name=value"))?;
+        v = v.with(k.trim(), val.trim());
+    }
+    Ok(v)
+}
+
+/// `lockgate approve ENVIRONMENT [CANDIDATE] --as NAME`.
+pub async fn approve(
+    cli: &Cli,
+    args: &PipelineArgs,
+    environment: &str,
+    candidate: Option<i64>,
+    approver: &str,
+    comment: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(crate::runner::NoObserver))
+        .await?;
+    let (c, first) = scheduler
+        .approve(environment, candidate, approver, comment)
+        .await?;
+    let versions: Vec<String> = c
+        .versions
+        .iter()
+        .map(|v| format!("{} {}", v.resource, v.version))
+        .collect();
+    if first {
+        println!(
+            "approved candidate #{} for `{environment}` as {approver}: {}",
+            c.id,
+            versions.join(", ")
+        );
+    } else {
+        println!(
+            "candidate #{} was already approved for `{environment}`",
+            c.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate rollback ENVIRONMENT`.
+pub async fn rollback(
+    cli: &Cli,
+    args: &PipelineArgs,
+    environment: &str,
+    by: &str,
+) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(crate::runner::NoObserver))
+        .await?;
+    scheduler.prepare().await?;
+    let (c, builds) = scheduler.rollback(environment, by).await?;
+    println!("rolling `{environment}` back to candidate #{}:", c.id);
+    for b in builds {
+        println!("  queued {} #{} (build {})", b.job, b.number, b.id);
+    }
+    println!("`lockgate run` or a running server executes the builds");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate why ENVIRONMENT`.
+pub async fn why(
+    cli: &Cli,
+    args: &PipelineArgs,
+    environment: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let scheduler = args
+        .scheduler(cli, Arc::new(crate::runner::NoObserver))
+        .await?;
+    let status = scheduler.environment_status(environment).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_environment(&status);
+        if status.blockers.is_empty() {
+            println!(
+                "  nothing blocks it: the newest qualified candidate upstream is already here"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_json_or_pairs() {
+        assert_eq!(
+            parse_version(r#"{"number":"3"}"#).unwrap(),
+            Version::new().with("number", "3")
+        );
+        assert_eq!(
+            parse_version("ref=abc, n=2").unwrap(),
+            Version::new().with("ref", "abc").with("n", "2")
+        );
+        assert!(parse_version("nope").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! `lockgate validate PIPELINE`: parse, interpolate and check a pipeline, loading its plugins
+//! with the real host; every problem at `file:line:column`, exit code 0 only when valid.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::Cli;
+use crate::config::{self, Report, VarFiles};
+
+/// Arguments of `lockgate validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The pipeline file.
+    pub pipeline: PathBuf,
+    /// A YAML file mapping var names to values for `((var))` placeholders; may be repeated,
+    /// a later file overriding an earlier one. `LOCKGATE_VAR_<NAME>` variables override files.
+    #[arg(long = "vars", value_name = "FILE")]
+    pub vars: Vec<PathBuf>,
+    /// Like `--vars`, but the values are secret: redacted from every output.
+    /// `LOCKGATE_SECRET_<NAME>` variables override files.
+    #[arg(long = "secrets", value_name = "FILE")]
+    pub secrets: Vec<PathBuf>,
+    /// How to print problems: `human` (snippets) or `plain` (`file:line:column: error: …`,
+    /// one per line).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Plugin registry directory, holding `<DIR>/<name>/<version>/plugin.wasm`, for
+    /// `plugin: name@version` references.
+    #[arg(long, value_name = "DIR", env = "LOCKGATE_REGISTRY")]
+    pub registry: Option<PathBuf>,
+}
+
+/// Output format of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style, with the offending line and a help text.
+    Human,
+    /// `file:line:column: error: message (help: …)`, one per line.
+    Plain,
+}
+
+pub(super) async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let files = VarFiles {
+        vars: args.vars.clone(),
+        secrets: args.secrets.clone(),
+    };
+    let vars = match files.load() {
+        Ok(vars) => vars,
+        Err(report) => {
+            print_report(&report, args.format);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let host = cli.host()?;
+    match config::load(&args.pipeline, &vars, &host, args.registry.as_deref()).await {
+        Ok(loaded) => {
+            print_report(&loaded.warnings, args.format);
+            let p = &loaded.pipeline;
+            println!(
+                "pipeline is valid: {}, {}, {}",
+                count(p.resources.len(), "resource"),
+                count(p.jobs.len(), "job"),
+                count(p.environments.len(), "environment")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(report) => {
+            print_report(&report, args.format);
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Prints diagnostics to stderr; the human form ends with a count of errors.
+fn print_report(report: &Report, format: Format) {
+    if report.is_empty() {
+        return;
+    }
+    match format {
+        Format::Plain => eprint!("{}", report.render_plain()),
+        Format::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprint!("{}", report.render_human(color));
+            let (errors, warnings) = (report.error_count(), report.warning_count());
+            if errors > 0 {
+                eprintln!(
+                    "error: the pipeline is invalid: {}{}",
+                    count(errors, "error"),
+                    if warnings > 0 {
+                        format!(", {}", count(warnings, "warning"))
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+}

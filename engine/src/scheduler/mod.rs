@@ -1,0 +1,467 @@
+//! The promotion scheduler: checks resources, decides which builds start (inputs resolved
+//! under `passed`, serial groups, `max_in_flight`), enforces environment gates (approval,
+//! soak), hands builds to the [`Runner`], and records what each candidate did in each
+//! environment (deployed, tested, qualified, promoted).
+//!
+//! Two drivers share the same steps: [`Scheduler::run_until_idle`] (one shot: `lockgate run`)
+//! and [`Scheduler::serve`] (long running: `lockgate server`).
+
+mod checks;
+mod gates;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::config::{Job, LoadedPlugins, Pipeline, VersionPolicy};
+use crate::runner::Runner;
+use crate::store::{
+    Build, BuildStatus, CandidateEvent, InputSpec, JobConfig, NewCandidateEvent, ResolvedInput,
+    ResourceConfig, Store, StoreError, VersionSpec,
+};
+
+pub use checks::CheckOutcome;
+pub use gates::{Blocker, EnvironmentStatus};
+
+/// Why the scheduler could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A runner failed to run a build at all.
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+    /// A name given on the command line is not in the pipeline.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+/// Result alias.
+pub type Result<T, E = SchedulerError> = std::result::Result<T, E>;
+
+/// Schedules one pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    pipeline: Arc<Pipeline>,
+    plugins: Arc<LoadedPlugins>,
+    runner: Runner,
+    node: String,
+    /// Resources whose versions flow between environments: what a candidate is made of.
+    promotable: BTreeSet<String>,
+    /// Why each job did not start a build at the last tick.
+    blocked: Mutex<BTreeMap<String, Blocker>>,
+    /// Woken when something happened that may let a build start.
+    wake: Notify,
+}
+
+/// What a one-shot run did.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    /// Builds that ran, in the order they finished.
+    pub builds: Vec<Build>,
+    /// Checks that failed (resource, message).
+    pub check_errors: Vec<(String, String)>,
+}
+
+impl RunSummary {
+    /// True when a build failed or errored, or a check failed.
+    pub fn has_failures(&self) -> bool {
+        !self.check_errors.is_empty()
+            || self
+                .builds
+                .iter()
+                .any(|b| !matches!(b.status, BuildStatus::Succeeded))
+    }
+}
+
+impl Scheduler {
+    /// A scheduler for `pipeline` on `store`, running builds with `runner`; `node` names this
+    /// engine process in the store (build claims).
+    pub fn new(
+        store: Store,
+        pipeline: Arc<Pipeline>,
+        plugins: Arc<LoadedPlugins>,
+        runner: Runner,
+        node: impl Into<String>,
+    ) -> Self {
+        let promotable = promotable_resources(&pipeline);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                pipeline,
+                plugins,
+                runner,
+                node: node.into(),
+                promotable,
+                blocked: Mutex::default(),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    /// Records the pipeline's resources and jobs in the store, and recovers builds that were
+    /// running when the engine last stopped (marked `interrupted`, re-queued).
+    pub async fn prepare(&self) -> Result<Vec<crate::store::Recovered>> {
+        let p = &self.inner.pipeline;
+        let resources: Vec<ResourceConfig> = p
+            .resources
+            .iter()
+            .map(|r| {
+                ResourceConfig::new(
+                    r.name.value.clone(),
+                    r.type_name.value.clone(),
+                    &r.source.value,
+                )
+            })
+            .collect();
+        let jobs: Vec<JobConfig> = p
+            .jobs
+            .iter()
+            .map(|j| JobConfig {
+                name: j.name.value.clone(),
+                environment: Some(j.environment.value.clone()),
+            })
+            .collect();
+        self.inner.store.sync_pipeline(&resources, &jobs).await?;
+        let recovered = self.inner.store.recover_interrupted().await?;
+        for r in &recovered {
+            tracing::warn!(
+                job = %r.interrupted.job,
+                "build #{} was interrupted; re-queued as #{}",
+                r.interrupted.number,
+                r.requeued.number
+            );
+        }
+        Ok(recovered)
+    }
+
+    /// Why each job did not start a build at the last scheduling pass.
+    pub fn blocked(&self) -> BTreeMap<String, Blocker> {
+        self.inner
+            .blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Wakes the scheduling loop (a webhook, an approval, a finished check).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// The inputs of `job`: every `get` of its plan (hooks and nested steps included).
+    fn input_specs(&self, job: &Job) -> Vec<(InputSpec, bool)> {
+        let mut seen = BTreeSet::new();
+        let mut specs = Vec::new();
+        for (_, get) in job.gets() {
+            {
+                if !seen.insert(get.name.value.clone()) {
+                    continue;
+                }
+                let version = match get.version() {
+                    VersionPolicy::Latest => VersionSpec::Latest,
+                    VersionPolicy::Every => VersionSpec::Every,
+                    VersionPolicy::Pinned(v) => VersionSpec::Pinned(v),
+                };
+                specs.push((
+                    InputSpec {
+                        name: get.name.value.clone(),
+                        resource: get.resource.value.clone(),
+                        passed: get.passed.iter().map(|p| p.value.clone()).collect(),
+                        version,
+                    },
+                    get.trigger(),
+                ));
+            }
+        }
+        specs
+    }
+
+    fn set_blocked(&self, job: &str, blocker: Option<Blocker>) {
+        let mut blocked = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        match blocker {
+            Some(b) => blocked.insert(job.to_owned(), b),
+            None => blocked.remove(job),
+        };
+    }
+
+    /// Decides whether `job` gets a new build now; creates it (pending) if so.
+    pub async fn schedule_job(&self, job: &Job) -> Result<Option<Build>> {
+        let store = &self.inner.store;
+        let name = &job.name.value;
+        // One queued build at a time: when it starts, the newest inputs are resolved again,
+        // so candidates superseded meanwhile are skipped.
+        if store
+            .builds_of_job_with_status(name, BuildStatus::Pending)
+            .await?
+            > 0
+        {
+            return Ok(None);
+        }
+        let specs = self.input_specs(job);
+        let triggers: Vec<&str> = specs
+            .iter()
+            .filter(|(_, t)| *t)
+            .map(|(s, _)| s.name.as_str())
+            .collect();
+        if triggers.is_empty() {
+            self.set_blocked(name, Some(Blocker::ManualOnly));
+            return Ok(None);
+        }
+        let input_specs: Vec<InputSpec> = specs.iter().map(|(s, _)| s.clone()).collect();
+        let Some(inputs) = store.resolve_inputs(name, &input_specs).await? else {
+            self.set_blocked(name, Some(Blocker::NoInputs));
+            return Ok(None);
+        };
+        if store.has_build_with_inputs(name, &inputs).await? {
+            self.set_blocked(name, None);
+            return Ok(None);
+        }
+        let mut fresh = false;
+        for input in inputs
+            .iter()
+            .filter(|i| triggers.contains(&i.name.as_str()))
+        {
+            if !store.version_used_by_job(name, input.version_id).await? {
+                fresh = true;
+                break;
+            }
+        }
+        if !fresh {
+            self.set_blocked(name, None);
+            return Ok(None);
+        }
+        if let Some(blocker) = self.gate(job, &inputs).await? {
+            self.set_blocked(name, Some(blocker));
+            return Ok(None);
+        }
+        self.set_blocked(name, None);
+        let build = store.create_build(name, "trigger", &inputs).await?;
+        self.record_entry(job, &build, &inputs).await?;
+        Ok(Some(build))
+    }
+
+    /// Creates a build of `job` now, with its newest resolvable inputs (`lockgate trigger`).
+    /// Environment gates still apply.
+    pub async fn trigger(&self, job_name: &str) -> Result<Build> {
+        let job = self.inner.pipeline.job(job_name).ok_or_else(|| {
+            SchedulerError::Unknown(format!("no job `{job_name}` in the pipeline"))
+        })?;
+        let specs: Vec<InputSpec> = self.input_specs(job).into_iter().map(|(s, _)| s).collect();
+        let inputs = self.inner.store.resolve_inputs(job_name, &specs).await?.ok_or_else(|| {
+            SchedulerError::Unknown(format!(
+                "job `{job_name}` has no versions that satisfy its inputs yet (run `lockgate check`?)"
+            ))
+        })?;
+        if let Some(blocker) = self.gate(job, &inputs).await? {
+            return Err(SchedulerError::Unknown(format!(
+                "job `{job_name}` cannot run: {blocker}"
+            )));
+        }
+        let build = self
+            .inner
+            .store
+            .create_build(job_name, "manual", &inputs)
+            .await?;
+        self.record_entry(job, &build, &inputs).await?;
+        self.wake();
+        Ok(build)
+    }
+
+    /// Records that the candidate of `inputs` entered `job`'s environment.
+    async fn record_entry(&self, job: &Job, build: &Build, inputs: &[ResolvedInput]) -> Result<()> {
+        if let Some(candidate) = self.candidate_of(inputs).await? {
+            self.inner
+                .store
+                .record_event(&NewCandidateEvent {
+                    candidate_id: candidate.id,
+                    environment: job.environment.value.clone(),
+                    event: CandidateEvent::Promoted,
+                    by: Some(job.name.value.clone()),
+                    build_id: Some(build.id),
+                    detail: None,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The candidate made of the promotable resources among `inputs`, if any.
+    async fn candidate_of(
+        &self,
+        inputs: &[ResolvedInput],
+    ) -> Result<Option<crate::store::Candidate>> {
+        let pairs: Vec<(&str, i64)> = inputs
+            .iter()
+            .filter(|i| self.inner.promotable.contains(&i.resource))
+            .map(|i| (i.resource.as_str(), i.version_id))
+            .collect();
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.inner.store.candidate(&pairs).await?))
+    }
+
+    /// Starts pending builds that serial groups and `max_in_flight` allow, on `set`.
+    async fn start_pending(&self, set: &mut JoinSet<Result<Build>>) -> Result<usize> {
+        let store = &self.inner.store;
+        let pending = store.builds_with_status(BuildStatus::Pending, 1000).await?;
+        let mut started = 0;
+        for build in pending {
+            let Some(job) = self.inner.pipeline.job(&build.job) else {
+                store.finish_build(build.id, BuildStatus::Aborted).await?;
+                continue;
+            };
+            if !self.has_capacity(job).await? {
+                continue;
+            }
+            if !store.start_build(build.id, &self.inner.node).await? {
+                continue; // another node claimed it
+            }
+            let build = store.build(build.id).await?;
+            let this = self.clone();
+            set.spawn(async move { this.run_build(build).await });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    /// Whether `job` may start one more build now.
+    async fn has_capacity(&self, job: &Job) -> Result<bool> {
+        let store = &self.inner.store;
+        let running = store
+            .builds_of_job_with_status(&job.name.value, BuildStatus::Started)
+            .await?;
+        if job.max_in_flight().is_some_and(|l| running >= i64::from(l)) {
+            return Ok(false);
+        }
+        for group in &job.serial_groups {
+            for other in self
+                .inner
+                .pipeline
+                .jobs
+                .iter()
+                .filter(|j| j.serial_groups.iter().any(|g| g.value == group.value))
+            {
+                if store
+                    .builds_of_job_with_status(&other.name.value, BuildStatus::Started)
+                    .await?
+                    > 0
+                {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    async fn run_build(&self, build: Build) -> Result<Build> {
+        let finished = self.inner.runner.run(build).await?;
+        if finished.status == BuildStatus::Succeeded {
+            self.after_success(&finished).await?;
+        }
+        self.wake();
+        Ok(finished)
+    }
+
+    /// Runs one scheduling pass: new builds for every job, then starts what may start.
+    pub async fn tick(&self, set: &mut JoinSet<Result<Build>>) -> Result<usize> {
+        for job in &self.inner.pipeline.jobs {
+            self.schedule_job(job).await?;
+        }
+        self.start_pending(set).await
+    }
+
+    /// One shot: check every resource once, then run builds until nothing more can progress.
+    pub async fn run_until_idle(&self) -> Result<RunSummary> {
+        let mut summary = RunSummary::default();
+        self.prepare().await?;
+        for outcome in self.check_all().await {
+            if let Err(e) = outcome.result {
+                summary.check_errors.push((outcome.resource, e));
+            }
+        }
+        let mut set = JoinSet::new();
+        loop {
+            self.tick(&mut set).await?;
+            let Some(done) = set.join_next().await else {
+                break;
+            };
+            match done {
+                Ok(Ok(build)) => summary.builds.push(build),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(SchedulerError::Unknown(format!(
+                        "a build task panicked: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Long running: periodic checks (with jitter), scheduling on every event and at least
+    /// every second, until `shutdown` resolves. Running builds finish before it returns.
+    pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        self.prepare().await?;
+        let mut checks = self.spawn_check_loops();
+        let mut set = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.tick(&mut set).await {
+                tracing::error!("scheduling pass failed: {e}");
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.inner.wake.notified() => {}
+                Some(done) = set.join_next() => {
+                    match done {
+                        Ok(Ok(b)) => tracing::info!(job = %b.job, "build #{} {}", b.number, b.status),
+                        Ok(Err(e)) => tracing::error!("build failed to run: {e}"),
+                        Err(e) => tracing::error!("build task panicked: {e}"),
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        checks.abort_all();
+        while set.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+/// Resources gotten by jobs of two or more environments: a change that flows through the
+/// environments is made of their versions.
+fn promotable_resources(pipeline: &Pipeline) -> BTreeSet<String> {
+    let mut envs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for job in &pipeline.jobs {
+        for (_, get) in job.gets() {
+            envs.entry(get.resource.value.clone())
+                .or_default()
+                .insert(job.environment.value.clone());
+        }
+    }
+    envs.into_iter()
+        .filter(|(_, e)| e.len() >= 2)
+        .map(|(r, _)| r)
+        .collect()
+}
