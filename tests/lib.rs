@@ -1,7 +1,8 @@
 //! Shared helpers for the end-to-end tests in `e2e/`: find the `lockgate` binary and run it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// Path of the `lockgate` binary built by this `cargo test` run (in the same target directory
 /// as the test executable).
@@ -53,4 +54,49 @@ pub fn lockgate(cache_root: &Path) -> Command {
 /// Runs `cmd` and captures its output.
 pub fn run(cmd: &mut Command) -> Run {
     cmd.output().expect("running lockgate").into()
+}
+
+/// Calls `probe` until it returns `Ok`, every 100 ms for at most `timeout`, and returns its
+/// value. On timeout, panics naming `what` and the last `Err` (what the probe saw).
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(seen) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {seen}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// A spawned child process that is killed (SIGKILL on Unix) and reaped when dropped, so that
+/// a failing test never leaves it running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl KillOnDrop {
+    /// Kills the process now (SIGKILL on Unix) and waits for it; a no-op once it exited.
+    pub fn kill(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -111,7 +111,7 @@ impl PipelineArgs {
             pipeline,
             plugins,
             runner,
-            node_name(),
+            crate::scheduler::node_name(),
         ))
     }
 }
@@ -121,19 +121,6 @@ fn work_dir(pipeline: &Path) -> PathBuf {
     config::pipeline_dir(pipeline)
         .join(".lockgate")
         .join("work")
-}
-
-/// This engine process, as recorded in build claims.
-fn node_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    let host = if host.is_empty() {
-        "localhost".to_owned()
-    } else {
-        host
-    };
-    format!("{host}:{}", std::process::id())
 }
 
 /// Prints build progress as it happens.

@@ -118,9 +118,8 @@ impl Scheduler {
         &self.inner.pipeline
     }
 
-    /// Records the pipeline's resources and jobs in the store, and recovers builds that were
-    /// running when the engine last stopped (marked `interrupted`, re-queued).
-    pub async fn prepare(&self) -> Result<Vec<crate::store::Recovered>> {
+    /// Records the pipeline's resources and jobs in the store.
+    pub async fn prepare(&self) -> Result<()> {
         let p = &self.inner.pipeline;
         let resources: Vec<ResourceConfig> = p
             .resources
@@ -142,7 +141,22 @@ impl Scheduler {
             })
             .collect();
         self.inner.store.sync_pipeline(&resources, &jobs).await?;
-        let recovered = self.inner.store.recover_interrupted().await?;
+        Ok(())
+    }
+
+    /// Re-queues the builds whose engine died while they ran (marked `interrupted`, a new
+    /// pending build with the same inputs): those claimed by a process of this host that no
+    /// longer exists, and those whose node stopped heartbeating for [`STALE_AFTER`].
+    pub async fn recover(&self) -> Result<Vec<crate::store::Recovered>> {
+        let store = &self.inner.store;
+        let mut recovered = Vec::new();
+        for (node, _) in store.running_nodes().await? {
+            if node != self.inner.node && node_is_dead_here(&node) {
+                recovered.extend(store.recover_claimed_by(&node).await?);
+            }
+        }
+        let stale_before = crate::store::now_ms() - STALE_AFTER.as_millis() as i64;
+        recovered.extend(store.recover_stale_builds(stale_before).await?);
         for r in &recovered {
             tracing::warn!(
                 job = %r.interrupted.job,
@@ -375,7 +389,23 @@ impl Scheduler {
     }
 
     async fn run_build(&self, build: Build) -> Result<Build> {
-        let finished = self.inner.runner.run(build).await?;
+        // Heartbeats tell other engines (and a restarted one) that this build is alive.
+        let beat = {
+            let store = self.inner.store.clone();
+            let node = self.inner.node.clone();
+            let id = build.id;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT_EVERY).await;
+                    if let Err(e) = store.heartbeat(id, &node).await {
+                        tracing::warn!(build = id, "heartbeat failed: {e}");
+                    }
+                }
+            })
+        };
+        let finished = self.inner.runner.run(build).await;
+        beat.abort();
+        let finished = finished?;
         if finished.status == BuildStatus::Succeeded {
             self.after_success(&finished).await?;
         }
@@ -395,6 +425,7 @@ impl Scheduler {
     pub async fn run_until_idle(&self) -> Result<RunSummary> {
         let mut summary = RunSummary::default();
         self.prepare().await?;
+        self.recover().await?;
         for outcome in self.check_all().await {
             if let Err(e) = outcome.result {
                 summary.check_errors.push((outcome.resource, e));
@@ -423,10 +454,18 @@ impl Scheduler {
     /// every second, until `shutdown` resolves. Running builds finish before it returns.
     pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
         self.prepare().await?;
+        self.recover().await?;
         let mut checks = self.spawn_check_loops();
         let mut set = JoinSet::new();
         tokio::pin!(shutdown);
+        let mut last_recovery = std::time::Instant::now();
         loop {
+            if last_recovery.elapsed() >= HEARTBEAT_EVERY {
+                last_recovery = std::time::Instant::now();
+                if let Err(e) = self.recover().await {
+                    tracing::error!("recovering interrupted builds failed: {e}");
+                }
+            }
             if let Err(e) = self.tick(&mut set).await {
                 tracing::error!("scheduling pass failed: {e}");
             }
@@ -447,6 +486,40 @@ impl Scheduler {
         while set.join_next().await.is_some() {}
         Ok(())
     }
+}
+
+/// How often a running build's engine records that it is alive.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+/// A started build whose engine has not heartbeaten for this long is re-queued.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// This engine process's node name: `host:pid`.
+pub fn node_name() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host
+    }
+}
+
+/// Whether `node` (`host:pid`) is a process of this host that no longer runs.
+fn node_is_dead_here(node: &str) -> bool {
+    let Some((host, pid)) = node.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == host_name()
+        && cfg!(target_os = "linux")
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Resources gotten by jobs of two or more environments: a change that flows through the

@@ -362,23 +362,46 @@ impl Store {
     /// steps) and creates one pending build with the same inputs for each, in one transaction.
     /// Idempotent: a second call finds nothing to do. Returns what it did.
     pub async fn recover_interrupted(&self) -> Result<Vec<Recovered>> {
-        self.recover(i64::MAX).await
+        self.recover(i64::MAX, None).await
+    }
+
+    /// Like [`Store::recover_interrupted`], for the started builds claimed by `node` only (a
+    /// node known to be dead, e.g. a process of this host that no longer exists).
+    pub async fn recover_claimed_by(&self, node: &str) -> Result<Vec<Recovered>> {
+        self.recover(i64::MAX, Some(node)).await
+    }
+
+    /// The nodes that claim started builds, with their newest heartbeat (Unix ms, 0 if none).
+    pub async fn running_nodes(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT claimed_by, MAX(COALESCE(heartbeat_at, 0)) AS beat FROM builds
+             WHERE status = 'started' AND claimed_by IS NOT NULL GROUP BY claimed_by",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .op("list running nodes")?;
+        rows.iter()
+            .map(|r| Ok((col(r, "claimed_by")?, col(r, "beat")?)))
+            .collect()
     }
 
     /// Like [`Store::recover_interrupted`], for the started builds whose last heartbeat is older
     /// than `heartbeat_before` (Unix ms): those of a node that stopped, while other nodes run on.
     pub async fn recover_stale_builds(&self, heartbeat_before: i64) -> Result<Vec<Recovered>> {
-        self.recover(heartbeat_before).await
+        self.recover(heartbeat_before, None).await
     }
 
-    async fn recover(&self, heartbeat_before: i64) -> Result<Vec<Recovered>> {
+    async fn recover(&self, heartbeat_before: i64, node: Option<&str>) -> Result<Vec<Recovered>> {
         let op = "recover interrupted builds";
         let mut tx = self.write_tx().await.op(op)?;
         let rows = sqlx::query(
             "SELECT id FROM builds
-             WHERE status = 'started' AND COALESCE(heartbeat_at, 0) < $1 ORDER BY id",
+             WHERE status = 'started' AND COALESCE(heartbeat_at, 0) < $1
+               AND ($2 = '' OR claimed_by = $2)
+             ORDER BY id",
         )
         .bind(heartbeat_before)
+        .bind(node.unwrap_or(""))
         .fetch_all(&mut *tx)
         .await
         .op(op)?;
