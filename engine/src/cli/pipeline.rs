@@ -45,6 +45,9 @@ pub struct PipelineArgs {
     /// Plugin registry directory for `name@version` references.
     #[arg(long, value_name = "DIR", env = "LOCKGATE_REGISTRY")]
     pub registry: Option<PathBuf>,
+    /// Keep the logs of this many newest builds per job (0: keep all).
+    #[arg(long, value_name = "BUILDS", default_value_t = 100)]
+    pub keep_logs: u32,
 }
 
 impl PipelineArgs {
@@ -112,7 +115,8 @@ impl PipelineArgs {
             plugins,
             runner,
             crate::scheduler::node_name(),
-        ))
+        )
+        .with_log_retention((self.keep_logs > 0).then_some(self.keep_logs)))
     }
 }
 

@@ -61,6 +61,8 @@ struct Inner {
     blocked: Mutex<BTreeMap<String, Blocker>>,
     /// Woken when something happened that may let a build start.
     wake: Notify,
+    /// Keep the logs of this many newest builds per job (`None`: keep everything).
+    log_retention: Option<u32>,
 }
 
 /// What a one-shot run did.
@@ -104,8 +106,18 @@ impl Scheduler {
                 promotable,
                 blocked: Mutex::default(),
                 wake: Notify::new(),
+                log_retention: None,
             }),
         }
+    }
+
+    /// Keeps the logs of only the `keep` newest builds of each job (older builds, their steps
+    /// and test reports stay). Call before sharing the scheduler.
+    pub fn with_log_retention(mut self, keep: Option<u32>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.log_retention = keep;
+        }
+        self
     }
 
     /// The store.
@@ -222,15 +234,31 @@ impl Scheduler {
     pub async fn schedule_job(&self, job: &Job) -> Result<Option<Build>> {
         let store = &self.inner.store;
         let name = &job.name.value;
-        // One queued build at a time: when it starts, the newest inputs are resolved again,
-        // so candidates superseded meanwhile are skipped.
-        if store
+        // One queued build per job. A triggered build still waiting (serial job, busy serial
+        // group) is replaced when newer versions arrive: superseded candidates are skipped in
+        // favour of the newest. Manual, rollback and re-queued builds are never replaced.
+        let queued = if store
             .builds_of_job_with_status(name, BuildStatus::Pending)
             .await?
             > 0
         {
-            return Ok(None);
-        }
+            let newest = store
+                .builds(Some(name), crate::store::Page::first(20))
+                .await?;
+            match newest
+                .into_iter()
+                .find(|b| b.status == BuildStatus::Pending)
+            {
+                Some(b)
+                    if b.reason == "trigger" || b.reason.starts_with("trigger, superseding") =>
+                {
+                    Some(b)
+                }
+                _ => return Ok(None),
+            }
+        } else {
+            None
+        };
         let specs = self.input_specs(job);
         let triggers: Vec<&str> = specs
             .iter()
@@ -269,8 +297,15 @@ impl Scheduler {
             return Ok(None);
         }
         self.set_blocked(name, None);
-        let build = store.create_build(name, "trigger", &inputs).await?;
-        self.record_entry(job, &build, &inputs).await?;
+        let reason = match &queued {
+            Some(old) => {
+                store.finish_build(old.id, BuildStatus::Aborted).await?;
+                tracing::info!(job = %name, "queued build #{} superseded by newer versions", old.number);
+                format!("trigger, superseding #{}", old.number)
+            }
+            None => "trigger".to_owned(),
+        };
+        let build = store.create_build(name, &reason, &inputs).await?;
         Ok(Some(build))
     }
 
@@ -296,12 +331,11 @@ impl Scheduler {
             .store
             .create_build(job_name, "manual", &inputs)
             .await?;
-        self.record_entry(job, &build, &inputs).await?;
         self.wake();
         Ok(build)
     }
 
-    /// Records that the candidate of `inputs` entered `job`'s environment.
+    /// Records that the candidate of `inputs` entered `job`'s environment (its build started).
     async fn record_entry(&self, job: &Job, build: &Build, inputs: &[ResolvedInput]) -> Result<()> {
         if let Some(candidate) = self.candidate_of(inputs).await? {
             self.inner
@@ -352,6 +386,18 @@ impl Scheduler {
                 continue; // another node claimed it
             }
             let build = store.build(build.id).await?;
+            let inputs: Vec<ResolvedInput> = store
+                .build_inputs(build.id)
+                .await?
+                .into_iter()
+                .map(|i| ResolvedInput {
+                    name: i.name,
+                    resource: i.resource,
+                    version_id: i.version_id,
+                    version: i.version,
+                })
+                .collect();
+            self.record_entry(job, &build, &inputs).await?;
             let this = self.clone();
             set.spawn(async move { this.run_build(build).await });
             started += 1;
@@ -406,6 +452,13 @@ impl Scheduler {
         let finished = self.inner.runner.run(build).await;
         beat.abort();
         let finished = finished?;
+        if let Some(keep) = self.inner.log_retention {
+            match self.inner.store.prune_logs(keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!("pruned {n} log lines (keeping {keep} builds per job)"),
+                Err(e) => tracing::warn!("pruning logs failed: {e}"),
+            }
+        }
         if finished.status == BuildStatus::Succeeded {
             self.after_success(&finished).await?;
         }
