@@ -113,8 +113,7 @@ async fn try_swallows_a_failure_and_the_build_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_retry_a_failing_step_and_hooks_run_by_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let jobs = format!(
-        "  - name: j
+    let jobs = "  - name: j
     environment: development
     plan:
       - get: release
@@ -122,19 +121,18 @@ async fn attempts_retry_a_failing_step_and_hooks_run_by_outcome() {
       - test: wrong-number
         attempts: 3
         type: assert-file
-        config: {{ assertions: [ {{ file: release/number, equals: \"8\" }} ] }}
+        config: { assertions: [ { file: release/number, equals: \"8\" } ] }
         on_failure:
           put: slow
-          params: {{ attack: sleep, ms: 1, dir: /dirs/record, label: on-failure }}
+          params: { attack: sleep, ms: 1, dir: /dirs/record, label: on-failure }
         on_success:
           put: slow
-          params: {{ attack: sleep, ms: 1, dir: /dirs/record, label: on-success }}
+          params: { attack: sleep, ms: 1, dir: /dirs/record, label: on-success }
     ensure:
       put: slow
-      params: {{ attack: sleep, ms: 1, dir: /dirs/record, label: ensure }}
-"
-    );
-    let store = run_jobs(dir.path(), &jobs, &[]).await;
+      params: { attack: sleep, ms: 1, dir: /dirs/record, label: ensure }
+";
+    let store = run_jobs(dir.path(), jobs, &[]).await;
     let build = only_build(&store, "j").await;
     assert_eq!(build.status, BuildStatus::Failed);
     let log = log_text(&store, build.id).await;
