@@ -187,17 +187,7 @@ impl Scheduler {
         let Some(env) = pipeline.environment(&job.environment.value) else {
             return Ok(());
         };
-        let inputs: Vec<ResolvedInput> = store
-            .build_inputs(build.id)
-            .await?
-            .into_iter()
-            .map(|i| ResolvedInput {
-                name: i.name,
-                resource: i.resource,
-                version_id: i.version_id,
-                version: i.version,
-            })
-            .collect();
+        let inputs = self.build_inputs(build.id).await?;
         let Some(candidate) = self.candidate_of(&inputs).await? else {
             return Ok(());
         };

@@ -353,6 +353,23 @@ impl Scheduler {
         Ok(())
     }
 
+    /// The inputs of build `id`, as resolved when it was created.
+    async fn build_inputs(&self, id: i64) -> Result<Vec<ResolvedInput>> {
+        Ok(self
+            .inner
+            .store
+            .build_inputs(id)
+            .await?
+            .into_iter()
+            .map(|i| ResolvedInput {
+                name: i.name,
+                resource: i.resource,
+                version_id: i.version_id,
+                version: i.version,
+            })
+            .collect())
+    }
+
     /// The candidate made of the promotable resources among `inputs`, if any.
     async fn candidate_of(
         &self,
@@ -386,17 +403,7 @@ impl Scheduler {
                 continue; // another node claimed it
             }
             let build = store.build(build.id).await?;
-            let inputs: Vec<ResolvedInput> = store
-                .build_inputs(build.id)
-                .await?
-                .into_iter()
-                .map(|i| ResolvedInput {
-                    name: i.name,
-                    resource: i.resource,
-                    version_id: i.version_id,
-                    version: i.version,
-                })
-                .collect();
+            let inputs = self.build_inputs(build.id).await?;
             self.record_entry(job, &build, &inputs).await?;
             let this = self.clone();
             set.spawn(async move { this.run_build(build).await });
