@@ -9,8 +9,10 @@
 //! - [`store`]: durable state (SQLite embedded, PostgreSQL for several nodes);
 //! - [`runner`]: run one build's plan through the plugin host;
 //! - [`scheduler`]: checks, triggers, environment gates and promotion;
+//! - [`api`]: the HTTP API of `lockgate server`;
 //! - [`cli`]: the `lockgate` command line.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod plugin_host;

@@ -162,7 +162,7 @@ impl Project {
         let err = fs::File::create(&err_path).unwrap();
         let child = self
             .command()
-            .args(["server", "pipeline.yml"])
+            .args(["server", "pipeline.yml", "--listen", "127.0.0.1:0"])
             .stdout(out)
             .stderr(err)
             .spawn()

@@ -57,6 +57,14 @@ pub enum Command {
         /// The pipeline file.
         #[arg(value_name = "PIPELINE")]
         file: PathBuf,
+        /// Address of the HTTP API (health, resource webhooks).
+        #[arg(
+            long,
+            value_name = "ADDR",
+            default_value = "127.0.0.1:7080",
+            env = "LOCKGATE_LISTEN"
+        )]
+        listen: std::net::SocketAddr,
         /// Where the pipeline's state is, vars, registry.
         #[command(flatten)]
         args: pipeline::PipelineArgs,
@@ -195,12 +203,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             pipeline::run(&cli, &args, cli.verbose > 0).await
         }
-        Command::Server { file, args } => {
+        Command::Server { file, listen, args } => {
             let args = pipeline::PipelineArgs {
                 pipeline: file.clone(),
                 ..args.clone()
             };
-            pipeline::server(&cli, &args).await
+            pipeline::server(&cli, &args, *listen).await
         }
         Command::Status { args, json } => pipeline::status(&cli, args, *json).await,
         Command::Builds { args, job, limit } => {

@@ -236,12 +236,36 @@ pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Resul
 }
 
 /// `lockgate server PIPELINE`.
-pub async fn server(cli: &Cli, args: &PipelineArgs) -> anyhow::Result<ExitCode> {
+pub async fn server(
+    cli: &Cli,
+    args: &PipelineArgs,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
     let scheduler = args
         .scheduler(cli, Arc::new(Progress { verbose: false }))
         .await?;
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let api = tokio::spawn(crate::api::serve(
+        scheduler.clone(),
+        listen,
+        bound_tx,
+        async {
+            let _ = api_stopped.await;
+        },
+    ));
+    let bound = match bound_rx.await {
+        Ok(addr) => addr,
+        Err(_) => {
+            let error = match api.await {
+                Ok(Err(e)) => e.to_string(),
+                _ => "the HTTP API stopped".to_owned(),
+            };
+            bail!("cannot listen on {listen}: {error} (choose another address with --listen)");
+        }
+    };
     eprintln!(
-        "lockgate: serving `{}` (state {}); Ctrl-C stops",
+        "lockgate: serving `{}` (state {}, API http://{bound}); Ctrl-C stops",
         args.pipeline.display(),
         args.state_spec()
     );
@@ -250,6 +274,8 @@ pub async fn server(cli: &Cli, args: &PipelineArgs) -> anyhow::Result<ExitCode> 
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = stop_api.send(());
+    let _ = api.await;
     Ok(ExitCode::SUCCESS)
 }
 
