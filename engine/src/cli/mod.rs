@@ -50,7 +50,7 @@ pub enum Command {
         file: PathBuf,
         /// Where the pipeline's state is, vars, registry.
         #[command(flatten)]
-        args: pipeline::PipelineArgs,
+        args: pipeline::StateArgs,
     },
     /// Run the pipeline continuously: checks at `check_every`, builds as versions arrive.
     Server {
@@ -67,7 +67,7 @@ pub enum Command {
         listen: std::net::SocketAddr,
         /// Where the pipeline's state is, vars, registry.
         #[command(flatten)]
-        args: pipeline::PipelineArgs,
+        args: pipeline::StateArgs,
     },
     /// Where each environment stands, and the last build of every job.
     Status {
@@ -199,14 +199,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { file, args } => {
             let args = pipeline::PipelineArgs {
                 pipeline: file.clone(),
-                ..args.clone()
+                opts: args.clone(),
             };
             pipeline::run(&cli, &args, cli.verbose > 0).await
         }
         Command::Server { file, listen, args } => {
             let args = pipeline::PipelineArgs {
                 pipeline: file.clone(),
-                ..args.clone()
+                opts: args.clone(),
             };
             pipeline::server(&cli, &args, *listen).await
         }

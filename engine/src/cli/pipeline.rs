@@ -20,18 +20,9 @@ use crate::runner::{BuildEvent, BuildObserver, Outcome, Runner};
 use crate::scheduler::{EnvironmentStatus, Scheduler};
 use crate::store::{BuildStatus, Page, Store, default_sqlite_path};
 
-/// Where the pipeline and its state are.
+/// Where a pipeline's state, vars and plugins are (shared by every pipeline command).
 #[derive(Debug, Clone, Args)]
-pub struct PipelineArgs {
-    /// The pipeline file.
-    #[arg(
-        short,
-        long = "pipeline",
-        value_name = "FILE",
-        env = "LOCKGATE_PIPELINE",
-        default_value = "pipeline.yml"
-    )]
-    pub pipeline: PathBuf,
+pub struct StateArgs {
     /// A YAML file of `((var))` values (repeatable).
     #[arg(long = "vars", value_name = "FILE")]
     pub vars: Vec<PathBuf>,
@@ -50,9 +41,27 @@ pub struct PipelineArgs {
     pub keep_logs: u32,
 }
 
+/// A pipeline named by `-p` (commands that read or change the state of one).
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// The pipeline file.
+    #[arg(
+        short,
+        long = "pipeline",
+        value_name = "FILE",
+        env = "LOCKGATE_PIPELINE",
+        default_value = "pipeline.yml"
+    )]
+    pub pipeline: PathBuf,
+    /// State, vars, registry.
+    #[command(flatten)]
+    pub opts: StateArgs,
+}
+
 impl PipelineArgs {
     fn state_spec(&self) -> String {
-        self.state
+        self.opts
+            .state
             .clone()
             .unwrap_or_else(|| default_sqlite_path(&self.pipeline).display().to_string())
     }
@@ -68,7 +77,7 @@ impl PipelineArgs {
     /// Loads and validates the pipeline; prints every problem and fails when it is invalid.
     pub async fn load(&self, cli: &Cli) -> anyhow::Result<config::Loaded> {
         let mut vars = Vars::from_env();
-        for (files, secret) in [(&self.vars, false), (&self.secrets, true)] {
+        for (files, secret) in [(&self.opts.vars, false), (&self.opts.secrets, true)] {
             for file in files {
                 if let Err(report) = vars.load_file(file, secret) {
                     eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
@@ -77,7 +86,7 @@ impl PipelineArgs {
             }
         }
         let host = cli.host()?;
-        match config::load(&self.pipeline, &vars, &host, self.registry.as_deref()).await {
+        match config::load(&self.pipeline, &vars, &host, self.opts.registry.as_deref()).await {
             Ok(loaded) => Ok(loaded),
             Err(report) => {
                 eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
@@ -116,7 +125,7 @@ impl PipelineArgs {
             runner,
             crate::scheduler::node_name(),
         )
-        .with_log_retention((self.keep_logs > 0).then_some(self.keep_logs)))
+        .with_log_retention((self.opts.keep_logs > 0).then_some(self.opts.keep_logs)))
     }
 }
 
