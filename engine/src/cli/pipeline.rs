@@ -226,8 +226,8 @@ fn print_environment(status: &EnvironmentStatus) {
 pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     let scheduler = args.scheduler(cli, Arc::new(Progress { verbose })).await?;
     let summary = scheduler.run_until_idle().await?;
-    for (resource, error) in &summary.check_errors {
-        eprintln!("! check of `{resource}` failed: {error}");
+    for (_, error) in &summary.check_errors {
+        eprintln!("! {error}");
     }
     println!();
     println!(

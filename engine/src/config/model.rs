@@ -275,6 +275,8 @@ pub struct Resource {
     pub source: Payload,
     /// How often to check (default every minute).
     pub check_every: Option<Spanned<CheckEvery>>,
+    /// Deadline of each `check` (default: the host's, 60 s).
+    pub check_timeout: Option<Spanned<Duration>>,
     /// Token a webhook must present to trigger a check.
     pub webhook_token: Option<Spanned<String>>,
     /// Pinned version: only this version is used.

@@ -29,6 +29,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "type",
     "source",
     "check_every",
+    "check_timeout",
     "webhook_token",
     "version",
     "grants",
@@ -736,6 +737,9 @@ impl Conv<'_> {
             }
             self.duration(k, n).map(|d| d.map(CheckEvery::Interval))
         });
+        let check_timeout = f
+            .get("check_timeout")
+            .and_then(|(k, n)| self.duration(k, n));
         let webhook_token = f.get("webhook_token").and_then(|(k, n)| self.string(k, n));
         let version = f.get("version").and_then(|(k, n)| self.version_map(k, n));
         let grants = f
@@ -747,6 +751,7 @@ impl Conv<'_> {
             type_name,
             source,
             check_every,
+            check_timeout,
             webhook_token,
             version,
             grants,
@@ -1314,6 +1319,7 @@ resources:
     type: counter
     source: {extra: 1}
     check_every: never
+    check_timeout: 2m
     webhook_token: tok
     version: {number: 3}
     grants:
@@ -1379,6 +1385,10 @@ jobs:
         );
         assert_eq!(r.source.span_at("/path").line, 11);
         assert_eq!(r.check_every(), CheckEvery::Never);
+        assert_eq!(
+            r.check_timeout.as_ref().unwrap().value,
+            Duration::from_secs(120)
+        );
         assert_eq!(r.version.as_ref().unwrap().value.get("number"), Some("3"));
         let grants = r.grants.to_grants();
         assert_eq!(grants.dirs.len(), 2);

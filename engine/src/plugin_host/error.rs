@@ -191,7 +191,7 @@ pub enum InvokeError {
     },
     /// The operation ran past its deadline and was stopped.
     #[error(
-        "plugin `{plugin}` exceeded its {} {op} deadline and was stopped; raise `timeout` for this step if the work is legitimately slow",
+        "plugin `{plugin}` exceeded its {} {op} deadline and was stopped; if the work is legitimately slow, raise the deadline (a step's `timeout`, a resource's `check_timeout`)",
         humanize(*limit)
     )]
     Deadline {

@@ -91,10 +91,13 @@ impl Scheduler {
                     r.type_name.value
                 ))
             })?;
-        let limits = pipeline
+        let mut limits = pipeline
             .resource_type(&r.type_name.value)
             .map(|t| t.limits())
             .unwrap_or_default();
+        if let Some(t) = &r.check_timeout {
+            limits.check = t.value;
+        }
         let cache = self.inner.runner.cache_dir(resource);
         std::fs::create_dir_all(&cache).map_err(|e| {
             SchedulerError::Unknown(format!(
