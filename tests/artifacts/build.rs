@@ -22,6 +22,31 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "Test step `assert-file` (`plugins/assert-file`): assertions on files of the inputs.",
     ),
     (
+        "HTTP_PROBE",
+        "http_probe",
+        "Test step `http-probe` (`plugins/http-probe`): smoke checks of HTTP URLs (status, body regex, latency) with retries.",
+    ),
+    (
+        "MANIFEST_ASSERT",
+        "manifest_assert",
+        "Test step `manifest-assert` (`plugins/manifest-assert`): expected versions in a YAML/JSON manifest, and a JSON Schema subset.",
+    ),
+    (
+        "UPGRADE_CHECK",
+        "upgrade_check",
+        "Test step `upgrade-check` (`plugins/upgrade-check`): the candidate is an in-place, non-breaking upgrade of production.",
+    ),
+    (
+        "HTTP_DEPLOY",
+        "http_deploy",
+        "Resource type `http-deploy` (`plugins/http-deploy`): deployments through a platform HTTP API.",
+    ),
+    (
+        "ACCEPTANCE",
+        "acceptance",
+        "Test step `acceptance` (`plugins/acceptance`): a scenario file of HTTP requests and assertions.",
+    ),
+    (
         "HOSTILE",
         "hostile",
         "Test fixture `hostile` (`plugins/fixtures/hostile`): a resource type whose `check` attacks the sandbox as `source.attack` says.",
@@ -30,6 +55,31 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "WRONG_WORLD",
         "wrong_world",
         "Test fixture `wrong-world` (`plugins/fixtures/wrong-world`): a valid component exporting world `lockgate-fixture:other/other`, not a Lockgate world.",
+    ),
+    (
+        "ARTIFACT_DIR",
+        "artifact_dir",
+        "Resource type `artifact-dir` (`plugins/artifact-dir`): versioned files in a directory, the version captured by a regexp.",
+    ),
+    (
+        "FILE",
+        "file",
+        "Resource type `file` (`plugins/file`): the content digest of one or more config files.",
+    ),
+    (
+        "TIME",
+        "time",
+        "Resource type `time` (`plugins/time`): interval and time-window triggers (UTC).",
+    ),
+    (
+        "ENV_DIR",
+        "env_dir",
+        "Resource type `env-dir` (`plugins/env-dir`): a directory-backed deployment target with releases kept for rollback.",
+    ),
+    (
+        "GIT",
+        "git",
+        "Resource type `git` (`plugins/git`): commits of a branch of a local git repository, read in pure Rust.",
     ),
 ];
 

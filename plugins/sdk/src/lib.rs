@@ -122,6 +122,8 @@
 //! - The plugin must depend on this crate under its own name `lockgate-sdk`: the code the
 //!   export macros generate refers to `lockgate_sdk::…`.
 //! - `describe` runs without any grant: do not touch files or the network there.
+//! - The network is closed except for the granted `host:port` pairs; [`http`] is a small
+//!   HTTP/1.1 client for them (plain HTTP only: there is no TLS in the sandbox).
 
 extern crate self as lockgate_sdk;
 
@@ -131,6 +133,7 @@ pub mod bindings;
 mod config;
 mod description;
 mod error;
+pub mod http;
 pub mod log;
 mod report;
 pub mod sandbox;

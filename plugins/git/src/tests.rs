@@ -1,0 +1,243 @@
+//! Native tests of the reader and of check/get against repositories made with the `git` CLI
+//! (skipped, with a note, when `git` is not installed).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+
+/// A scratch repository driven by the `git` CLI with a fixed identity and clock.
+struct Scratch {
+    dir: PathBuf,
+    tick: i64,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Option<Self> {
+        if Command::new("git").arg("--version").output().is_err() {
+            eprintln!("git is not installed: skipping");
+            return None;
+        }
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "lockgate-git-{}-{name}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let scratch = Self { dir, tick: 0 };
+        scratch.git(&["-c", "init.defaultBranch=main", "init", "-q"]);
+        Some(scratch)
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let date = format!("{} +0200", 1_700_000_000 + self.tick * 60);
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", "Ann Author")
+            .env("GIT_AUTHOR_EMAIL", "ann@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_NAME", "Cid Committer")
+            .env("GIT_COMMITTER_EMAIL", "cid@example.com")
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let path = self.dir.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    /// Commits everything with `message`; returns the commit id.
+    fn commit(&mut self, message: &str) -> String {
+        self.tick += 1;
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn config(&self, paths: &[&str], ignore: &[&str]) -> Config {
+        Source {
+            repo: self.dir.display().to_string(),
+            branch: "main".into(),
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+            ignore_paths: ignore.iter().map(|s| s.to_string()).collect(),
+        }
+        .config()
+        .unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn refs(versions: &[Version]) -> Vec<&str> {
+    versions.iter().map(|v| v.get("ref").unwrap()).collect()
+}
+
+fn from(id: &str) -> Version {
+    Version::new().with("ref", id)
+}
+
+#[test]
+fn filters_follow_the_first_parent_chain() {
+    let Some(mut s) = Scratch::new("filters") else {
+        return;
+    };
+    s.write("manifests/app.yml", "v: 1\n");
+    let c1 = s.commit("first");
+    s.write("docs/guide.md", "hello\n");
+    let c2 = s.commit("docs only");
+    s.write("manifests/app.yml", "v: 2\n");
+    s.write("docs/guide.md", "hello again\n");
+    let c3 = s.commit("manifest and docs");
+    s.write("README.md", "readme\n");
+    let c4 = s.commit("outside the paths");
+
+    let all = s.config(&[], &[]);
+    assert_eq!(refs(&check(&all, None).unwrap().versions), [c4.as_str()]);
+    assert_eq!(
+        refs(&check(&all, Some(&from(&c1))).unwrap().versions),
+        [&c1, &c2, &c3, &c4]
+    );
+
+    let manifests = s.config(&["manifests/**"], &[]);
+    assert_eq!(
+        refs(&check(&manifests, None).unwrap().versions),
+        [c3.as_str()]
+    );
+    assert_eq!(
+        refs(&check(&manifests, Some(&from(&c1))).unwrap().versions),
+        [&c1, &c3]
+    );
+
+    let no_docs = s.config(&[], &["docs"]);
+    assert_eq!(
+        refs(&check(&no_docs, Some(&from(&c1))).unwrap().versions),
+        [&c1, &c3, &c4]
+    );
+
+    // Nothing matches: no version.
+    let none = s.config(&["nowhere/**"], &[]);
+    assert!(check(&none, None).unwrap().versions.is_empty());
+}
+
+#[test]
+fn loose_and_packed_give_the_same_answers() {
+    let Some(mut s) = Scratch::new("pack") else {
+        return;
+    };
+    // A large file changed a little each time, so that the pack holds deltas.
+    let mut big: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    for i in 0..5 {
+        big.push_str(&format!("change {i}\n"));
+        s.write("manifests/big.txt", &big);
+        s.write(&format!("other/{i}.txt"), "x");
+        s.commit(&format!("commit {i}"));
+    }
+    let config = s.config(&["manifests"], &[]);
+    let first = s.git(&["rev-list", "--max-parents=0", "HEAD"]);
+    let before = check(&config, Some(&from(&first))).unwrap().versions;
+    assert_eq!(before.len(), 5);
+    s.git(&["repack", "-adq", "--depth=50", "--window=50"]);
+    s.git(&["prune-packed"]);
+    assert!(!s.dir.join(".git/objects").join(&first[..2]).exists());
+    assert_eq!(
+        check(&config, Some(&from(&first))).unwrap().versions,
+        before
+    );
+
+    let mut out = s.dir.clone().into_os_string();
+    out.push("-out");
+    let out = PathBuf::from(out);
+    let _ = fs::remove_dir_all(&out);
+    fs::create_dir_all(&out).unwrap();
+    let exported = get(&config, &before[2], &out).unwrap();
+    assert_eq!(exported.fetched.version, before[2]);
+    let text = fs::read_to_string(out.join("manifests/big.txt")).unwrap();
+    assert!(text.ends_with("change 2\n"), "{}", &text[text.len() - 30..]);
+    let _ = fs::remove_dir_all(&out);
+}
+
+#[test]
+fn corrupt_loose_object_is_reported() {
+    let Some(mut s) = Scratch::new("corrupt") else {
+        return;
+    };
+    s.write("a.txt", "a");
+    let id = s.commit("one");
+    let path = s.dir.join(".git/objects").join(&id[..2]).join(&id[2..]);
+    let mut perms = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&path, perms).unwrap();
+    fs::write(&path, b"not zlib at all").unwrap();
+    let e = check(&s.config(&[], &[]), None).unwrap_err();
+    assert!(
+        matches!(&e, Error::Failed(m) if m.contains(&format!("corrupt object {id}"))),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_branch_and_not_a_repository() {
+    let Some(s) = Scratch::new("errors") else {
+        return;
+    };
+    let mut config = s.config(&[], &[]);
+    config.branch = "nope".into();
+    // The repository has no commit: `main` does not exist either.
+    assert!(matches!(check(&config, None), Err(Error::NotFound(_))));
+    config.repo = s.dir.join(".git/objects").display().to_string();
+    let e = check(&config, None).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidConfig(m) if m.starts_with("source.repo: ")),
+        "{e}"
+    );
+}
+
+#[test]
+fn source_is_validated() {
+    let source = |repo: &str, branch: &str, paths: &[&str]| Source {
+        repo: repo.into(),
+        branch: branch.into(),
+        paths: paths.iter().map(|s| s.to_string()).collect(),
+        ignore_paths: Vec::new(),
+    };
+    let message = |s: Source| match s.config() {
+        Err(Error::InvalidConfig(m)) => m,
+        other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
+    };
+    assert!(message(source("dirs/r", "main", &[])).starts_with("source.repo: "));
+    for bad in ["", "a..b", "-x", "a b", "x.lock", "/x", "a//b", "a~1"] {
+        assert!(
+            message(source("/dirs/r", bad, &[])).starts_with("source.branch: "),
+            "{bad}"
+        );
+    }
+    assert!(
+        message(source("/dirs/r", "main", &["ok/**", "/abs"])).starts_with("source.paths[1]: ")
+    );
+    assert!(source("/dirs/r", "release/1.x", &["a"]).config().is_ok());
+    let parsed: Result<Source, _> =
+        lockgate_sdk::parse_json("source", r#"{"repo": "/dirs/r", "branches": "x"}"#);
+    assert!(
+        matches!(parsed, Err(Error::InvalidConfig(m)) if m.starts_with("source.branches: unknown field"))
+    );
+}
