@@ -135,6 +135,26 @@ pub enum Command {
         #[command(flatten)]
         args: pipeline::PipelineArgs,
     },
+    /// Disable a version of a resource (withdrawn upstream, known bad): no job gets it again.
+    Disable {
+        /// The resource.
+        resource: String,
+        /// The version (JSON, or name=value,…).
+        version: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
+    /// Enable a disabled version again.
+    Enable {
+        /// The resource.
+        resource: String,
+        /// The version (JSON, or name=value,…).
+        version: String,
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+    },
     /// Approve a candidate for an environment that requires approval (default: the candidate
     /// waiting at its gate).
     Approve {
@@ -227,6 +247,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args,
         } => pipeline::pin(args, resource, Some(version)).await,
         Command::Unpin { resource, args } => pipeline::pin(args, resource, None).await,
+        Command::Disable {
+            resource,
+            version,
+            args,
+        } => pipeline::disable(args, resource, version, true).await,
+        Command::Enable {
+            resource,
+            version,
+            args,
+        } => pipeline::disable(args, resource, version, false).await,
         Command::Approve {
             environment,
             candidate,

@@ -434,6 +434,23 @@ pub async fn pin(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `lockgate disable RESOURCE VERSION` / `enable`.
+pub async fn disable(
+    args: &PipelineArgs,
+    resource: &str,
+    version: &str,
+    disabled: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = args.store().await?;
+    let version = parse_version(version)?;
+    store
+        .set_version_disabled(resource, &version, disabled)
+        .await?;
+    let word = if disabled { "disabled" } else { "enabled" };
+    println!("{resource} {version} {word}");
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A version from the command line: JSON (`{"ref":"abc"}`) or `name=value[,name=value]`.
 fn parse_version(text: &str) -> anyhow::Result<Version> {
     if text.trim_start().starts_with('{') {

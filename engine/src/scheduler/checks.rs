@@ -40,7 +40,7 @@ impl Scheduler {
             .iter()
             .filter(|r| polled.contains(&r.name.value))
         {
-            let key = config_digest(&r.type_name.value, &r.source.value);
+            let key = config_digest(&r.type_name.value, &super::identity(r));
             let every = r.check_every();
             groups
                 .entry(key)

@@ -140,7 +140,7 @@ impl Scheduler {
                 ResourceConfig::new(
                     r.name.value.clone(),
                     r.type_name.value.clone(),
-                    &r.source.value,
+                    &identity(r),
                 )
             })
             .collect();
@@ -580,6 +580,23 @@ fn node_is_dead_here(node: &str) -> bool {
     host == host_name()
         && cfg!(target_os = "linux")
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What makes two resources the same: their `source` and what they are granted. Two env-dir
+/// resources with the same `source` but different granted directories are different targets,
+/// with different version histories; identical ones share a history and are checked once.
+pub fn identity(r: &crate::config::Resource) -> serde_json::Value {
+    let g = r.grants.to_grants();
+    let dirs: Vec<serde_json::Value> = g
+        .dirs
+        .iter()
+        .map(|d| serde_json::json!([d.name, d.path, d.writable]))
+        .collect();
+    let network: Vec<String> = g.network.iter().map(ToString::to_string).collect();
+    serde_json::json!({
+        "source": r.source.value,
+        "grants": { "dirs": dirs, "network": network, "env": g.env },
+    })
 }
 
 /// Resources gotten by jobs of two or more environments: a change that flows through the

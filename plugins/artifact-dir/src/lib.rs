@@ -422,7 +422,6 @@ impl ResourceType for ArtifactDir {
                 "required": ["file"],
                 "additionalProperties": false
             }))
-            .dir("releases")
     }
 
     fn check(source: Source, from: Option<Version>) -> Result<Vec<Version>, Error> {

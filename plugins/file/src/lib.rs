@@ -234,7 +234,6 @@ impl ResourceType for FileResource {
                 "required": ["from", "to"],
                 "additionalProperties": false
             }))
-            .dir("config")
     }
 
     fn check(source: Source, from: Option<Version>) -> Result<Vec<Version>, Error> {

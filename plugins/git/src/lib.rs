@@ -356,7 +356,6 @@ impl ResourceType for Git {
                 "type": "object",
                 "additionalProperties": false
             }))
-            .dir("config-repo")
     }
 
     fn check(source: Source, from: Option<Version>) -> Result<Vec<Version>, Error> {
