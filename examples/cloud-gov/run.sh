@@ -25,7 +25,7 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 sleep 1
 
-lg() { "$lockgate" "$@" --vars vars.yml; }
+lg() { "$lockgate" "$@"; }
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 lg validate pipeline.yml

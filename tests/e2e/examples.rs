@@ -65,9 +65,7 @@ struct Example {
 impl Example {
     fn lg(&self, args: &[&str]) -> Run {
         let mut cmd = lockgate(self.dir.path());
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .args(["--vars", "test-vars.yml"]);
+        cmd.current_dir(self.dir.path()).args(args);
         run(&mut cmd)
     }
 
@@ -95,7 +93,6 @@ async fn the_cloud_gov_example_walks_releases_to_production_and_stops_a_breaking
             "../../plugins/target/wasm32-wasip2/release/",
             &format!("{}/", plugins.display()),
         );
-    std::fs::write(dir.path().join("pipeline.yml"), pipeline).unwrap();
     let setup = Command::new("bash")
         .arg(example.join("setup.sh"))
         .arg(dir.path())
@@ -107,11 +104,9 @@ async fn the_cloud_gov_example_walks_releases_to_production_and_stops_a_breaking
         String::from_utf8_lossy(&setup.stderr)
     );
     let port = serve(dir.path().join("work/envs")).await;
-    std::fs::write(
-        dir.path().join("test-vars.yml"),
-        format!("envs_host: 127.0.0.1:{port}\nproduction_approval: required\n"),
-    )
-    .unwrap();
+    // The environments are served on this test's port instead of the example's 8801.
+    let pipeline = pipeline.replace("127.0.0.1:8801", &format!("127.0.0.1:{port}"));
+    std::fs::write(dir.path().join("pipeline.yml"), pipeline).unwrap();
     let ex = Example { dir };
 
     let r = ex.lg(&["validate", "pipeline.yml"]);
