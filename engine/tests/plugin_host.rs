@@ -2,37 +2,19 @@
 //! round trips of every operation, load errors, the compiled-code cache, and hostile plugins
 //! that must be contained with a clear error while the host stays usable.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{host, load};
 use lockgate::plugin_host::{
     CacheOutcome, CaseStatus, Grants, HostConfig, Invocation, InvokeError, Limits, LoadError,
-    LogSource, MemorySink, NetworkGrant, Plugin, PluginFailure, PluginHost, PluginKind, Version,
+    LogSource, MemorySink, NetworkGrant, PluginFailure, PluginHost, PluginKind, Version,
 };
 use lockgate_test_artifacts as artifacts;
 use serde_json::json;
-
-/// One host per test binary, with its compiled-code cache in the target directory.
-fn host() -> PluginHost {
-    static HOST: OnceLock<PluginHost> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-host-cache");
-        PluginHost::new(HostConfig {
-            cache_dir: Some(cache),
-            ..HostConfig::default()
-        })
-        .unwrap()
-    })
-    .clone()
-}
-
-async fn load(path: &str) -> Plugin {
-    host()
-        .load(path)
-        .await
-        .unwrap_or_else(|e| panic!("loading {path}: {e}"))
-}
 
 fn logged(sink: &MemorySink) -> Invocation {
     Invocation::default().log(Arc::new(sink.clone()))

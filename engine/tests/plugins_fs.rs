@@ -3,38 +3,16 @@
 //! Round trips of describe/check/get/put, Concourse `from` semantics, overwrite refusal,
 //! release retention, missing grants and invalid configuration.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
+
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lockgate::plugin_host::{
-    Grants, HostConfig, Invocation, InvokeError, Plugin, PluginFailure, PluginHost, PluginKind,
-    Version,
-};
+use common::load;
+use lockgate::plugin_host::{Grants, Invocation, InvokeError, PluginFailure, PluginKind, Version};
 use lockgate_test_artifacts as artifacts;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// One host per test binary, with its compiled-code cache in the target directory.
-fn host() -> PluginHost {
-    static HOST: OnceLock<PluginHost> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugins-fs-cache");
-        PluginHost::new(HostConfig {
-            cache_dir: Some(cache),
-            ..HostConfig::default()
-        })
-        .unwrap()
-    })
-    .clone()
-}
-
-async fn load(path: &str) -> Plugin {
-    host()
-        .load(path)
-        .await
-        .unwrap_or_else(|e| panic!("loading {path}: {e}"))
-}
 
 /// The plugin's own failure; panics on any other error.
 fn failure(e: InvokeError) -> PluginFailure {

@@ -3,30 +3,17 @@
 //! executable and a symlink, loose objects then a packfile with deltas, a bare clone, a
 //! force-push and a corrupt object.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::host;
 use lockgate::plugin_host::{
-    Fetched, Grants, HostConfig, Invocation, InvokeError, Plugin, PluginFailure, PluginHost,
-    Version,
+    Fetched, Grants, Invocation, InvokeError, Plugin, PluginFailure, Version,
 };
 use lockgate_test_artifacts as artifacts;
 use serde_json::{Value, json};
-
-/// One host per test binary, with its compiled-code cache in the target directory.
-fn host() -> PluginHost {
-    static HOST: OnceLock<PluginHost> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-host-cache");
-        PluginHost::new(HostConfig {
-            cache_dir: Some(cache),
-            ..HostConfig::default()
-        })
-        .unwrap()
-    })
-    .clone()
-}
 
 async fn plugin() -> Plugin {
     host()

@@ -3,13 +3,15 @@
 //! a local HTTP server each test starts (a fake platform API for `http-deploy`), and refused
 //! by the sandbox when the server's `host:port` is not granted.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+mod common;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use common::load;
 use lockgate::plugin_host::{
-    CaseStatus, Grants, HostConfig, Invocation, InvokeError, LogSource, MemorySink, NetworkGrant,
-    Plugin, PluginFailure, PluginHost, PluginKind, TestReport, Version,
+    CaseStatus, Grants, Invocation, InvokeError, LogSource, MemorySink, NetworkGrant,
+    PluginFailure, PluginKind, TestReport, Version,
 };
 use lockgate_test_artifacts as artifacts;
 use serde_json::{Value, json};
@@ -18,27 +20,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 // ---------------------------------------------------------------- harness
-
-/// One host per test binary, with its compiled-code cache in the target directory.
-fn host() -> PluginHost {
-    static HOST: OnceLock<PluginHost> = OnceLock::new();
-    HOST.get_or_init(|| {
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugins-http-cache");
-        PluginHost::new(HostConfig {
-            cache_dir: Some(cache),
-            ..HostConfig::default()
-        })
-        .unwrap()
-    })
-    .clone()
-}
-
-async fn load(path: &str) -> Plugin {
-    host()
-        .load(path)
-        .await
-        .unwrap_or_else(|e| panic!("loading {path}: {e}"))
-}
 
 /// A request as the test server received it.
 #[derive(Debug, Clone)]
