@@ -51,7 +51,9 @@ say "4. a config change (3 instances) flows through"
 sed -i 's/instances: 2/instances: 3/' work/config-repo/manifests/app.yml
 git -C work/config-repo -c user.name=ops -c user.email=ops@example.org commit -qam "Scale to 3 instances"
 lg disable app-release version=2.0.0,file=app-2.0.0.tgz   # withdrawn: no job takes it again
-lg run pipeline.yml || true
+lg run pipeline.yml
+lg approve production --as bob
+lg run pipeline.yml
 lg status
 
 echo
