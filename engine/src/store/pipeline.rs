@@ -14,6 +14,64 @@ use super::{
 /// Most values bound in one `IN (…)` list.
 pub(super) const IN_LIST_CHUNK: usize = 100;
 
+/// The tables of named pipeline objects that are deactivated rather than deleted.
+#[derive(Clone, Copy)]
+enum Table {
+    Resources,
+    Jobs,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Resources => "resources",
+            Table::Jobs => "jobs",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Table::Resources => "resource",
+            Table::Jobs => "job",
+        }
+    }
+}
+
+/// Marks inactive every active row of `table` whose name is not in `keep`; returns their names.
+async fn deactivate_missing(
+    conn: &mut AnyConnection,
+    table: Table,
+    keep: &HashSet<&str>,
+    now: i64,
+) -> Result<Vec<String>> {
+    let list = format!(
+        "SELECT name FROM {} WHERE active = 1 ORDER BY name",
+        table.name()
+    );
+    let update = format!(
+        "UPDATE {} SET active = 0, updated_at = $2 WHERE name = $1",
+        table.name()
+    );
+    let mut deactivated = Vec::new();
+    for row in sqlx::query(sqlx::AssertSqlSafe(list))
+        .fetch_all(&mut *conn)
+        .await
+        .op_for("list", || table.name().to_owned())?
+    {
+        let name: String = col(&row, "name")?;
+        if !keep.contains(name.as_str()) {
+            sqlx::query(sqlx::AssertSqlSafe(update.clone()))
+                .bind(&name)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .op_for("deactivate", || format!("{} `{name}`", table.noun()))?;
+            deactivated.push(name);
+        }
+    }
+    Ok(deactivated)
+}
+
 const RESOURCE_COLUMNS: &str = "id, name, type, config_digest, scope_id, pinned_version_id, active";
 
 impl Store {
@@ -104,22 +162,8 @@ impl Store {
             }
         }
         let keep: HashSet<&str> = resources.iter().map(|r| r.name.as_str()).collect();
-        for row in sqlx::query("SELECT name FROM resources WHERE active = 1 ORDER BY name")
-            .fetch_all(&mut *tx)
-            .await
-            .op("list resources")?
-        {
-            let name: String = col(&row, "name")?;
-            if !keep.contains(name.as_str()) {
-                sqlx::query("UPDATE resources SET active = 0, updated_at = $2 WHERE name = $1")
-                    .bind(&name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .op_for("deactivate resource", || format!("resource `{name}`"))?;
-                report.deactivated_resources.push(name);
-            }
-        }
+        report.deactivated_resources =
+            deactivate_missing(&mut tx, Table::Resources, &keep, now).await?;
 
         for j in jobs {
             let inserted = sqlx::query(
@@ -148,22 +192,7 @@ impl Store {
             }
         }
         let keep: HashSet<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        for row in sqlx::query("SELECT name FROM jobs WHERE active = 1 ORDER BY name")
-            .fetch_all(&mut *tx)
-            .await
-            .op("list jobs")?
-        {
-            let name: String = col(&row, "name")?;
-            if !keep.contains(name.as_str()) {
-                sqlx::query("UPDATE jobs SET active = 0, updated_at = $2 WHERE name = $1")
-                    .bind(&name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .op_for("deactivate job", || format!("job `{name}`"))?;
-                report.deactivated_jobs.push(name);
-            }
-        }
+        report.deactivated_jobs = deactivate_missing(&mut tx, Table::Jobs, &keep, now).await?;
         tx.commit().await.op("commit pipeline sync")?;
         Ok(report)
     }

@@ -4,7 +4,6 @@
 //! See README.md for the configuration.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use lockgate_sdk::{
     CaseStatus, Description, Error, Outcome, TestCase, TestReport, TestStep, TestSuite, input_file,
@@ -35,20 +34,6 @@ pub struct Config {
 
 fn default_suite() -> String {
     "manifest".to_string()
-}
-
-/// Reads a YAML or JSON document (JSON when the file name ends in `.json`).
-fn load_document(path: &Path, reference: &str) -> Result<Value, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{reference}`: {e}"))?;
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if json {
-        serde_json::from_str(&text).map_err(|e| format!("`{reference}` is not valid JSON: {e}"))
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| format!("`{reference}` is not valid YAML: {e}"))
-    }
 }
 
 /// The value at a dotted key path: object keys, or array indexes for arrays.
@@ -234,7 +219,7 @@ impl TestStep for ManifestAssert {
 
     fn run(config: Config) -> Result<TestReport, Error> {
         let path = validate(&config)?;
-        let document = load_document(&path, &config.manifest);
+        let document = lockgate_sdk::document::load(&path, &config.manifest);
         let suite = judge(&config, document);
         lockgate_sdk::debug!(
             "{} cases, {} passed",
@@ -280,25 +265,28 @@ components:
         std::fs::create_dir_all(&dir).unwrap();
         let yaml = dir.join("manifest.yml");
         std::fs::write(&yaml, YAML).unwrap();
-        let doc = load_document(&yaml, "d/manifest.yml").unwrap();
+        let doc = lockgate_sdk::document::load(&yaml, "d/manifest.yml").unwrap();
         assert_eq!(doc["components"][0]["version"], "2.0.1");
         let json = dir.join("manifest.json");
         std::fs::write(&json, r#"{"a": {"b": "1"}}"#).unwrap();
-        assert_eq!(load_document(&json, "d/m.json").unwrap()["a"]["b"], "1");
+        assert_eq!(
+            lockgate_sdk::document::load(&json, "d/m.json").unwrap()["a"]["b"],
+            "1"
+        );
         std::fs::write(&json, "a: b").unwrap();
         assert!(
-            load_document(&json, "d/m.json")
+            lockgate_sdk::document::load(&json, "d/m.json")
                 .unwrap_err()
                 .contains("not valid JSON")
         );
         std::fs::write(&yaml, "a: [b").unwrap();
         assert!(
-            load_document(&yaml, "d/m.yml")
+            lockgate_sdk::document::load(&yaml, "d/m.yml")
                 .unwrap_err()
                 .contains("not valid YAML")
         );
         assert!(
-            load_document(&dir.join("none.yml"), "d/none.yml")
+            lockgate_sdk::document::load(&dir.join("none.yml"), "d/none.yml")
                 .unwrap_err()
                 .starts_with("cannot read `d/none.yml`")
         );

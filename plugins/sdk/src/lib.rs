@@ -132,6 +132,8 @@ mod adapter;
 pub mod bindings;
 mod config;
 mod description;
+#[cfg(feature = "yaml")]
+pub mod document;
 mod error;
 pub mod http;
 pub mod log;

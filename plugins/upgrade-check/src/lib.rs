@@ -5,7 +5,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use lockgate_sdk::{
     Description, Error, Outcome, TestCase, TestReport, TestStep, TestSuite, input_file,
@@ -38,20 +37,6 @@ pub struct Config {
 
 fn default_suite() -> String {
     "upgrade".to_string()
-}
-
-/// Reads a YAML or JSON document (JSON when the file name ends in `.json`).
-fn load_document(path: &Path, reference: &str) -> Result<Value, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{reference}`: {e}"))?;
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if json {
-        serde_json::from_str(&text).map_err(|e| format!("`{reference}` is not valid JSON: {e}"))
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| format!("`{reference}` is not valid YAML: {e}"))
-    }
 }
 
 /// Every leaf of `value` (scalars, empty objects and arrays) by dotted key path; array items
@@ -209,8 +194,8 @@ impl TestStep for UpgradeCheck {
         let current_path = input_file(&config.current).map_err(|e| e.context("config.current"))?;
         let candidate_path =
             input_file(&config.candidate).map_err(|e| e.context("config.candidate"))?;
-        let current = load_document(&current_path, &config.current);
-        let candidate = load_document(&candidate_path, &config.candidate);
+        let current = lockgate_sdk::document::load(&current_path, &config.current);
+        let candidate = lockgate_sdk::document::load(&candidate_path, &config.candidate);
         let suite = match (current, candidate) {
             (Ok(current), Ok(candidate)) => compare(&config, &current, &candidate),
             (current, candidate) => {
@@ -334,12 +319,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("manifest.yml");
         std::fs::write(&path, "releases:\n  app: 1.2.3\n  web: \"2.0\"\n").unwrap();
-        let doc = load_document(&path, "prod/manifest.yml").unwrap();
+        let doc = lockgate_sdk::document::load(&path, "prod/manifest.yml").unwrap();
         let mut flat = BTreeMap::new();
         flatten(&doc, "", &mut flat);
         assert_eq!(flat.get("releases.app").map(String::as_str), Some("1.2.3"));
         assert_eq!(flat.get("releases.web").map(String::as_str), Some("2.0"));
-        let e = load_document(&dir.join("nope.json"), "prod/nope.json").unwrap_err();
+        let e = lockgate_sdk::document::load(&dir.join("nope.json"), "prod/nope.json").unwrap_err();
         assert!(e.starts_with("cannot read `prod/nope.json`"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
