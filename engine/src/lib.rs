@@ -5,6 +5,8 @@
 //!
 //! Modules, one per concern:
 //! - [`plugin_host`]: load plugin components and run each invocation in a fresh sandbox;
+//! - [`registry`]: the plugin registry directory and the pipeline's `lockgate.lock`;
+//! - [`scaffold`]: new plugin projects from templates, in six languages;
 //! - [`config`]: the pipeline file: parsing, variables, validation;
 //! - [`store`]: durable state (SQLite embedded, PostgreSQL for several nodes);
 //! - [`runner`]: run one build's plan through the plugin host;
@@ -16,6 +18,8 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod plugin_host;
+pub mod registry;
 pub mod runner;
+pub mod scaffold;
 pub mod scheduler;
 pub mod store;

@@ -57,6 +57,11 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "Test fixture `wrong-world` (`plugins/fixtures/wrong-world`): a valid component exporting world `lockgate-fixture:other/other`, not a Lockgate world.",
     ),
     (
+        "VERSIONED",
+        "versioned",
+        "Test fixture `versioned` (`plugins/fixtures/versioned`): a resource type describing itself as version `100.0.0` (a seven-byte literal tests rewrite to derive other releases) whose one version is its own plugin version.",
+    ),
+    (
         "ARTIFACT_DIR",
         "artifact_dir",
         "Resource type `artifact-dir` (`plugins/artifact-dir`): versioned files in a directory, the version captured by a regexp.",

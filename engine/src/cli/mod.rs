@@ -2,6 +2,7 @@
 
 mod pipeline;
 mod plugin;
+mod registry;
 mod validate;
 
 use std::path::PathBuf;

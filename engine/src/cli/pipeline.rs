@@ -16,6 +16,7 @@ use clap::Args;
 use super::Cli;
 use crate::config::{self, Vars};
 use crate::plugin_host::Version;
+use crate::registry::{LockMode, Resolver};
 use crate::runner::{BuildEvent, BuildObserver, Outcome, Runner};
 use crate::scheduler::{EnvironmentStatus, Scheduler};
 use crate::store::{BuildStatus, Page, Store, default_sqlite_path};
@@ -33,9 +34,12 @@ pub struct StateArgs {
     /// the pipeline].
     #[arg(long, value_name = "PATH|URL", env = "LOCKGATE_STATE")]
     pub state: Option<String>,
-    /// Plugin registry directory for `name@version` references.
-    #[arg(long, value_name = "DIR", env = "LOCKGATE_REGISTRY")]
-    pub registry: Option<PathBuf>,
+    /// Where `plugin: name@version` references are resolved.
+    #[command(flatten)]
+    pub registry: super::registry::RegistryArg,
+    /// Use `lockgate.lock` as it is: a registry plugin it does not pin is an error.
+    #[arg(long)]
+    pub locked: bool,
     /// Keep the logs of this many newest builds per job (0: keep all).
     #[arg(long, value_name = "BUILDS", default_value_t = 100)]
     pub keep_logs: u32,
@@ -74,8 +78,27 @@ impl PipelineArgs {
             .with_context(|| format!("cannot open the state store `{spec}`"))
     }
 
-    /// Loads and validates the pipeline; prints every problem and fails when it is invalid.
+    /// Loads and validates the pipeline, resolving registry plugins through `lockgate.lock`
+    /// (pinning new ones unless `--locked`); prints every problem and fails when it is invalid.
     pub async fn load(&self, cli: &Cli) -> anyhow::Result<config::Loaded> {
+        let mode = if self.opts.locked {
+            LockMode::Frozen
+        } else {
+            LockMode::Update
+        };
+        let resolver = self.opts.registry.resolver(&self.pipeline, mode)?;
+        let loaded = self.load_with(cli, &resolver).await?;
+        super::registry::finish_resolution(&resolver)?;
+        Ok(loaded)
+    }
+
+    /// Loads and validates the pipeline with `resolver`; prints every problem and fails when
+    /// it is invalid.
+    pub async fn load_with(
+        &self,
+        cli: &Cli,
+        resolver: &Resolver,
+    ) -> anyhow::Result<config::Loaded> {
         let mut vars = Vars::from_env();
         for (files, secret) in [(&self.opts.vars, false), (&self.opts.secrets, true)] {
             for file in files {
@@ -86,7 +109,7 @@ impl PipelineArgs {
             }
         }
         let host = cli.host()?;
-        match config::load(&self.pipeline, &vars, &host, self.opts.registry.as_deref()).await {
+        match config::load(&self.pipeline, &vars, &host, Some(resolver)).await {
             Ok(loaded) => Ok(loaded),
             Err(report) => {
                 eprint!("{}", report.render_human(std::io::stderr().is_terminal()));

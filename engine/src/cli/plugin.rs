@@ -1,6 +1,7 @@
-//! `lockgate plugin …`: look inside a plugin component and call its operations by hand.
+//! `lockgate plugin …`: look inside a plugin component, call its operations by hand, start a
+//! new plugin project, and manage the plugin registry (in `registry.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,21 +10,103 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::Cli;
+use super::registry::RegistryArg;
 use crate::plugin_host::{
     CaseStatus, Description, Grants, Invocation, Limits, LogLine, LogSink, LogSource, Plugin,
-    Version,
+    PluginKind, Version,
 };
+use crate::scaffold::{self, Language};
 
 /// Plugin subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Print a plugin's world, name, version, schemas and requested capabilities.
     Inspect {
-        /// The plugin component (`.wasm`).
-        file: PathBuf,
+        /// A component file (`.wasm`), or NAME@VERSION in the registry.
+        target: String,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// The registry (for NAME@VERSION).
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Validate a component and publish it to the registry as the name and version its
+    /// `describe` returns. Re-publishing the same bytes is a no-op; other bytes are refused.
+    Publish {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// SPDX license expression recorded in plugin.toml.
+        #[arg(long)]
+        license: Option<String>,
+        /// The registry.
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// List the plugins of the registry (yanked versions only with --all).
+    List {
+        /// Include yanked versions.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The registry.
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Re-check the digest of every version in the registry, and its index.
+    Verify {
+        /// Rewrite index.json from the manifests when it is out of date.
+        #[arg(long)]
+        reindex: bool,
+        /// The registry.
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Yank NAME@VERSION: lockfiles that pin it keep it, new resolutions skip it.
+    Yank {
+        /// NAME@VERSION (one exact version).
+        spec: String,
+        /// Why (recorded in plugin.toml and shown to pipelines that still pin it).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Un-yank instead.
+        #[arg(long)]
+        undo: bool,
+        /// The registry.
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Re-resolve a pipeline's registry plugins (all, or those named) to the newest matching
+    /// versions and rewrite its lockgate.lock.
+    Update {
+        /// Only these plugins.
+        names: Vec<String>,
+        /// The pipeline (its vars, registry).
+        #[command(flatten)]
+        args: super::pipeline::PipelineArgs,
+    },
+    /// Write a new plugin project: sources, WIT contract, build script and README.
+    New {
+        /// Plugin name (lowercase letters, digits, `-`, `_`).
+        name: String,
+        /// Language.
+        #[arg(long, value_enum)]
+        lang: Language,
+        /// What the plugin is.
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Directory to create [default: ./NAME].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Write the WASI preview1 reactor adapter matching this engine (to turn a wasip1 module
+    /// from C, Go or Zig into a component with `wasm-tools component new --adapt`).
+    Adapter {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Call one operation of a plugin in a sandbox with the grants given on the command line,
     /// printing its log to stderr and its result as JSON on stdout.
@@ -73,6 +156,15 @@ pub struct CallArgs {
     pub memory: Option<u64>,
 }
 
+/// `--kind` of `lockgate plugin new`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KindArg {
+    /// Discovers and moves versions: check, get, put.
+    ResourceType,
+    /// Judges a deployed environment: run, returning a test report.
+    TestStep,
+}
+
 /// Operations `lockgate plugin call` can invoke.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum CallOp {
@@ -90,8 +182,21 @@ pub enum CallOp {
 
 pub(super) async fn run(cli: &Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PluginCommand::Inspect { file, json } => {
-            let plugin = cli.host()?.load(file).await?;
+        PluginCommand::Inspect {
+            target,
+            json,
+            registry,
+        } => {
+            let file = if Path::new(target).exists()
+                || target.ends_with(".wasm")
+                || target.contains('/')
+                || !target.contains('@')
+            {
+                PathBuf::from(target)
+            } else {
+                super::registry::inspect_entry(registry, target)?
+            };
+            let plugin = cli.host()?.load(&file).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&inspect_json(&plugin))?);
             } else {
@@ -100,6 +205,52 @@ pub(super) async fn run(cli: &Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Call(args) => call(cli, args).await,
+        PluginCommand::Publish {
+            file,
+            license,
+            registry,
+        } => super::registry::publish(cli, file, registry, license.clone()).await,
+        PluginCommand::List {
+            all,
+            json,
+            registry,
+        } => super::registry::list(registry, *all, *json),
+        PluginCommand::Verify { reindex, registry } => super::registry::verify(registry, *reindex),
+        PluginCommand::Yank {
+            spec,
+            reason,
+            undo,
+            registry,
+        } => super::registry::yank(registry, spec, reason, *undo),
+        PluginCommand::Update { names, args } => super::registry::update(cli, args, names).await,
+        PluginCommand::New {
+            name,
+            lang,
+            kind,
+            dir,
+        } => {
+            let kind = match kind {
+                KindArg::ResourceType => PluginKind::ResourceType,
+                KindArg::TestStep => PluginKind::TestStep,
+            };
+            let dir = dir.clone().unwrap_or_else(|| PathBuf::from(name));
+            let files = scaffold::create(name, *lang, kind, &dir)?;
+            println!(
+                "created {} {} `{name}` in {} ({} files)",
+                lang,
+                kind.world(),
+                dir.display(),
+                files.len()
+            );
+            println!("next: cd {} && ./build.sh   (see README.md)", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Adapter { out } => {
+            std::fs::write(out, scaffold::preview1_adapter())
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("wrote {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

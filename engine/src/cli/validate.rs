@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::Cli;
 use crate::config::{self, Report, VarFiles};
+use crate::registry::LockMode;
 
 /// Arguments of `lockgate validate`.
 #[derive(Debug, Args)]
@@ -27,10 +28,10 @@ pub struct ValidateArgs {
     /// one per line).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Plugin registry directory, holding `<DIR>/<name>/<version>/plugin.wasm`, for
-    /// `plugin: name@version` references.
-    #[arg(long, value_name = "DIR", env = "LOCKGATE_REGISTRY")]
-    pub registry: Option<PathBuf>,
+    /// Where `plugin: name@version` references are resolved (through `lockgate.lock`
+    /// beside the pipeline, which `validate` reads but never writes).
+    #[command(flatten)]
+    pub registry: super::registry::RegistryArg,
 }
 
 /// Output format of diagnostics.
@@ -55,9 +56,13 @@ pub(super) async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCo
         }
     };
     let host = cli.host()?;
-    match config::load(&args.pipeline, &vars, &host, args.registry.as_deref()).await {
+    let resolver = args.registry.resolver(&args.pipeline, LockMode::ReadOnly)?;
+    match config::load(&args.pipeline, &vars, &host, Some(&resolver)).await {
         Ok(loaded) => {
             print_report(&loaded.warnings, args.format);
+            for note in resolver.take_notes() {
+                eprintln!("warning: {note}");
+            }
             let p = &loaded.pipeline;
             println!(
                 "pipeline is valid: {}, {}, {}",

@@ -57,7 +57,7 @@ pub use model::{
     InParallel, Inputs, Job, Payload, Pipeline, PluginRef, PluginType, Put, Resource, Step, Test,
     VersionPolicy,
 };
-pub use plugins::{LoadedPlugins, NO_REGISTRY, parse_plugin_ref, resolve_in_registry};
+pub use plugins::{LoadedPlugins, NO_REGISTRY, parse_plugin_ref};
 pub use span::{Span, Spanned};
 pub use suggest::did_you_mean;
 pub use units::{format_duration, parse_duration, parse_size};
@@ -176,20 +176,20 @@ fn extend_with_checks(report: &mut Report, checks: Vec<Diagnostic>) {
 }
 
 /// Parses, interpolates and validates pipeline `file`, loading every plugin with `host`
-/// (registry references are resolved in `registry`, if given). Every problem of the file is
+/// (registry references are resolved by `resolver`, if given). Every problem of the file is
 /// in the error; secret values are redacted from it.
 pub async fn load(
     file: &Path,
     vars: &Vars,
     host: &PluginHost,
-    registry: Option<&Path>,
+    resolver: Option<&crate::registry::Resolver>,
 ) -> Result<Loaded, Report> {
     let Parsed {
         pipeline,
         mut report,
         redactor,
     } = parse_file(file, vars);
-    let plugins = LoadedPlugins::load(&pipeline, host, registry).await;
+    let plugins = LoadedPlugins::load(&pipeline, host, resolver).await;
     extend_with_checks(&mut report, validate(&pipeline, &plugins));
     report.redact(&redactor);
     if report.has_errors() {

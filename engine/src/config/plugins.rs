@@ -2,14 +2,14 @@
 //! registry directory), and loading every plugin of a pipeline with the real host.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::model::{Pipeline, PluginRef};
 use super::validate::{SchemaSource, TypeKind};
 use crate::plugin_host::{Description, Plugin, PluginHost};
+use crate::registry::Resolver;
 
-/// What `validate` says about a registry reference when no registry is configured.
-pub const NO_REGISTRY: &str = "plugin registry not configured: use a path to a .wasm file for now";
+pub use crate::registry::lockfile::NO_REGISTRY;
 
 /// Parses a `plugin:` value. A value containing `/` (or `\`) or ending in `.wasm` is a path,
 /// resolved against `dir` when relative; anything else must be `name@version-requirement`
@@ -47,65 +47,40 @@ pub fn parse_plugin_ref(text: &str, dir: &Path) -> Result<PluginRef, String> {
     })
 }
 
-impl PluginRef {
-    /// The `.wasm` file this reference designates: the path itself, or the highest version of
-    /// the registry matching the requirement, `<registry>/<name>/<version>/plugin.wasm`.
-    pub fn resolve(&self, registry: Option<&Path>) -> Result<PathBuf, String> {
-        match self {
-            PluginRef::Path(p) => Ok(p.clone()),
-            PluginRef::Registry { name, req } => match registry {
-                None => Err(NO_REGISTRY.into()),
-                Some(dir) => resolve_in_registry(dir, name, req),
-            },
-        }
-    }
-}
-
-/// The highest version of plugin `name` matching `req` in registry directory `dir`, laid out
-/// as `<dir>/<name>/<version>/plugin.wasm` (`<version>` a semantic version).
-pub fn resolve_in_registry(
-    dir: &Path,
-    name: &str,
-    req: &semver::VersionReq,
-) -> Result<PathBuf, String> {
-    let plugin_dir = dir.join(name);
-    let entries = std::fs::read_dir(&plugin_dir).map_err(|e| {
-        format!(
-            "plugin `{name}` is not in the registry `{}` ({}: {e})",
-            dir.display(),
-            plugin_dir.display()
-        )
-    })?;
-    let mut versions: Vec<semver::Version> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|v| semver::Version::parse(v).ok())
-        })
-        .collect();
-    versions.sort();
-    let Some(best) = versions.iter().rev().find(|v| req.matches(v)) else {
-        let found: Vec<String> = versions.iter().map(ToString::to_string).collect();
-        return Err(format!(
-            "no version of plugin `{name}` in the registry `{}` matches `{req}` (found: {})",
-            dir.display(),
-            if found.is_empty() {
-                "none".to_owned()
-            } else {
-                found.join(", ")
+/// Loads the component a `plugin:` reference designates: a path as it is, a registry
+/// reference through `resolver` (pinned version, bytes checked against the pinned digest).
+async fn load_ref(
+    plugin: &PluginRef,
+    host: &PluginHost,
+    resolver: Option<&Resolver>,
+) -> Result<Plugin, String> {
+    match plugin {
+        PluginRef::Path(path) => host.load(path).await.map_err(|e| e.to_string()),
+        PluginRef::Registry { name, req } => {
+            let resolved = match resolver {
+                Some(r) => r.resolve(name, req)?,
+                None => return Err(NO_REGISTRY.into()),
+            };
+            let bytes = std::fs::read(&resolved.path).map_err(|e| {
+                format!(
+                    "{}: cannot read {}: {e}",
+                    resolved.path.display(),
+                    resolved.id
+                )
+            })?;
+            let digest = crate::registry::sha256_hex(&bytes);
+            if digest != resolved.sha256 {
+                return Err(format!(
+                    "{} ({}) does not match its pinned digest: expected sha256 {}, the file has {digest}; it was changed after publishing (see `lockgate plugin verify`)",
+                    resolved.path.display(),
+                    resolved.id,
+                    resolved.sha256
+                ));
             }
-        ));
-    };
-    let file = plugin_dir.join(best.to_string()).join("plugin.wasm");
-    if file.is_file() {
-        Ok(file)
-    } else {
-        Err(format!(
-            "plugin `{name}@{best}` of the registry has no `{}`",
-            file.display()
-        ))
+            host.load_bytes(&resolved.path, bytes)
+                .await
+                .map_err(|e| e.to_string())
+        }
     }
 }
 
@@ -136,9 +111,9 @@ impl std::fmt::Debug for LoadedPlugins {
 
 impl LoadedPlugins {
     /// Loads the plugin of every resource type and test type of `pipeline` (each file once),
-    /// resolving registry references in `registry`.
-    pub async fn load(pipeline: &Pipeline, host: &PluginHost, registry: Option<&Path>) -> Self {
-        let mut by_path: BTreeMap<PathBuf, Result<Plugin, String>> = BTreeMap::new();
+    /// resolving registry references with `resolver` (without one, they are errors).
+    pub async fn load(pipeline: &Pipeline, host: &PluginHost, resolver: Option<&Resolver>) -> Self {
+        let mut by_ref: BTreeMap<String, Result<Plugin, String>> = BTreeMap::new();
         let mut out = Self::default();
         for (kind, types) in [
             (TypeKind::Resource, &pipeline.resource_types),
@@ -148,16 +123,14 @@ impl LoadedPlugins {
                 if t.name.value.is_empty() || t.plugin.value.is_unusable() {
                     continue;
                 }
-                let loaded = match t.plugin.value.resolve(registry) {
-                    Err(e) => Err(e),
-                    Ok(path) => match by_path.get(&path) {
-                        Some(done) => done.clone(),
-                        None => {
-                            let result = host.load(&path).await.map_err(|e| e.to_string());
-                            by_path.insert(path, result.clone());
-                            result
-                        }
-                    },
+                let key = t.plugin.value.to_string();
+                let loaded = match by_ref.get(&key) {
+                    Some(done) => done.clone(),
+                    None => {
+                        let result = load_ref(&t.plugin.value, host, resolver).await;
+                        by_ref.insert(key, result.clone());
+                        result
+                    }
                 };
                 let map = match kind {
                     TypeKind::Resource => &mut out.resource_types,
@@ -245,51 +218,5 @@ mod tests {
                 .contains("invalid plugin name")
         );
         assert!(parse_plugin_ref(" ", dir).unwrap_err().contains("empty"));
-    }
-
-    #[test]
-    fn registry_lookup_takes_the_highest_matching_version() {
-        let tmp = tempfile::tempdir().unwrap();
-        for v in ["1.0.0", "1.4.2", "1.10.0", "2.0.0", "not-a-version"] {
-            let d = tmp.path().join("git").join(v);
-            std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(d.join("plugin.wasm"), b"\0asm").unwrap();
-        }
-        std::fs::create_dir_all(tmp.path().join("git/3.0.0")).unwrap();
-        let req = |r: &str| semver::VersionReq::parse(r).unwrap();
-        let get = |r: &str| resolve_in_registry(tmp.path(), "git", &req(r));
-        assert_eq!(
-            get("^1").unwrap(),
-            tmp.path().join("git/1.10.0/plugin.wasm")
-        );
-        assert_eq!(
-            get("~1.4").unwrap(),
-            tmp.path().join("git/1.4.2/plugin.wasm")
-        );
-        assert_eq!(
-            get("=2.0.0").unwrap(),
-            tmp.path().join("git/2.0.0/plugin.wasm")
-        );
-        let e = get("^4").unwrap_err();
-        assert!(
-            e.contains("matches `^4`") && e.contains("1.0.0, 1.4.2, 1.10.0, 2.0.0, 3.0.0"),
-            "{e}"
-        );
-        assert!(
-            get("^3").unwrap_err().contains("has no"),
-            "a version without plugin.wasm"
-        );
-        let e = resolve_in_registry(tmp.path(), "svn", &req("*")).unwrap_err();
-        assert!(e.contains("plugin `svn` is not in the registry"), "{e}");
-
-        let r = PluginRef::Registry {
-            name: "git".into(),
-            req: req("^2"),
-        };
-        assert_eq!(r.resolve(None).unwrap_err(), NO_REGISTRY);
-        assert_eq!(
-            r.resolve(Some(tmp.path())).unwrap(),
-            tmp.path().join("git/2.0.0/plugin.wasm")
-        );
     }
 }

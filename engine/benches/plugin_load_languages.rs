@@ -1,0 +1,91 @@
+//! `plugin_load_languages`: first load (compile) and cached load of plugin components built
+//! from each language, the figures `BENCHMARKS.md` records per language.
+//!
+//! Components are the `.wasm` files of `$LOCKGATE_BENCH_PLUGINS` (default
+//! `target/example-plugins`, written by `bash examples/plugins/build-all.sh`), plus the Rust
+//! `counter` plugin as the baseline. For each: the median of 3 loads with an empty
+//! compiled-code cache (compile + link + `describe`), and the median of 20 loads with a warm
+//! cache, each through a fresh `PluginHost` so that nothing is kept in memory between loads.
+//!
+//! Run: `bash examples/plugins/build-all.sh && cargo bench -p lockgate --bench plugin_load_languages`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lockgate::plugin_host::{HostConfig, PluginHost};
+use lockgate_test_artifacts as artifacts;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn host(cache: &Path) -> PluginHost {
+    PluginHost::new(HostConfig {
+        cache_dir: Some(cache.to_path_buf()),
+        ..HostConfig::default()
+    })
+    .expect("plugin host")
+}
+
+async fn measure(file: &Path) -> (Duration, Duration) {
+    let mut cold = Vec::new();
+    for _ in 0..3 {
+        let cache = tempfile::tempdir().unwrap();
+        let h = host(cache.path());
+        let t = Instant::now();
+        h.load(file).await.expect("load");
+        cold.push(t.elapsed());
+    }
+    let cache = tempfile::tempdir().unwrap();
+    host(cache.path()).load(file).await.expect("warm-up load");
+    let mut warm = Vec::new();
+    for _ in 0..20 {
+        let h = host(cache.path());
+        let t = Instant::now();
+        h.load(file).await.expect("load");
+        warm.push(t.elapsed());
+    }
+    (median(cold), median(warm))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = std::env::var_os("LOCKGATE_BENCH_PLUGINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/example-plugins"));
+    let mut files = vec![PathBuf::from(artifacts::COUNTER)];
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        }
+        Err(e) => eprintln!(
+            "no example plugins in {} ({e}): run `bash examples/plugins/build-all.sh` first; measuring the Rust baseline only",
+            dir.display()
+        ),
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("| component | size | first load (compile) | cached load |");
+    println!("|---|---:|---:|---:|");
+    for file in files {
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        let (cold, warm) = rt.block_on(measure(&file));
+        println!(
+            "| {} | {:.1} MB | {:.0} ms | {:.1} ms |",
+            file.file_name().unwrap().to_string_lossy(),
+            size as f64 / 1e6,
+            cold.as_secs_f64() * 1e3,
+            warm.as_secs_f64() * 1e3
+        );
+    }
+}
