@@ -142,6 +142,16 @@ pub fn inspect_entry(registry: &RegistryArg, spec: &str) -> anyhow::Result<PathB
         None => registry.resolve(&name, &req)?,
     };
     let m = &entry.manifest;
+    let bytes = std::fs::read(entry.wasm())
+        .with_context(|| format!("cannot read {}", entry.wasm().display()))?;
+    let digest = crate::registry::sha256_hex(&bytes);
+    anyhow::ensure!(
+        digest == m.sha256,
+        "{} is damaged: {} has sha256 {digest}, its manifest records {} (run `lockgate plugin verify`)",
+        m.id(),
+        entry.wasm().display(),
+        m.sha256
+    );
     println!("registry:  {}", registry.root().display());
     println!("published: {}", m.published);
     if let Some(license) = &m.license {

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin_host::{Description, PluginKind};
 
-/// The manifest of `<registry>/<name>/<version>/plugin.toml`.
+/// The manifest of `<registry>/<name>/<version>/plugin.toml`. Unknown keys are ignored, so
+/// that registries written by newer engines stay readable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Plugin name (from `describe`).
     pub name: String,
@@ -42,7 +42,6 @@ pub struct Manifest {
 
 /// Why and when a version was yanked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Yank {
     /// The reason given to `lockgate plugin yank`.
     #[serde(default)]
@@ -53,7 +52,6 @@ pub struct Yank {
 
 /// Requested capabilities, as recorded in the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ManifestCapabilities {
     /// `host:port` (or `host`) the plugin wants to reach, with the plugin's reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,7 +66,6 @@ pub struct ManifestCapabilities {
 
 /// JSON Schemas of the plugin's inputs, each as JSON text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ManifestSchemas {
     /// `source` of a resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,6 +235,12 @@ mod tests {
         let text = m.render();
         assert!(text.contains("sha256 = \""), "{text}");
         assert_eq!(Manifest::parse(&text).unwrap(), m);
+        let newer = format!("{text}\nsigned_by = \"someone\"\n");
+        assert_eq!(
+            Manifest::parse(&newer).unwrap(),
+            m,
+            "unknown keys are ignored"
+        );
         let err = Manifest::parse("name = 1").unwrap_err();
         assert!(err.contains("name"), "{err}");
     }
