@@ -1,0 +1,7 @@
+//! Rebuilds the engine when the embedded plugin templates or the WIT contract change
+//! (`include_dir!` does not tell Cargo which files it read).
+
+fn main() {
+    println!("cargo:rerun-if-changed=templates");
+    println!("cargo:rerun-if-changed=../wit/plugin");
+}
