@@ -7,8 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lockgate::plugin_host::{CaseStatus, Fetched, TestCase, TestReport, TestSuite, Version};
 use lockgate::store::{
-    Backend, BuildStatus, CandidateEvent, InputSpec, JobConfig, NewCandidateEvent, NewLogLine,
-    Page, ResolvedInput, ResourceConfig, StepStatus, Store, StoreError, StoreOptions, VersionSpec,
+    Backend, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
+    NewLogLine, Page, ResolvedInput, ResourceConfig, StepStatus, Store, StoreError, StoreOptions,
+    VersionSpec,
 };
 use serde_json::json;
 
@@ -161,6 +162,186 @@ on_both_backends! {
     log_retention_keeps_the_newest_builds_per_job => log_pruning_body;
     steps_and_test_reports_round_trip => steps_and_reports_body;
     reopening_keeps_everything => reopen_body;
+    one_node_holds_the_scheduler_lease_until_it_expires => lease_body;
+    nodes_report_role_capacity_and_heartbeat => nodes_body;
+    claims_respect_max_in_flight_and_serial_groups_across_nodes => claims_body;
+}
+
+async fn lease_body(db: &mut Db) {
+    let s = &db.store;
+    assert_eq!(s.lease("scheduler").await.unwrap(), None);
+    assert!(s.try_lease("scheduler", "a:1", 60_000).await.unwrap());
+    let first = s.lease("scheduler").await.unwrap().unwrap();
+    assert_eq!(first.holder, "a:1");
+    // Another node is refused while the lease is valid; the holder renews it.
+    assert!(!s.try_lease("scheduler", "b:2", 60_000).await.unwrap());
+    assert!(s.try_lease("scheduler", "a:1", 60_000).await.unwrap());
+    let renewed = s.lease("scheduler").await.unwrap().unwrap();
+    assert_eq!(
+        renewed.acquired_at, first.acquired_at,
+        "renewal keeps acquired_at"
+    );
+    assert!(renewed.expires_at >= first.expires_at);
+    // Expired: the first node to ask takes it over, exactly one of many.
+    assert!(s.try_lease("scheduler", "a:1", -1).await.unwrap());
+    assert_eq!(
+        s.lease("scheduler").await.unwrap(),
+        None,
+        "expired leases are not held"
+    );
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.try_lease("scheduler", &format!("n:{n}"), 60_000)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one node takes an expired lease over");
+    let holder = s.lease("scheduler").await.unwrap().unwrap().holder;
+    // Releasing by a non-holder does nothing; by the holder frees it at once.
+    s.release_lease("scheduler", "a:1").await.unwrap();
+    assert_eq!(s.lease("scheduler").await.unwrap().unwrap().holder, holder);
+    s.release_lease("scheduler", &holder).await.unwrap();
+    assert!(s.try_lease("scheduler", "b:2", 60_000).await.unwrap());
+    // Leases are independent by name.
+    assert!(s.try_lease("other", "a:1", 60_000).await.unwrap());
+}
+
+async fn nodes_body(db: &mut Db) {
+    let s = &db.store;
+    s.node_heartbeat("b:2", "worker", 4, 0).await.unwrap();
+    s.node_heartbeat("a:1", "standby", 2, 0).await.unwrap();
+    let first = s.nodes().await.unwrap();
+    s.node_heartbeat("a:1", "scheduler", 2, 1).await.unwrap();
+    let nodes = s.nodes().await.unwrap();
+    assert_eq!(
+        nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.role.as_str(), n.capacity, n.running))
+            .collect::<Vec<_>>(),
+        [("a:1", "scheduler", 2, 1), ("b:2", "worker", 4, 0)]
+    );
+    assert_eq!(
+        nodes[0].started_at, first[0].started_at,
+        "a heartbeat keeps started_at"
+    );
+    assert!(nodes[0].heartbeat_at >= first[0].heartbeat_at);
+    s.remove_node("b:2").await.unwrap();
+    assert_eq!(s.nodes().await.unwrap().len(), 1);
+}
+
+async fn claims_body(db: &mut Db) {
+    let s = &db.store;
+    pipeline(s, &["repo"], &["deploy", "migrate", "smoke"]).await;
+    save(s, "repo", &["a"]).await;
+    let inputs = s
+        .resolve_inputs("deploy", &[input("repo", &[])])
+        .await
+        .unwrap()
+        .unwrap();
+    let create = |job: &'static str| {
+        let (s, inputs) = (s.clone(), inputs.clone());
+        async move { s.create_build(job, "test", &inputs).await.unwrap().id }
+    };
+    let serial = ClaimLimits {
+        max_in_flight: Some(1),
+        exclusive_with: vec![],
+    };
+    // Many nodes race for four pending builds of a serial job: exactly one starts.
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(create("deploy").await);
+    }
+    let mut tasks = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        for node in ["a:1", "b:2", "c:3"] {
+            let (s, limits, id) = (s.clone(), serial.clone(), *id);
+            let node = format!("{node}-{n}");
+            tasks.push(tokio::spawn(async move {
+                s.claim_build(id, "deploy", &node, &limits).await.unwrap()
+            }));
+        }
+    }
+    let mut claimed = 0;
+    for t in tasks {
+        claimed += usize::from(t.await.unwrap());
+    }
+    assert_eq!(
+        claimed, 1,
+        "a serial job runs one build at a time across nodes"
+    );
+    assert_eq!(
+        s.builds_of_job_with_status("deploy", BuildStatus::Started)
+            .await
+            .unwrap(),
+        1
+    );
+    // A serial group: `migrate` may not start while `deploy` runs, `smoke` (no group) may.
+    let migrate = create("migrate").await;
+    let group = ClaimLimits {
+        max_in_flight: Some(1),
+        exclusive_with: vec!["deploy".into()],
+    };
+    assert!(
+        !s.claim_build(migrate, "migrate", "a:1", &group)
+            .await
+            .unwrap()
+    );
+    let smoke = create("smoke").await;
+    assert!(
+        s.claim_build(smoke, "smoke", "b:2", &ClaimLimits::default())
+            .await
+            .unwrap()
+    );
+    // Once deploy's build finished, migrate's claim goes through; a started build is never
+    // claimed twice.
+    let started = s
+        .builds_with_status(BuildStatus::Started, 10)
+        .await
+        .unwrap();
+    let running_deploy = started.iter().find(|b| b.job == "deploy").unwrap().id;
+    s.finish_build(running_deploy, BuildStatus::Succeeded)
+        .await
+        .unwrap();
+    assert!(
+        s.claim_build(migrate, "migrate", "a:1", &group)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.claim_build(migrate, "migrate", "b:2", &ClaimLimits::default())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.build(migrate).await.unwrap().claimed_by.as_deref(),
+        Some("a:1")
+    );
+    // max_in_flight 2 lets two of the remaining deploy builds start, not three.
+    let two = ClaimLimits {
+        max_in_flight: Some(2),
+        exclusive_with: vec![],
+    };
+    let pending: Vec<i64> = s
+        .builds_with_status(BuildStatus::Pending, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.job == "deploy")
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(pending.len(), 3);
+    let mut ok = 0;
+    for id in pending {
+        ok += usize::from(s.claim_build(id, "deploy", "c:3", &two).await.unwrap());
+    }
+    assert_eq!(ok, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1241,7 +1422,7 @@ async fn reopen_body(db: &mut Db) {
     };
     db.reopen().await;
     let s = &db.store;
-    assert_eq!(s.schema_version().await.unwrap(), 1);
+    assert_eq!(s.schema_version().await.unwrap(), 2);
     let versions = s.versions("repo", Page::first(10)).await.unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(

@@ -20,6 +20,7 @@
 
 mod builds;
 mod candidates;
+mod cluster;
 mod digest;
 mod error;
 mod logs;
@@ -35,6 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
 
+pub use cluster::{ClaimLimits, Lease, NodeInfo};
 pub use error::{Context, Result, StoreError};
 pub use model::{
     Approval, Backend, Build, BuildInput, BuildOutput, BuildStatus, Candidate, CandidateEvent,
@@ -80,11 +82,18 @@ struct Migration {
 }
 
 /// The schema, in order. Files are never edited once released: add a new one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cluster",
+        sql: include_str!("../../migrations/0002_cluster.sql"),
+    },
+];
 
 /// Arbitrary constant key of the PostgreSQL advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x4c6f_636b_6761_7465; // "Lockgate"
@@ -468,7 +477,7 @@ mod tests {
         let path = dir.path().join("nested/dir with space/state.db");
         let store = Store::open(path.to_str().unwrap()).await.unwrap();
         assert_eq!(store.backend(), Backend::Sqlite);
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         let mode = sqlx::query("PRAGMA journal_mode")
             .fetch_one(&store.pool)
             .await
@@ -479,7 +488,7 @@ mod tests {
         let again = Store::open(&format!("sqlite:{}", path.display()))
             .await
             .unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 1);
+        assert_eq!(again.schema_version().await.unwrap(), 2);
     }
 
     #[tokio::test]
