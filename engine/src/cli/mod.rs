@@ -66,9 +66,26 @@ pub enum Command {
             env = "LOCKGATE_LISTEN"
         )]
         listen: std::net::SocketAddr,
+        /// Only run builds: never become the scheduler (other nodes on the same PostgreSQL
+        /// store check and schedule).
+        #[arg(long)]
+        worker_only: bool,
+        /// Builds this node runs at once [default: two per core].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_builds: Option<u32>,
         /// Where the pipeline's state is, vars, registry.
         #[command(flatten)]
         args: pipeline::StateArgs,
+    },
+    /// The engine nodes serving the pipeline's store: role, capacity, running builds, last
+    /// heartbeat, and which one is the scheduler.
+    Nodes {
+        /// The pipeline.
+        #[command(flatten)]
+        args: pipeline::PipelineArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Where each environment stands, and the last build of every job.
     Status {
@@ -90,6 +107,9 @@ pub enum Command {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Print JSON (with the node that ran each build).
+        #[arg(long)]
+        json: bool,
     },
     /// The log of a build (by id, or JOB/NUMBER).
     Logs {
@@ -224,17 +244,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             pipeline::run(&cli, &args, cli.verbose > 0).await
         }
-        Command::Server { file, listen, args } => {
+        Command::Server {
+            file,
+            listen,
+            worker_only,
+            max_builds,
+            args,
+        } => {
             let args = pipeline::PipelineArgs {
                 pipeline: file.clone(),
                 opts: args.clone(),
             };
-            pipeline::server(&cli, &args, *listen).await
+            let mut node = crate::scheduler::NodeOptions {
+                worker_only: *worker_only,
+                ..Default::default()
+            };
+            if let Some(n) = max_builds {
+                node.max_builds = *n as usize;
+            }
+            pipeline::server(&cli, &args, *listen, node).await
         }
+        Command::Nodes { args, json } => pipeline::nodes(args, *json).await,
         Command::Status { args, json } => pipeline::status(&cli, args, *json).await,
-        Command::Builds { args, job, limit } => {
-            pipeline::builds(args, job.as_deref(), *limit).await
-        }
+        Command::Builds {
+            args,
+            job,
+            limit,
+            json,
+        } => pipeline::builds(args, job.as_deref(), *limit, *json).await,
         Command::Logs {
             build,
             follow,

@@ -30,8 +30,9 @@ pub struct StateArgs {
     /// A YAML file of secret `((var))` values, redacted from logs and answers (repeatable).
     #[arg(long = "secrets", value_name = "FILE")]
     pub secrets: Vec<PathBuf>,
-    /// State store: a SQLite file or a `postgres://` URL [default: .lockgate/state.db beside
-    /// the pipeline].
+    /// State store: a SQLite file or a `postgres://` URL (`?schema=NAME` keeps the tables in
+    /// that schema) [default: $LOCKGATE_DATABASE_URL, else .lockgate/state.db beside the
+    /// pipeline].
     #[arg(long, value_name = "PATH|URL", env = "LOCKGATE_STATE")]
     pub state: Option<String>,
     /// Where `plugin: name@version` references are resolved.
@@ -67,6 +68,11 @@ impl PipelineArgs {
         self.opts
             .state
             .clone()
+            .or_else(|| {
+                std::env::var("LOCKGATE_DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+            })
             .unwrap_or_else(|| default_sqlite_path(&self.pipeline).display().to_string())
     }
 
@@ -248,6 +254,18 @@ fn print_environment(status: &EnvironmentStatus) {
 /// `lockgate run PIPELINE`.
 pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     let scheduler = args.scheduler(cli, Arc::new(Progress { verbose })).await?;
+    if let Some(lease) = scheduler
+        .store()
+        .lease(crate::scheduler::SCHEDULER_LEASE)
+        .await?
+        && !crate::scheduler::node_is_dead_here(&lease.holder)
+    {
+        bail!(
+            "`lockgate server` node {} schedules this pipeline's state (its lease runs until it stops, or {} s after it dies); `lockgate run` would compete with it: use `lockgate trigger`, `status` and `logs` against it, or stop the server",
+            lease.holder,
+            crate::scheduler::LEASE_TTL.as_secs()
+        );
+    }
     let summary = scheduler.run_until_idle().await?;
     for (_, error) in &summary.check_errors {
         eprintln!("! {error}");
@@ -272,6 +290,7 @@ pub async fn server(
     cli: &Cli,
     args: &PipelineArgs,
     listen: std::net::SocketAddr,
+    node: crate::scheduler::NodeOptions,
 ) -> anyhow::Result<ExitCode> {
     let scheduler = args
         .scheduler(cli, Arc::new(Progress { verbose: false }))
@@ -297,15 +316,18 @@ pub async fn server(
         }
     };
     eprintln!(
-        "lockgate: serving `{}` (state {}, API http://{bound}); Ctrl-C stops",
+        "lockgate: serving `{}` as node {}{} (state {}, API http://{bound}, up to {} builds at once); Ctrl-C stops",
         args.pipeline.display(),
-        args.state_spec()
+        crate::scheduler::node_name(),
+        if node.worker_only {
+            ", worker only"
+        } else {
+            ""
+        },
+        crate::store::redact(&args.state_spec()),
+        node.max_builds
     );
-    scheduler
-        .serve(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    scheduler.serve_node(shutdown_signal(), node).await?;
     let _ = stop_api.send(());
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
@@ -348,9 +370,32 @@ pub async fn builds(
     args: &PipelineArgs,
     job: Option<&str>,
     limit: u32,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let store = args.store().await?;
-    for b in store.builds(job, Page::first(limit)).await? {
+    let builds = store.builds(job, Page::first(limit)).await?;
+    if json {
+        let list: Vec<serde_json::Value> = builds
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "id": b.id,
+                    "job": b.job,
+                    "number": b.number,
+                    "status": b.status.as_str(),
+                    "reason": b.reason,
+                    "retry_of": b.retry_of,
+                    "node": b.claimed_by,
+                    "created_at": b.created_at,
+                    "started_at": b.started_at,
+                    "finished_at": b.finished_at,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for b in builds {
         println!(
             "{:>6}  {:<24} #{:<5} {:<12} {}",
             b.id,
@@ -403,6 +448,63 @@ pub async fn logs(args: &PipelineArgs, build: &str, follow: bool) -> anyhow::Res
             break;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM: running builds then finish before the server exits.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `lockgate nodes`.
+pub async fn nodes(args: &PipelineArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let store = args.store().await?;
+    let nodes = store.nodes().await?;
+    let lease = store.lease(crate::scheduler::SCHEDULER_LEASE).await?;
+    let now = crate::store::now_ms();
+    if json {
+        let out = serde_json::json!({
+            "scheduler": lease.as_ref().map(|l| &l.holder),
+            "nodes": nodes,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    match &lease {
+        Some(l) => println!("scheduler  {}", l.holder),
+        None => println!("scheduler  none (no server holds the lease)"),
+    }
+    if nodes.is_empty() {
+        println!("no server nodes");
+    }
+    for n in &nodes {
+        println!(
+            "{:32} {:9} {}/{} builds  heartbeat {:.1} s ago",
+            n.name,
+            n.role,
+            n.running,
+            n.capacity,
+            (now - n.heartbeat_at) as f64 / 1000.0
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

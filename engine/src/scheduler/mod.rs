@@ -4,7 +4,9 @@
 //! environment (deployed, tested, qualified, promoted).
 //!
 //! Two drivers share the same steps: [`Scheduler::run_until_idle`] (one shot: `lockgate run`)
-//! and [`Scheduler::serve`] (long running: `lockgate server`).
+//! and [`Scheduler::serve_node`] (long running: `lockgate server`). Several server nodes may
+//! share one store (PostgreSQL): every node claims and runs builds; the node holding the
+//! `scheduler` lease checks, creates builds and re-queues the builds of dead nodes.
 
 mod checks;
 mod gates;
@@ -19,8 +21,8 @@ use tokio::task::JoinSet;
 use crate::config::{Job, LoadedPlugins, Pipeline, VersionPolicy};
 use crate::runner::Runner;
 use crate::store::{
-    Build, BuildStatus, CandidateEvent, InputSpec, JobConfig, NewCandidateEvent, ResolvedInput,
-    ResourceConfig, Store, StoreError, VersionSpec,
+    Build, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
+    ResolvedInput, ResourceConfig, Store, StoreError, VersionSpec,
 };
 
 pub use checks::CheckOutcome;
@@ -158,13 +160,29 @@ impl Scheduler {
 
     /// Re-queues the builds whose engine died while they ran (marked `interrupted`, a new
     /// pending build with the same inputs): those claimed by a process of this host that no
-    /// longer exists, and those whose node stopped heartbeating for [`STALE_AFTER`].
+    /// longer exists or by a node whose node-table heartbeat is older than
+    /// [`NODE_STALE_AFTER`], and any build not heartbeaten for [`STALE_AFTER`].
     pub async fn recover(&self) -> Result<Vec<crate::store::Recovered>> {
         let store = &self.inner.store;
         let mut recovered = Vec::new();
+        let stale_node_before = crate::store::now_ms() - NODE_STALE_AFTER.as_millis() as i64;
+        let stale_nodes: BTreeSet<String> = store
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.heartbeat_at < stale_node_before || node_is_dead_here(&n.name))
+            .map(|n| n.name)
+            .collect();
         for (node, _) in store.running_nodes().await? {
-            if node != self.inner.node && node_is_dead_here(&node) {
+            if node != self.inner.node && (node_is_dead_here(&node) || stale_nodes.contains(&node))
+            {
                 recovered.extend(store.recover_claimed_by(&node).await?);
+            }
+        }
+        for node in &stale_nodes {
+            if *node != self.inner.node {
+                tracing::warn!(node = %node, "node is gone; forgetting it");
+                store.remove_node(node).await?;
             }
         }
         let stale_before = crate::store::now_ms() - STALE_AFTER.as_millis() as i64;
@@ -386,21 +404,34 @@ impl Scheduler {
         Ok(Some(self.inner.store.candidate(&pairs).await?))
     }
 
-    /// Starts pending builds that serial groups and `max_in_flight` allow, on `set`.
-    async fn start_pending(&self, set: &mut JoinSet<Result<Build>>) -> Result<usize> {
+    /// Starts, on `set`, at most `capacity` pending builds that serial groups and
+    /// `max_in_flight` allow, each claimed atomically for this node (another node may claim
+    /// the same build; exactly one wins).
+    async fn start_pending(
+        &self,
+        set: &mut JoinSet<Result<Build>>,
+        capacity: usize,
+    ) -> Result<usize> {
+        if capacity == 0 {
+            return Ok(0);
+        }
         let store = &self.inner.store;
         let pending = store.builds_with_status(BuildStatus::Pending, 1000).await?;
         let mut started = 0;
         for build in pending {
+            if started >= capacity {
+                break;
+            }
             let Some(job) = self.inner.pipeline.job(&build.job) else {
                 store.finish_build(build.id, BuildStatus::Aborted).await?;
                 continue;
             };
-            if !self.has_capacity(job).await? {
-                continue;
-            }
-            if !store.start_build(build.id, &self.inner.node).await? {
-                continue; // another node claimed it
+            let limits = self.claim_limits(job);
+            if !store
+                .claim_build(build.id, &build.job, &self.inner.node, &limits)
+                .await?
+            {
+                continue; // limits, or another node claimed it
             }
             let build = store.build(build.id).await?;
             let inputs = self.build_inputs(build.id).await?;
@@ -412,33 +443,28 @@ impl Scheduler {
         Ok(started)
     }
 
-    /// Whether `job` may start one more build now.
-    async fn has_capacity(&self, job: &Job) -> Result<bool> {
-        let store = &self.inner.store;
-        let running = store
-            .builds_of_job_with_status(&job.name.value, BuildStatus::Started)
-            .await?;
-        if job.max_in_flight().is_some_and(|l| running >= i64::from(l)) {
-            return Ok(false);
-        }
+    /// What may keep a build of `job` from starting: `max_in_flight` (1 when serial) and the
+    /// other jobs of its serial groups.
+    fn claim_limits(&self, job: &Job) -> ClaimLimits {
+        let mut exclusive_with: Vec<String> = Vec::new();
         for group in &job.serial_groups {
             for other in self
                 .inner
                 .pipeline
                 .jobs
                 .iter()
+                .filter(|j| j.name.value != job.name.value)
                 .filter(|j| j.serial_groups.iter().any(|g| g.value == group.value))
             {
-                if store
-                    .builds_of_job_with_status(&other.name.value, BuildStatus::Started)
-                    .await?
-                    > 0
-                {
-                    return Ok(false);
+                if !exclusive_with.contains(&other.name.value) {
+                    exclusive_with.push(other.name.value.clone());
                 }
             }
         }
-        Ok(true)
+        ClaimLimits {
+            max_in_flight: job.max_in_flight(),
+            exclusive_with,
+        }
     }
 
     async fn run_build(&self, build: Build) -> Result<Build> {
@@ -475,10 +501,15 @@ impl Scheduler {
 
     /// Runs one scheduling pass: new builds for every job, then starts what may start.
     pub async fn tick(&self, set: &mut JoinSet<Result<Build>>) -> Result<usize> {
+        self.schedule_all().await?;
+        self.start_pending(set, usize::MAX).await
+    }
+
+    async fn schedule_all(&self) -> Result<()> {
         for job in &self.inner.pipeline.jobs {
             self.schedule_job(job).await?;
         }
-        self.start_pending(set).await
+        Ok(())
     }
 
     /// One shot: check every resource once, then run builds until nothing more can progress.
@@ -510,24 +541,94 @@ impl Scheduler {
         Ok(summary)
     }
 
-    /// Long running: periodic checks (with jitter), scheduling on every event and at least
-    /// every second, until `shutdown` resolves. Running builds finish before it returns.
+    /// Long running, as one node of possibly several on the same store: see
+    /// [`Scheduler::serve_node`] with the default [`NodeOptions`].
     pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        self.prepare().await?;
-        self.recover().await?;
-        let mut checks = self.spawn_check_loops();
+        self.serve_node(shutdown, NodeOptions::default()).await
+    }
+
+    /// Long running, until `shutdown` resolves; running builds finish before it returns.
+    ///
+    /// Every node runs builds: it claims pending builds while it has capacity
+    /// (`max_builds`). One node at a time is the scheduler, elected through the store's
+    /// `scheduler` lease (renewed every second, valid for [`LEASE_TTL`]): it checks resources
+    /// (with jitter), creates builds, and re-queues the builds of dead nodes. When it dies,
+    /// another node (not `worker_only`) takes the lease over once it expires.
+    pub async fn serve_node(
+        &self,
+        shutdown: impl Future<Output = ()>,
+        options: NodeOptions,
+    ) -> Result<()> {
+        self.prepare_retrying().await?;
+        let store = self.inner.store.clone();
+        let node = self.inner.node.clone();
         let mut set = JoinSet::new();
-        tokio::pin!(shutdown);
+        let mut checks: Option<JoinSet<()>> = None;
+        // Until when this node may act as the scheduler (its last renewal + TTL - margin).
+        let mut leader_until: Option<std::time::Instant> = None;
+        let mut last_renewal: Option<std::time::Instant> = None;
         let mut last_recovery = std::time::Instant::now();
+        let mut last_beat: Option<std::time::Instant> = None;
+        tokio::pin!(shutdown);
         loop {
-            if last_recovery.elapsed() >= HEARTBEAT_EVERY {
-                last_recovery = std::time::Instant::now();
-                if let Err(e) = self.recover().await {
-                    tracing::error!("recovering interrupted builds failed: {e}");
+            let now = std::time::Instant::now();
+            if !options.worker_only && last_renewal.is_none_or(|t| now - t >= LEASE_RENEW_EVERY) {
+                last_renewal = Some(now);
+                match store
+                    .try_lease(SCHEDULER_LEASE, &node, LEASE_TTL.as_millis() as i64)
+                    .await
+                {
+                    Ok(true) => leader_until = Some(now + LEASE_TTL - LEASE_RENEW_EVERY * 2),
+                    Ok(false) => leader_until = None,
+                    Err(e) => tracing::warn!("cannot renew the scheduler lease: {e}"),
                 }
             }
-            if let Err(e) = self.tick(&mut set).await {
-                tracing::error!("scheduling pass failed: {e}");
+            let leader = leader_until.is_some_and(|until| now < until);
+            match (leader, checks.is_some()) {
+                (true, false) => {
+                    tracing::info!(node = %node, "this node is now the scheduler");
+                    if let Err(e) = self.recover().await {
+                        tracing::error!("recovering interrupted builds failed: {e}");
+                    }
+                    last_recovery = now;
+                    checks = Some(self.spawn_check_loops());
+                }
+                (false, true) => {
+                    tracing::warn!(node = %node, "this node is no longer the scheduler");
+                    if let Some(mut c) = checks.take() {
+                        c.abort_all();
+                    }
+                }
+                _ => {}
+            }
+            if leader {
+                if now - last_recovery >= RECOVER_EVERY {
+                    last_recovery = now;
+                    if let Err(e) = self.recover().await {
+                        tracing::error!("recovering interrupted builds failed: {e}");
+                    }
+                }
+                if let Err(e) = self.schedule_all().await {
+                    tracing::error!("scheduling pass failed: {e}");
+                }
+            }
+            let free = options.max_builds.saturating_sub(set.len());
+            if let Err(e) = self.start_pending(&mut set, free).await {
+                tracing::error!("starting builds failed: {e}");
+            }
+            if last_beat.is_none_or(|t| now - t >= NODE_HEARTBEAT_EVERY) {
+                last_beat = Some(now);
+                let role = match (options.worker_only, leader) {
+                    (true, _) => "worker",
+                    (false, true) => "scheduler",
+                    (false, false) => "standby",
+                };
+                if let Err(e) = store
+                    .node_heartbeat(&node, role, options.max_builds as i64, set.len() as i64)
+                    .await
+                {
+                    tracing::warn!("node heartbeat failed: {e}");
+                }
             }
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -542,11 +643,69 @@ impl Scheduler {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
-        checks.abort_all();
+        if let Some(mut c) = checks.take() {
+            c.abort_all();
+        }
         while set.join_next().await.is_some() {}
+        if let Err(e) = store.release_lease(SCHEDULER_LEASE, &node).await {
+            tracing::warn!("releasing the scheduler lease failed: {e}");
+        }
+        if let Err(e) = store.remove_node(&node).await {
+            tracing::warn!("removing this node from the node table failed: {e}");
+        }
         Ok(())
     }
+
+    /// [`Scheduler::prepare`], retried a few times: nodes starting together on one store race
+    /// to record the same pipeline.
+    async fn prepare_retrying(&self) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.prepare().await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 4 => {
+                    attempt += 1;
+                    tracing::debug!("recording the pipeline failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
+
+/// How a `lockgate server` node takes part in a cluster of nodes sharing one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// Only run builds: never become the scheduler (`--worker-only`).
+    pub worker_only: bool,
+    /// Builds this node runs at once (`--max-builds`).
+    pub max_builds: usize,
+}
+
+impl Default for NodeOptions {
+    /// Scheduler-capable, two builds per core.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            worker_only: false,
+            max_builds: (cores * 2).max(2),
+        }
+    }
+}
+
+/// Name of the lease the scheduling node holds.
+pub const SCHEDULER_LEASE: &str = "scheduler";
+/// How long the scheduler lease lasts unless renewed: a dead scheduler is replaced within it.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// How often the scheduler renews its lease (and standby nodes try to take it).
+pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(1);
+/// How often a node records its role, capacity and liveness in the node table.
+pub const NODE_HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// A node whose node-table heartbeat is older than this is dead: its builds are re-queued.
+pub const NODE_STALE_AFTER: Duration = Duration::from_secs(15);
+/// How often the scheduler looks for builds of dead nodes.
+pub const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
 /// How often a running build's engine records that it is alive.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
@@ -570,7 +729,7 @@ fn host_name() -> String {
 }
 
 /// Whether `node` (`host:pid`) is a process of this host that no longer runs.
-fn node_is_dead_here(node: &str) -> bool {
+pub fn node_is_dead_here(node: &str) -> bool {
     let Some((host, pid)) = node.rsplit_once(':') else {
         return false;
     };

@@ -106,9 +106,13 @@ impl Store {
     }
 
     /// [`Store::open`] with options.
-    pub async fn open_with(spec: &str, options: StoreOptions) -> Result<Store> {
+    pub async fn open_with(spec: &str, mut options: StoreOptions) -> Result<Store> {
         if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-            Self::connect_with(spec, options).await
+            let (url, schema) = split_schema_param(spec);
+            if schema.is_some() {
+                options.pg_schema = schema;
+            }
+            Self::connect_with(&url, options).await
         } else if let Some(path) = spec
             .strip_prefix("sqlite://")
             .or_else(|| spec.strip_prefix("sqlite:"))
@@ -394,7 +398,34 @@ fn sqlite_url(path: &Path) -> Result<String> {
 }
 
 /// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+/// Takes a `schema=NAME` query parameter out of a PostgreSQL URL (it is Lockgate's, not
+/// libpq's): the store keeps its tables in that schema, so that several pipelines share a
+/// database.
+fn split_schema_param(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("schema=") {
+            Some(name) => {
+                schema = Some(name.to_owned());
+                false
+            }
+            None => !kv.is_empty(),
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, schema)
+}
+
+/// `url` with its password replaced by `***` (for messages and logs).
+pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")
         && let Some((userinfo, host)) = rest.split_once('@')
         && let Some((user, _password)) = userinfo.split_once(':')
@@ -452,6 +483,25 @@ mod tests {
     fn sqlite_url_percent_encodes_the_path() {
         let url = sqlite_url(Path::new("/tmp/a b/state?#.db")).unwrap();
         assert_eq!(url, "sqlite:///tmp/a%20b/state%3F%23.db?mode=rwc");
+    }
+
+    #[test]
+    fn the_schema_parameter_is_lockgates() {
+        assert_eq!(
+            split_schema_param("postgres://u@h/db?schema=p1"),
+            ("postgres://u@h/db".to_owned(), Some("p1".to_owned()))
+        );
+        assert_eq!(
+            split_schema_param("postgres://u@h/db?sslmode=disable&schema=p1&x=y"),
+            (
+                "postgres://u@h/db?sslmode=disable&x=y".to_owned(),
+                Some("p1".to_owned())
+            )
+        );
+        assert_eq!(
+            split_schema_param("postgres://u@h/db"),
+            ("postgres://u@h/db".to_owned(), None)
+        );
     }
 
     #[test]

@@ -1,0 +1,350 @@
+//! Issue 7 end to end: three `lockgate server` nodes, real processes, on one PostgreSQL store.
+//! Releases flow to production while the nodes share the builds; the node holding the
+//! scheduler lease is killed with SIGKILL in the middle of a build — another node takes the
+//! lease over, the interrupted build is re-queued and completes, and no build runs twice at
+//! the same time or succeeds twice with the same release.
+//!
+//! Needs `LOCKGATE_TEST_DATABASE_URL` (`.ci/run` sets it); without it the test says it was
+//! skipped. Each run keeps its tables in a schema of its own, dropped at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lockgate_e2e::{KillOnDrop, Run, lockgate, run, wait_for};
+use lockgate_test_artifacts as artifacts;
+use serde_json::Value;
+
+const PIPELINE: &str = include_str!("../fixtures/pipelines/cluster.yml");
+const PG_ENV: &str = "LOCKGATE_TEST_DATABASE_URL";
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    url: String,
+    schema: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Best effort: psql is on machines that run PostgreSQL.
+        let dropped = Command::new("psql")
+            .arg(&self.url)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !matches!(dropped, Ok(s) if s.success()) {
+            eprintln!("could not drop PostgreSQL schema {}", self.schema);
+        }
+    }
+}
+
+impl Cluster {
+    fn new(url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pipeline.yml"), PIPELINE).unwrap();
+        for d in [
+            "upstream",
+            "record",
+            "envs/development",
+            "envs/staging",
+            "envs/production",
+        ] {
+            fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!(
+            "lg_cluster_{}_{}",
+            std::process::id(),
+            nanos % 1_000_000_000
+        );
+        Self {
+            dir,
+            url: url.to_owned(),
+            schema,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn state(&self) -> String {
+        format!("{}?schema={}", self.url, self.schema)
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = lockgate(Path::new(env!("CARGO_TARGET_TMPDIR")));
+        cmd.current_dir(self.dir.path())
+            .env("LOCKGATE_VAR_COUNTER_WASM", artifacts::COUNTER)
+            .env("LOCKGATE_VAR_HOSTILE_WASM", artifacts::HOSTILE)
+            .env("LOCKGATE_STATE", self.state())
+            .env_remove("LOCKGATE_PIPELINE")
+            .env_remove("LOCKGATE_REGISTRY")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn lg(&self, args: &[&str]) -> Run {
+        run(self.command().args(args))
+    }
+
+    fn node(&self, tag: &str) -> KillOnDrop {
+        let out = fs::File::create(self.path(&format!("node-{tag}.log"))).unwrap();
+        let child = self
+            .command()
+            .args([
+                "server",
+                "pipeline.yml",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-builds",
+                "2",
+            ])
+            .env("RUST_LOG", "lockgate=info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawning lockgate server");
+        KillOnDrop(child)
+    }
+
+    fn logs_of_nodes(&self) -> String {
+        ["a", "b", "c"]
+            .iter()
+            .map(|t| {
+                format!(
+                    "--- node {t}\n{}",
+                    fs::read_to_string(self.path(&format!("node-{t}.log"))).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    fn nodes(&self) -> Result<Value, String> {
+        let r = self.lg(&["nodes", "-p", "pipeline.yml", "--json"]);
+        if r.code != 0 {
+            return Err(r.stderr);
+        }
+        serde_json::from_str(&r.stdout).map_err(|e| format!("{e}: {}", r.stdout))
+    }
+
+    /// Every build, newest first, as `lockgate builds --json` lists them.
+    fn all_builds(&self) -> Result<Vec<Value>, String> {
+        let r = self.lg(&["builds", "-p", "pipeline.yml", "--limit", "1000", "--json"]);
+        if r.code != 0 {
+            return Err(r.stderr);
+        }
+        serde_json::from_str(&r.stdout).map_err(|e| format!("{e}: {}", r.stdout))
+    }
+
+    /// `lockgate builds --job JOB`: (number, status) oldest first.
+    fn builds(&self, job: &str) -> Vec<(i64, String)> {
+        let r = self.lg(&[
+            "builds",
+            "-p",
+            "pipeline.yml",
+            "--job",
+            job,
+            "--limit",
+            "1000",
+        ]);
+        let mut rows: Vec<(i64, String)> = r
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                Some((
+                    w.get(2)?.strip_prefix('#')?.parse().ok()?,
+                    w.get(3)?.to_string(),
+                ))
+            })
+            .collect();
+        rows.reverse();
+        rows
+    }
+
+    /// The release a build of `job` fetched, from its log.
+    fn release_of(&self, job: &str, number: i64) -> String {
+        let r = self.lg(&["logs", "-p", "pipeline.yml", &format!("{job}/{number}")]);
+        r.stdout
+            .lines()
+            .find_map(|l| {
+                l.split_once("fetching release ")
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("{job}/{number} fetched no release:\n{}", r.stdout))
+    }
+
+    fn deployed(&self, env: &str) -> Option<String> {
+        fs::read_to_string(self.path(&format!("envs/{env}/deployed")))
+            .ok()
+            .map(|s| s.trim().to_owned())
+    }
+
+    fn release(&self, n: u32) {
+        let tmp = self.path("upstream/.release");
+        fs::write(&tmp, format!("{n}\n")).unwrap();
+        fs::rename(tmp, self.path("upstream/release")).unwrap();
+    }
+}
+
+fn pid_of(node: &str) -> u32 {
+    node.rsplit_once(':').unwrap().1.parse().unwrap()
+}
+
+#[test]
+fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
+    let url = match std::env::var(PG_ENV) {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!(
+                "SKIPPED three_nodes_share_the_work_and_survive_the_scheduler_being_killed: \
+                 {PG_ENV} is not set (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
+            );
+            return;
+        }
+    };
+    let c = Cluster::new(&url);
+    c.release(1);
+    let mut nodes: BTreeMap<u32, (String, KillOnDrop)> = BTreeMap::new();
+    for tag in ["a", "b", "c"] {
+        let node = c.node(tag);
+        nodes.insert(node.0.id(), (tag.to_owned(), node));
+    }
+
+    // One scheduler, three nodes.
+    let scheduler = wait_for("a scheduler among three nodes", TIMEOUT, || {
+        let v = c.nodes()?;
+        let listed = v["nodes"].as_array().map_or(0, Vec::len);
+        match v["scheduler"].as_str() {
+            Some(s) if listed == 3 => Ok(s.to_owned()),
+            _ => Err(format!("{v}\n{}", c.logs_of_nodes())),
+        }
+    });
+    let leader_pid = pid_of(&scheduler);
+    assert!(
+        nodes.contains_key(&leader_pid),
+        "the scheduler is one of ours: {scheduler}"
+    );
+
+    // Wait until the scheduler node itself runs a build, then kill -9 it mid-build.
+    let victim = wait_for("the scheduler node to run a build", TIMEOUT, || {
+        let builds = c.all_builds()?;
+        builds
+            .iter()
+            .find(|b| b["status"] == "started" && b["node"] == scheduler.as_str())
+            .map(|b| {
+                (
+                    b["job"].as_str().unwrap().to_owned(),
+                    b["number"].as_i64().unwrap(),
+                )
+            })
+            .ok_or_else(|| format!("{builds:?}"))
+    });
+    let (tag, mut killed) = nodes.remove(&leader_pid).unwrap();
+    killed.kill();
+    eprintln!(
+        "killed the scheduler node {tag} ({scheduler}) while it ran {}/{}",
+        victim.0, victim.1
+    );
+
+    // Another node takes the lease over within seconds.
+    let successor = wait_for("another node to become the scheduler", TIMEOUT, || {
+        let v = c.nodes()?;
+        match v["scheduler"].as_str() {
+            Some(s) if s != scheduler => Ok(s.to_owned()),
+            other => Err(format!("scheduler {other:?}")),
+        }
+    });
+    assert!(nodes.contains_key(&pid_of(&successor)), "{successor}");
+
+    // A stream of releases after the takeover; the last one reaches production.
+    c.release(2);
+    std::thread::sleep(Duration::from_secs(3));
+    c.release(3);
+    wait_for("release 3 in production", TIMEOUT, || {
+        for (_, (_, n)) in nodes.iter_mut() {
+            if !n.is_running() {
+                return Err(format!("a surviving node exited\n{}", c.logs_of_nodes()));
+            }
+        }
+        match c.deployed("production") {
+            Some(d) if d == "3" => Ok(()),
+            d => Err(format!("production has {d:?}\n{}", c.logs_of_nodes())),
+        }
+    });
+
+    // The killed build was interrupted and re-queued; nothing ran twice at once; no job
+    // succeeded twice with the same release.
+    let mut interrupted = 0;
+    for job in ["deploy-dev", "deploy-staging", "deploy-prod"] {
+        let builds = c.builds(job);
+        interrupted += builds.iter().filter(|(_, s)| s == "interrupted").count();
+        let mut releases = BTreeSet::new();
+        for (number, _) in builds.iter().filter(|(_, s)| s == "succeeded") {
+            let release = c.release_of(job, *number);
+            assert!(
+                releases.insert(release.clone()),
+                "{job} succeeded twice with release {release}: {builds:?}"
+            );
+        }
+        assert!(!releases.is_empty(), "{job} never succeeded: {builds:?}");
+    }
+    assert!(
+        interrupted >= 1,
+        "the killed node's build was interrupted and re-queued"
+    );
+    for env in ["development", "staging"] {
+        assert_eq!(c.deployed(env).as_deref(), Some("3"), "{env}");
+    }
+    let mut intervals: BTreeMap<String, Vec<(u128, Option<u128>)>> = BTreeMap::new();
+    for entry in fs::read_dir(c.path("record")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let (label, _) = name.rsplit_once('-').unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.trim().parse::<u128>().ok())
+        };
+        intervals
+            .entry(label.to_owned())
+            .or_default()
+            .push((field("start ").unwrap(), field("end ")));
+    }
+    let mut unfinished = 0;
+    for (label, mut list) in intervals {
+        list.sort();
+        unfinished += list.iter().filter(|(_, end)| end.is_none()).count();
+        for pair in list.windows(2) {
+            if let ((_, Some(end)), (start, _)) = (pair[0], pair[1]) {
+                assert!(
+                    end <= start,
+                    "two builds of serial job {label} overlapped: {pair:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        unfinished, 1,
+        "exactly the killed node's step never finished"
+    );
+    // The scheduler forgot the dead node; the survivors are listed.
+    let v = c.nodes().unwrap();
+    assert_eq!(
+        v["nodes"].as_array().map_or(0, Vec::len),
+        2,
+        "the dead node was forgotten: {v}"
+    );
+}
