@@ -99,7 +99,7 @@ impl Cluster {
         run(self.command().args(args))
     }
 
-    fn node(&self, tag: &str) -> KillOnDrop {
+    fn node(&self, tag: &str, worker_only: bool) -> KillOnDrop {
         let out = fs::File::create(self.path(&format!("node-{tag}.log"))).unwrap();
         let child = self
             .command()
@@ -111,6 +111,7 @@ impl Cluster {
                 "--max-builds",
                 "2",
             ])
+            .args(worker_only.then_some("--worker-only"))
             .env("RUST_LOG", "lockgate=info")
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -218,8 +219,9 @@ fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
     let c = Cluster::new(&url);
     c.release(1);
     let mut nodes: BTreeMap<u32, (String, KillOnDrop)> = BTreeMap::new();
+    // Nodes a and b may schedule; c only runs builds.
     for tag in ["a", "b", "c"] {
-        let node = c.node(tag);
+        let node = c.node(tag, tag == "c");
         nodes.insert(node.0.id(), (tag.to_owned(), node));
     }
 
@@ -268,6 +270,11 @@ fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
         }
     });
     assert!(nodes.contains_key(&pid_of(&successor)), "{successor}");
+    assert_ne!(
+        nodes[&pid_of(&successor)].0,
+        "c",
+        "a --worker-only node never schedules"
+    );
 
     // A stream of releases after the takeover; the last one reaches production.
     c.release(2);
