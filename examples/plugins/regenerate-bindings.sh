@@ -43,9 +43,9 @@ c_bindings() { # WORLD DIR
     "$wb" c --world "$1" --no-object-file --out-dir "$2" "$wit" >/dev/null
 }
 
-go_bindings() { # WORLD DIR
-    local dir=$2
-    rm -rf "$dir"/lockgate_plugin_* "$dir/wit_exports.go" "$dir/go.mod" "$dir/go-pkg"
+go_bindings() { # WORLD DIR PKG_DIR
+    local dir=$2 pkg=$3
+    rm -rf "$dir"
     mkdir -p "$dir"
     "$wb" go --world "$1" --out-dir "$dir" "$wit" >/dev/null
     # Use the vendored copy of go.bytecodealliance.org/pkg: the Go module proxy is not used.
@@ -55,27 +55,27 @@ go_bindings() { # WORLD DIR
         exit 1
     }
     (cd "$dir" && go mod edit -replace go.bytecodealliance.org/pkg=./go-pkg && go mod edit -fmt)
-    mkdir -p "$dir/go-pkg/wit/runtime" "$dir/go-pkg/wit/types"
-    cp "$go_pkg_src/LICENSE" "$dir/go-pkg/"
+    rm -rf "$pkg"
+    mkdir -p "$pkg/wit/runtime" "$pkg/wit/types"
+    cp "$go_pkg_src/LICENSE" "$pkg/"
     # The package needs nothing newer than the bindings' own `go` line: keep builds read-only
     # (a newer `go` line here would make `go build` rewrite go.mod).
     go_line=$(sed -n 's/^go //p' "$dir/go.mod")
-    sed "s/^go .*/go $go_line/" "$go_pkg_src/go.mod" >"$dir/go-pkg/go.mod"
-    cp "$go_pkg_src/wit/runtime/runtime.go" "$go_pkg_src/wit/runtime/empty.s" "$dir/go-pkg/wit/runtime/"
-    cp "$go_pkg_src"/wit/types/{option,result,tuple,unit}.go "$dir/go-pkg/wit/types/"
+    sed "s/^go .*/go $go_line/" "$go_pkg_src/go.mod" >"$pkg/go.mod"
+    cp "$go_pkg_src/wit/runtime/runtime.go" "$go_pkg_src/wit/runtime/empty.s" "$pkg/wit/runtime/"
+    cp "$go_pkg_src"/wit/types/{option,result,tuple,unit}.go "$pkg/wit/types/"
     printf '%s\n' \
         "Copied from the source of the crate wit-bindgen-go $WIT_BINDGEN_VERSION (src/pkg, the Go module" \
         "go.bytecodealliance.org/pkg $GO_PKG_VERSION, Apache-2.0 WITH LLVM-exception; see LICENSE) by" \
         "examples/plugins/regenerate-bindings.sh: only wit/runtime and the synchronous part of wit/types." \
-        >"$dir/go-pkg/README.md"
+        >"$pkg/README.md"
 }
 
-c_bindings test-step "$repo/examples/plugins/c/bindings"
-c_bindings resource-type "$repo/examples/plugins/zig/bindings"
-go_bindings test-step "$repo/examples/plugins/go"
+# One copy per world in engine/templates/shared/: `lockgate plugin new` layers them into C,
+# Zig and Go projects, and the examples build from them.
+shared=$repo/engine/templates/shared
 for kind in resource-type test-step; do
-    c_bindings "$kind" "$repo/engine/templates/c/$kind/bindings"
-    c_bindings "$kind" "$repo/engine/templates/zig/$kind/bindings"
-    go_bindings "$kind" "$repo/engine/templates/go/$kind"
+    c_bindings "$kind" "$shared/c/$kind"
+    go_bindings "$kind" "$shared/go/$kind" "$shared/go-pkg"
 done
 echo "bindings regenerated with wit-bindgen-cli $WIT_BINDGEN_VERSION" >&2

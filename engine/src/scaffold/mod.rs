@@ -1,7 +1,10 @@
 //! `lockgate plugin new`: writes a ready-to-build plugin project from the templates embedded
-//! in the binary (`engine/templates/<language>/<kind>/`), with the WIT contract in `wit/` and,
-//! for languages whose libc targets WASI preview 1 (C, Go, Zig), the preview1 reactor adapter
-//! matching this engine's wasmtime.
+//! in the binary (`engine/templates/<language>/<kind>/`, plus the layers of
+//! `engine/templates/shared/` several of them use: the generated C bindings of C and Zig, the
+//! Go bindings and the Go package they import), with the WIT contract in `wit/` and, for
+//! languages whose libc targets WASI preview 1 (C, Go, Zig), the preview1 reactor adapter
+//! matching this engine's wasmtime. The examples in `examples/plugins/` build from the same
+//! shared layers.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -113,6 +116,24 @@ pub enum ScaffoldError {
     },
 }
 
+/// The shared layers a project of `lang` and `kind` is made of besides its own template:
+/// (folder under `engine/templates/`, where it goes in the project).
+fn layers(lang: Language, kind: PluginKind) -> Vec<(String, &'static str)> {
+    let kind = kind.world();
+    match lang {
+        Language::C => vec![
+            (format!("shared/c/{kind}"), "bindings"),
+            ("shared/c-json".to_owned(), "src"),
+        ],
+        Language::Zig => vec![(format!("shared/c/{kind}"), "bindings")],
+        Language::Go => vec![
+            (format!("shared/go/{kind}"), ""),
+            ("shared/go-pkg".to_owned(), "go-pkg"),
+        ],
+        Language::Rust | Language::Python | Language::Javascript => Vec::new(),
+    }
+}
+
 fn substitute(text: &str, name: &str) -> String {
     text.replace("{{name_snake}}", &name.replace('-', "_"))
         .replace("{{name}}", name)
@@ -153,21 +174,27 @@ pub fn create(
             return Err(ScaffoldError::NotEmpty(dir.to_path_buf()));
         }
     }
-    let mut files = Vec::new();
-    collect(template, &mut files);
     let mut plan: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    for file in files {
-        let rel = file
-            .path()
-            .strip_prefix(&base)
-            .unwrap_or(file.path())
-            .to_string_lossy()
-            .into_owned();
-        let contents = match file.contents_utf8() {
-            Some(text) => substitute(text, name).into_bytes(),
-            None => file.contents().to_vec(),
-        };
-        plan.push((PathBuf::from(substitute(&rel, name)), contents));
+    let mut sources = vec![(template, base.clone(), "")];
+    for (folder, dest) in layers(lang, kind) {
+        let layer = TEMPLATES.get_dir(&folder).ok_or(ScaffoldError::NoTemplate {
+            lang,
+            kind: kind.world(),
+        })?;
+        sources.push((layer, folder, dest));
+    }
+    for (dir, base, dest) in sources {
+        let mut files = Vec::new();
+        collect(dir, &mut files);
+        for file in files {
+            let rel = file.path().strip_prefix(&base).unwrap_or(file.path());
+            let rel = Path::new(dest).join(rel).to_string_lossy().into_owned();
+            let contents = match file.contents_utf8() {
+                Some(text) => substitute(text, name).into_bytes(),
+                None => file.contents().to_vec(),
+            };
+            plan.push((PathBuf::from(substitute(&rel, name)), contents));
+        }
     }
     for (file, text) in WIT_FILES {
         plan.push((Path::new("wit").join(file), text.as_bytes().to_vec()));
@@ -222,6 +249,17 @@ mod tests {
                     files.contains(&PathBuf::from(ADAPTER_FILE)),
                     lang.needs_adapter()
                 );
+                let world = kind.world().replace('-', "_");
+                match lang {
+                    Language::C | Language::Zig => {
+                        assert!(files.contains(&PathBuf::from(format!("bindings/{world}.h"))))
+                    }
+                    Language::Go => {
+                        assert!(files.contains(&PathBuf::from("go-pkg/wit/runtime/runtime.go")));
+                        assert!(files.contains(&PathBuf::from("wit_exports.go")));
+                    }
+                    _ => {}
+                }
                 for f in &files {
                     let text = std::fs::read(dir.join(f)).unwrap();
                     let text = String::from_utf8_lossy(&text);

@@ -4,8 +4,9 @@
 #
 # Toolchain: examples/plugins/toolchains/c.sh (Debian clang-19, lld-19, wasi-libc; wasm-tools).
 # The WASI preview1 reactor adapter comes from $LOCKGATE_ADAPTER if set, else from
-# `${LOCKGATE:-lockgate} plugin adapter`. The bindings in bindings/ are committed
-# (examples/plugins/regenerate-bindings.sh regenerates them).
+# `${LOCKGATE:-lockgate} plugin adapter`. The bindings and the JSON reader are the ones
+# `lockgate plugin new` gives C projects, in engine/templates/shared/ (committed;
+# examples/plugins/regenerate-bindings.sh regenerates the bindings).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -17,6 +18,7 @@ bash "$repo/examples/plugins/toolchains/c.sh"
 . "${LOCKGATE_TOOLCHAINS:-$repo/target/toolchains}/c/env.sh"
 
 mkdir -p "$(dirname "$out")"
+shared=$repo/engine/templates/shared
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -28,8 +30,9 @@ fi
 
 # A WASI preview1 reactor module (no main; wasi-libc initialises itself in _initialize)...
 "$CC" --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror \
-    -Wno-unused-parameter -I "$here/bindings" -I "$here/src" \
-    -o "$work/core.wasm" "$here"/src/*.c "$here/bindings/test_step.c" -Wl,--strip-debug
+    -Wno-unused-parameter -I "$shared/c/$world" -I "$shared/c-json" -I "$here/src" \
+    -o "$work/core.wasm" "$here"/src/*.c "$shared/c-json/json.c" "$shared/c/$world/test_step.c" \
+    -Wl,--strip-debug
 # ...with the component type of the world embedded, then adapted to a preview2 component.
 wasm-tools component embed "$repo/wit/plugin" --world "$world" "$work/core.wasm" -o "$work/embedded.wasm"
 wasm-tools component new "$work/embedded.wasm" --adapt "wasi_snapshot_preview1=$adapter" -o "$out"

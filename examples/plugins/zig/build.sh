@@ -18,6 +18,7 @@ bash "$repo/examples/plugins/toolchains/zig.sh"
 . "${LOCKGATE_TOOLCHAINS:-$repo/target/toolchains}/zig/env.sh"
 
 mkdir -p "$(dirname "$out")"
+shared=$repo/engine/templates/shared
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -28,11 +29,11 @@ if [ -z "$adapter" ]; then
 fi
 
 # The bindings as a Zig module...
-zig translate-c -target wasm32-wasi -lc "$here/bindings/resource_type.h" >"$work/bindings.zig"
+zig translate-c -target wasm32-wasi -lc "$shared/c/$world/resource_type.h" >"$work/bindings.zig"
 # ...a WASI preview1 reactor module (no entry point; `export fn`s and the C bindings)...
 zig build-exe -target wasm32-wasi -O ReleaseSmall -fno-entry -mexec-model=reactor -rdynamic -lc \
     -femit-bin="$work/core.wasm" --cache-dir "$work/zig-cache" \
-    -I "$here/bindings" "$here/bindings/resource_type.c" \
+    -I "$shared/c/$world" "$shared/c/$world/resource_type.c" \
     --dep bindings -Mroot="$here/src/main.zig" -Mbindings="$work/bindings.zig"
 # ...with the component type of the world embedded, then adapted to a preview2 component.
 wasm-tools component embed "$repo/wit/plugin" --world "$world" "$work/core.wasm" -o "$work/embedded.wasm"
