@@ -100,3 +100,49 @@ impl Drop for KillOnDrop {
         self.kill();
     }
 }
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The toolchains folder the plugin build scripts install into (shared with
+/// `examples/plugins`): `$LOCKGATE_TOOLCHAINS`, else `target/toolchains`.
+pub fn toolchains() -> PathBuf {
+    std::env::var_os("LOCKGATE_TOOLCHAINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/toolchains"))
+}
+
+/// Runs a plugin build script (`bash SCRIPT ARGS` in `dir`) with the toolchains folder set and
+/// `LOCKGATE` naming this test run's binary (C, Go and Zig builds take the WASI adapter from
+/// `lockgate plugin adapter`); panics with its output when it fails, saying what it needs.
+/// Returns how long it took, in seconds.
+pub fn build_script(what: &str, dir: &Path, script: &Path, args: &[&Path]) -> f64 {
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .env("LOCKGATE_TOOLCHAINS", toolchains())
+        .env("LOCKGATE", lockgate_bin())
+        .env_remove("LOCKGATE_ADAPTER")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run bash {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{what}: `bash {}` failed ({}); are the toolchains installable (Debian packages as root, \
+         PyPI and npm reachable, python3 with venv, node and npm)?\n--- stdout\n{}--- stderr\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("{what}: done in {secs:.1} s");
+    secs
+}

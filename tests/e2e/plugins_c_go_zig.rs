@@ -16,61 +16,17 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use lockgate_e2e::{Run, lockgate, lockgate_bin, run};
+use lockgate_e2e::{Run, build_script, lockgate, repo, run};
 use serde_json::Value;
 
 const PIPELINE: &str = include_str!("../../examples/plugins/native-pipeline.yml");
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// Where this test binary keeps what it builds (and the shared compiled-plugin cache).
 fn scratch() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugins-c-go-zig")
-}
-
-/// The toolchains folder the build scripts install into (shared with `examples/plugins`).
-fn toolchains() -> PathBuf {
-    std::env::var_os("LOCKGATE_TOOLCHAINS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/toolchains"))
-}
-
-/// Runs `bash SCRIPT ARGS` in `dir` with the toolchains folder set and the adapter taken from
-/// this `lockgate` (`plugin adapter`), panicking with its output when it fails; returns how
-/// long it took in seconds.
-fn bash(what: &str, dir: &Path, script: &Path, args: &[&Path]) -> f64 {
-    let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .env("LOCKGATE_TOOLCHAINS", toolchains())
-        .env("LOCKGATE", lockgate_bin())
-        .env_remove("LOCKGATE_ADAPTER")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run bash {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{what}: `bash {}` failed ({}); are the toolchains installable (Debian packages as root, \
-         PyPI reachable, python3 with pip)?\n--- stdout\n{}--- stderr\n{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!("{what}: done in {secs:.1} s");
-    secs
 }
 
 /// Builds the example of `lang` once per test binary; returns the component.
@@ -87,7 +43,7 @@ fn example(lang: &'static str, name: &str) -> PathBuf {
         let out = scratch().join(format!("{name}.wasm"));
         fs::create_dir_all(scratch()).unwrap();
         let _ = fs::remove_file(&out);
-        bash(
+        build_script(
             &format!("examples/plugins/{lang}/build.sh"),
             &dir,
             &dir.join("build.sh"),
@@ -662,7 +618,7 @@ fn plugin_new_c_go_and_zig_projects_build_and_work() {
     // The templates' build.sh use tools from PATH or LOCKGATE_TOOLCHAINS: install them first.
     for lang in ["c", "go", "zig"] {
         let script = repo().join(format!("examples/plugins/toolchains/{lang}.sh"));
-        bash(&format!("toolchains/{lang}.sh"), &repo(), &script, &[]);
+        build_script(&format!("toolchains/{lang}.sh"), &repo(), &script, &[]);
     }
     let tmp = tempfile::tempdir().unwrap();
     for lang in ["c", "go", "zig"] {
@@ -692,7 +648,7 @@ fn plugin_new_c_go_and_zig_projects_build_and_work() {
                 "{name}: README without the build command"
             );
 
-            let secs = bash(
+            let secs = build_script(
                 &format!("{name}/build.sh"),
                 &dir,
                 &dir.join("build.sh"),

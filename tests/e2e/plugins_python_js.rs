@@ -17,51 +17,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use lockgate_e2e::{Run, lockgate, run};
+use lockgate_e2e::{Run, build_script, lockgate, repo, run, toolchains};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// Where this test binary keeps what it builds (and the shared compiled-plugin cache).
 fn scratch() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugins-python-js")
-}
-
-/// Runs a build script (`bash SCRIPT ARGS` in `dir`), panicking with its output when it fails;
-/// returns how long it took.
-fn build(what: &str, dir: &Path, script: &Path, args: &[&Path]) -> f64 {
-    let started = Instant::now();
-    let out = Command::new("bash")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .env("LOCKGATE_TOOLCHAINS", toolchains())
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run bash {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{what}: `bash {}` failed ({}); is the toolchain installable (PyPI/npm reachable, \
-         python3 with venv, node and npm)?\n--- stdout\n{}--- stderr\n{}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!("{what}: built in {secs:.1} s");
-    secs
-}
-
-/// The toolchains folder the build scripts install into (shared with `examples/plugins`).
-fn toolchains() -> PathBuf {
-    std::env::var_os("LOCKGATE_TOOLCHAINS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/toolchains"))
 }
 
 /// The two example components, built once per test run.
@@ -80,13 +41,13 @@ fn examples() -> &'static Examples {
         let _ = std::fs::remove_file(&semver_files);
         let _ = std::fs::remove_file(&release_check);
         let plugins = repo().join("examples/plugins");
-        build(
+        build_script(
             "examples/plugins/python",
             &plugins,
             &plugins.join("python/build.sh"),
             &[&semver_files],
         );
-        build(
+        build_script(
             "examples/plugins/javascript",
             &plugins,
             &plugins.join("javascript/build.sh"),
@@ -546,7 +507,7 @@ fn the_example_pipeline_carries_a_release_to_production_and_a_failing_test_stops
         "lockgate run (release 1.0.0, 3 builds): {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert!(r.stdout.contains("3 build(s) ran"), "{}", r.stdout);
+    assert!(r.stdout.contains("3 build_script(s) ran"), "{}", r.stdout);
     for env in ["development", "staging", "production"] {
         assert_eq!(deployed(dir, env), ["release-1.0.0.txt"], "{env}");
     }
@@ -586,7 +547,7 @@ fn the_example_pipeline_carries_a_release_to_production_and_a_failing_test_stops
     // never deployed to production.
     release("2.0.0");
     let r = lg_code(dir, &["run", "pipeline.yml"], 1);
-    assert!(r.stdout.contains("2 build(s) ran"), "{}", r.stdout);
+    assert!(r.stdout.contains("2 build_script(s) ran"), "{}", r.stdout);
     assert!(deployed(dir, "staging").contains(&"release-2.0.0.txt".to_owned()));
     assert_eq!(
         deployed(dir, "production"),
@@ -648,7 +609,7 @@ fn templates_build(lang: &str) {
         let readme = read(&project.join("README.md"));
         assert!(readme.contains("./build.sh"), "{name}: {readme}");
         assert!(!readme.contains("{{name"), "{name}: {readme}");
-        build(
+        build_script(
             &format!("{lang} {kind} template"),
             &project,
             Path::new("./build.sh"),

@@ -228,22 +228,12 @@ impl Store {
     /// Claims pending build `build_id` for `node` and marks it started. `Ok(false)` when it is
     /// no longer pending (another node claimed it, or it was aborted).
     pub async fn start_build(&self, build_id: i64, node: &str) -> Result<bool> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE builds SET status = 'started', started_at = $2, claimed_by = $3, heartbeat_at = $2
-             WHERE id = $1 AND status = 'pending'",
-        )
-        .bind(build_id)
-        .bind(now)
-        .bind(node)
-        .execute(&self.pool)
-        .await
-        .op_for("start build", || format!("build {build_id}"))?;
-        if done.rows_affected() == 0 {
-            self.build(build_id).await?;
-            return Ok(false);
+        let mut conn = self.pool.acquire().await.op("acquire connection")?;
+        if mark_started(&mut conn, build_id, node).await? {
+            return Ok(true);
         }
-        Ok(true)
+        self.build(build_id).await?;
+        Ok(false)
     }
 
     /// Records that `node` is still running build `build_id`. `Ok(false)` when the build is no
@@ -585,4 +575,25 @@ fn build_from_row(row: &AnyRow) -> Result<Build> {
         claimed_by: col(row, "claimed_by")?,
         heartbeat_at: col(row, "heartbeat_at")?,
     })
+}
+
+/// Marks pending build `build_id` started by `node` (claimed, heartbeat now); `false` when it
+/// is no longer pending.
+pub(super) async fn mark_started(
+    conn: &mut AnyConnection,
+    build_id: i64,
+    node: &str,
+) -> Result<bool> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE builds SET status = 'started', started_at = $2, claimed_by = $3, heartbeat_at = $2
+         WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(build_id)
+    .bind(now)
+    .bind(node)
+    .execute(&mut *conn)
+    .await
+    .op_for("start build", || format!("build {build_id}"))?;
+    Ok(done.rows_affected() == 1)
 }

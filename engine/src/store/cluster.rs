@@ -219,18 +219,7 @@ impl Store {
                 return Ok(false);
             }
         }
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE builds SET status = 'started', started_at = $2, claimed_by = $3, heartbeat_at = $2
-             WHERE id = $1 AND status = 'pending'",
-        )
-        .bind(build_id)
-        .bind(now)
-        .bind(node)
-        .execute(&mut *tx)
-        .await
-        .op_for(op, ctx)?;
-        if done.rows_affected() != 1 {
+        if !super::builds::mark_started(&mut tx, build_id, node).await? {
             return Ok(false);
         }
         tx.commit().await.op_for(op, ctx)?;
