@@ -177,10 +177,12 @@ pub fn create(
     let mut plan: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut sources = vec![(template, base.clone(), "")];
     for (folder, dest) in layers(lang, kind) {
-        let layer = TEMPLATES.get_dir(&folder).ok_or(ScaffoldError::NoTemplate {
-            lang,
-            kind: kind.world(),
-        })?;
+        let layer = TEMPLATES
+            .get_dir(&folder)
+            .ok_or(ScaffoldError::NoTemplate {
+                lang,
+                kind: kind.world(),
+            })?;
         sources.push((layer, folder, dest));
     }
     for (dir, base, dest) in sources {
