@@ -1,7 +1,7 @@
 //! `lockgate plugin new`: writes a ready-to-build plugin project from the templates embedded
 //! in the binary (`engine/templates/<language>/<kind>/`, plus the layers of
-//! `engine/templates/shared/` several of them use: the generated C bindings of C and Zig, the
-//! Go bindings and the Go package they import), with the WIT contract in `wit/` and, for
+//! `engine/templates/shared/`: each language's build script, the generated C bindings of C and
+//! Zig, the Go bindings and the Go package they import), with the WIT contract in `wit/` and, for
 //! languages whose libc targets WASI preview 1 (C, Go, Zig), the preview1 reactor adapter
 //! matching this engine's wasmtime. The examples in `examples/plugins/` build from the same
 //! shared layers.
@@ -120,7 +120,10 @@ pub enum ScaffoldError {
 /// (folder under `engine/templates/`, where it goes in the project).
 fn layers(lang: Language, kind: PluginKind) -> Vec<(String, &'static str)> {
     let kind = kind.world();
-    match lang {
+    // The build script and .gitignore, the same for both kinds.
+    let project = (format!("shared/project/{}", lang.dir()), "");
+    let mut layers = vec![project];
+    layers.extend(match lang {
         Language::C => vec![
             (format!("shared/c/{kind}"), "bindings"),
             ("shared/c-json".to_owned(), "src"),
@@ -131,12 +134,17 @@ fn layers(lang: Language, kind: PluginKind) -> Vec<(String, &'static str)> {
             ("shared/go-pkg".to_owned(), "go-pkg"),
         ],
         Language::Rust | Language::Python | Language::Javascript => Vec::new(),
-    }
+    });
+    layers
 }
 
-fn substitute(text: &str, name: &str) -> String {
+/// Fills the placeholders of a template file: `{{name}}`, `{{name_snake}}`, and `{{world}}`,
+/// `{{world_snake}}` (`resource-type` / `resource_type`, `test-step` / `test_step`).
+fn substitute(text: &str, name: &str, kind: PluginKind) -> String {
     text.replace("{{name_snake}}", &name.replace('-', "_"))
         .replace("{{name}}", name)
+        .replace("{{world_snake}}", &kind.world().replace('-', "_"))
+        .replace("{{world}}", kind.world())
 }
 
 fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<&'a include_dir::File<'a>>) {
@@ -192,10 +200,10 @@ pub fn create(
             let rel = file.path().strip_prefix(&base).unwrap_or(file.path());
             let rel = Path::new(dest).join(rel).to_string_lossy().into_owned();
             let contents = match file.contents_utf8() {
-                Some(text) => substitute(text, name).into_bytes(),
+                Some(text) => substitute(text, name, kind).into_bytes(),
                 None => file.contents().to_vec(),
             };
-            plan.push((PathBuf::from(substitute(&rel, name)), contents));
+            plan.push((PathBuf::from(substitute(&rel, name, kind)), contents));
         }
     }
     for (file, text) in WIT_FILES {

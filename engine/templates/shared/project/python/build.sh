@@ -17,6 +17,6 @@ if [[ "$("$venv/bin/componentize-py" --version 2>/dev/null)" != "componentize-py
 fi
 
 cd "$here"
-PYTHONDONTWRITEBYTECODE=1 "$venv/bin/componentize-py" -d wit -w test-step \
+PYTHONDONTWRITEBYTECODE=1 "$venv/bin/componentize-py" -d wit -w {{world}} \
     componentize app -p . -o "$out"
 echo "built $out"
