@@ -12,11 +12,13 @@
 //! - [`runner`]: run one build's plan through the plugin host;
 //! - [`scheduler`]: checks, triggers, environment gates and promotion;
 //! - [`api`]: the HTTP API of `lockgate server`;
+//! - [`metrics`]: process-wide counters, rendered as Prometheus text;
 //! - [`cli`]: the `lockgate` command line.
 
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod plugin_host;
 pub mod registry;
 pub mod runner;

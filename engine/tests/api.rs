@@ -114,7 +114,10 @@ async fn webhooks_check_at_once_with_the_right_token_only() {
     );
 
     let (status, body) = request(addr, "POST", "/api/v1/resources/release/check").await;
-    assert_eq!(status, 403, "missing token: {body}");
+    assert_eq!(
+        status, 401,
+        "neither a webhook token nor a bearer token: {body}"
+    );
 
     let (status, body) = request(
         addr,

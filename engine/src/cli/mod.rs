@@ -58,7 +58,7 @@ pub enum Command {
         /// The pipeline file.
         #[arg(value_name = "PIPELINE")]
         file: PathBuf,
-        /// Address of the HTTP API (health, resource webhooks).
+        /// Address of the HTTP API (`/api/v1`, see docs/api.md).
         #[arg(
             long,
             value_name = "ADDR",
@@ -66,6 +66,14 @@ pub enum Command {
             env = "LOCKGATE_LISTEN"
         )]
         listen: std::net::SocketAddr,
+        /// API bearer tokens: a YAML or TOML file listing `{name, token, role}` (role `viewer`,
+        /// `operator` or `approver`; a token may be given as `sha256:<hex>`). Without it the
+        /// API is read-only (resource webhooks aside).
+        #[arg(long, value_name = "FILE", env = "LOCKGATE_TOKENS")]
+        tokens: Option<PathBuf>,
+        /// Reads of the API need a token too (any role).
+        #[arg(long)]
+        protect_reads: bool,
         /// Only run builds: never become the scheduler (other nodes on the same PostgreSQL
         /// store check and schedule).
         #[arg(long)]
@@ -247,6 +255,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server {
             file,
             listen,
+            tokens,
+            protect_reads,
             worker_only,
             max_builds,
             args,
@@ -262,7 +272,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(n) = max_builds {
                 node.max_builds = *n as usize;
             }
-            pipeline::server(&cli, &args, *listen, node).await
+            let api = match tokens {
+                Some(path) => crate::api::ApiConfig::load(path, *protect_reads)?,
+                None if *protect_reads => anyhow::bail!(
+                    "--protect-reads needs --tokens FILE: nobody could read the API otherwise"
+                ),
+                None => crate::api::ApiConfig::open(),
+            };
+            pipeline::server(&cli, &args, *listen, node, api).await
         }
         Command::Nodes { args, json } => pipeline::nodes(args, *json).await,
         Command::Status { args, json } => pipeline::status(&cli, args, *json).await,

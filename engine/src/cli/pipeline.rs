@@ -291,14 +291,17 @@ pub async fn server(
     args: &PipelineArgs,
     listen: std::net::SocketAddr,
     node: crate::scheduler::NodeOptions,
+    api_config: crate::api::ApiConfig,
 ) -> anyhow::Result<ExitCode> {
     let scheduler = args
         .scheduler(cli, Arc::new(Progress { verbose: false }))
         .await?;
+    let api_tokens = api_config.token_count();
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let api = tokio::spawn(crate::api::serve(
+    let api = tokio::spawn(crate::api::serve_with(
         scheduler.clone(),
+        api_config,
         listen,
         bound_tx,
         async {
@@ -316,7 +319,7 @@ pub async fn server(
         }
     };
     eprintln!(
-        "lockgate: serving `{}` as node {}{} (state {}, API http://{bound}, up to {} builds at once); Ctrl-C stops",
+        "lockgate: serving `{}` as node {}{} (state {}, API http://{bound} with {api_tokens} token(s), up to {} builds at once); Ctrl-C stops",
         args.pipeline.display(),
         crate::scheduler::node_name(),
         if node.worker_only {

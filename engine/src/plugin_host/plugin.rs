@@ -602,6 +602,7 @@ async fn finish<T>(
     fut: impl Future<Output = wasmtime::Result<T>>,
     deadline: Duration,
 ) -> RawOutcome<T> {
+    let _timer = crate::metrics::PluginTimer::start();
     match tokio::time::timeout(deadline + DEADLINE_GRACE, fut).await {
         Ok(r) => RawOutcome::Done(r),
         Err(_) => RawOutcome::TimedOut,

@@ -115,10 +115,11 @@ impl Scheduler {
         let inv = Invocation::new(r.grants.to_grants().cache(cache))
             .limits(limits)
             .log(log);
-        let versions = plugin
-            .check(&inv, &r.source.value, from.as_ref())
-            .await
-            .map_err(|e| SchedulerError::Unknown(format!("check of `{resource}` failed: {e}")))?;
+        let versions =
+            crate::metrics::checked(plugin.check(&inv, &r.source.value, from.as_ref()).await)
+                .map_err(|e| {
+                    SchedulerError::Unknown(format!("check of `{resource}` failed: {e}"))
+                })?;
         let fetched: Vec<Fetched> = versions
             .into_iter()
             .map(|version| Fetched {

@@ -485,6 +485,7 @@ impl Scheduler {
         let finished = self.inner.runner.run(build).await;
         beat.abort();
         let finished = finished?;
+        crate::metrics::build_finished(finished.status);
         if let Some(keep) = self.inner.log_retention {
             match self.inner.store.prune_logs(keep).await {
                 Ok(0) => {}
