@@ -6,6 +6,17 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$root/target/example-plugins}"
 mkdir -p "$out"
+# C, Go and Zig builds take the WASI adapter from `$LOCKGATE plugin adapter`.
+if [[ -z "${LOCKGATE:-}" ]] && ! command -v lockgate >/dev/null; then
+  for candidate in "$root/target/release/lockgate" "$root/target/debug/lockgate"; do
+    if [[ -x "$candidate" ]]; then LOCKGATE="$candidate"; break; fi
+  done
+  if [[ -z "${LOCKGATE:-}" ]]; then
+    (cd "$root" && cargo build --locked -p lockgate)
+    LOCKGATE="$root/target/debug/lockgate"
+  fi
+  export LOCKGATE
+fi
 for lang in python javascript c go zig; do
   if [[ -x "$root/examples/plugins/$lang/build.sh" || -f "$root/examples/plugins/$lang/build.sh" ]]; then
     echo "==> $lang"
