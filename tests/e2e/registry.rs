@@ -352,6 +352,14 @@ fn pipelines_pin_registry_plugins_in_the_lockfile() {
     assert!(c.stdout.contains("100.1.0"), "{}{}", c.stdout, c.stderr);
     let u = p.ok(&["plugin", "update", "-p", "pipeline.yml"]);
     assert!(u.stdout.contains("is up to date"), "{}", u.stdout);
+    let before = p.lockfile();
+    let u = p.fails(&["plugin", "update", "versiond", "-p", "pipeline.yml"]);
+    assert!(
+        u.stderr.contains("uses no registry plugin `versiond`") && u.stderr.contains("versioned"),
+        "{}",
+        u.stderr
+    );
+    assert_eq!(p.lockfile(), before, "a refused update changes nothing");
 
     // Yanking the pinned version keeps it working for this pipeline, with a warning …
     let y = p.ok(&[

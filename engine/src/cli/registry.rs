@@ -243,7 +243,28 @@ pub async fn update(
         .registry
         .resolver(&args.pipeline, LockMode::Update)?;
     resolver.unpin(names);
-    args.load_with(cli, &resolver).await?;
+    let loaded = args.load_with(cli, &resolver).await?;
+    let used: Vec<&str> = loaded
+        .pipeline
+        .resource_types
+        .iter()
+        .chain(&loaded.pipeline.test_types)
+        .filter_map(|t| match &t.plugin.value {
+            crate::config::PluginRef::Registry { name, .. } => Some(name.as_str()),
+            crate::config::PluginRef::Path(_) => None,
+        })
+        .collect();
+    if let Some(unknown) = names.iter().find(|n| !used.contains(&n.as_str())) {
+        anyhow::bail!(
+            "`{}` uses no registry plugin `{unknown}` (its registry plugins: {}); nothing was changed",
+            args.pipeline.display(),
+            if used.is_empty() {
+                "none".to_owned()
+            } else {
+                used.join(", ")
+            }
+        );
+    }
     for note in resolver.take_notes() {
         eprintln!("warning: {note}");
     }
