@@ -48,6 +48,10 @@ pub fn lockgate(cache_root: &Path) -> Command {
     let mut cmd = Command::new(lockgate_bin());
     cmd.env("LOCKGATE_CACHE_DIR", cache_root.join("lockgate-cache"));
     cmd.env_remove("RUST_LOG");
+    // No user config file and no default registry unless a test sets them.
+    cmd.env_remove("LOCKGATE_CONFIG");
+    cmd.env("XDG_CONFIG_HOME", cache_root.join("no-user-config"));
+    cmd.env("XDG_DATA_HOME", cache_root.join("no-user-data"));
     cmd
 }
 

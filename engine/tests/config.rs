@@ -107,6 +107,10 @@ fn lockgate(dir: &Path) -> Command {
         .arg(cache_dir())
         .env_remove("RUST_LOG")
         .env_remove("LOCKGATE_REGISTRY")
+        .env_remove("LOCKGATE_CONFIG")
+        // No user config file and no default registry: a registry is only what a test gives.
+        .env("XDG_CONFIG_HOME", dir.join(".no-config"))
+        .env("XDG_DATA_HOME", dir.join(".no-data"))
         .env("NO_COLOR", "1");
     cmd
 }
@@ -410,11 +414,17 @@ jobs:
 #[test]
 fn registry_references_resolve_in_the_registry_directory() {
     let tmp = tempfile::tempdir().unwrap();
-    for version in ["0.1.0", "0.0.9"] {
-        let dir = tmp.path().join("registry/counter").join(version);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(artifacts::COUNTER, dir.join("plugin.wasm")).unwrap();
-    }
+    let published = lockgate(tmp.path())
+        .args([
+            "plugin",
+            "publish",
+            artifacts::COUNTER,
+            "--registry",
+            "registry",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(published.status.code(), Some(0), "{}", describe(&published));
     std::fs::write(
         tmp.path().join("pipeline.yml"),
         "\
@@ -448,7 +458,7 @@ jobs:
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
-        "pipeline.yml:3:21: error: plugin registry not configured: use a path to a .wasm file for now (help: or pass `--registry DIR`, a directory of DIR/<name>/<version>/plugin.wasm)\n"
+        "pipeline.yml:3:21: error: no plugin registry to resolve it in (help: pass `--registry DIR` (or set LOCKGATE_REGISTRY, or `registry` in ~/.config/lockgate/config.toml) naming a directory `lockgate plugin publish` filled, or use a path to a `.wasm` file)\n"
     );
 
     let out = lockgate(tmp.path())
@@ -464,9 +474,8 @@ jobs:
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
-        text(&out.stderr).starts_with(
-            "pipeline.yml:3:21: error: plugin `counter` is not in the registry `nowhere`"
-        ),
+        text(&out.stderr)
+            .starts_with("pipeline.yml:3:21: error: the plugin registry `nowhere` does not exist"),
         "{}",
         describe(&out)
     );

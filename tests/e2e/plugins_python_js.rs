@@ -507,7 +507,7 @@ fn the_example_pipeline_carries_a_release_to_production_and_a_failing_test_stops
         "lockgate run (release 1.0.0, 3 builds): {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert!(r.stdout.contains("3 build_script(s) ran"), "{}", r.stdout);
+    assert!(r.stdout.contains("3 build(s) ran"), "{}", r.stdout);
     for env in ["development", "staging", "production"] {
         assert_eq!(deployed(dir, env), ["release-1.0.0.txt"], "{env}");
     }
@@ -547,7 +547,7 @@ fn the_example_pipeline_carries_a_release_to_production_and_a_failing_test_stops
     // never deployed to production.
     release("2.0.0");
     let r = lg_code(dir, &["run", "pipeline.yml"], 1);
-    assert!(r.stdout.contains("2 build_script(s) ran"), "{}", r.stdout);
+    assert!(r.stdout.contains("2 build(s) ran"), "{}", r.stdout);
     assert!(deployed(dir, "staging").contains(&"release-2.0.0.txt".to_owned()));
     assert_eq!(
         deployed(dir, "production"),

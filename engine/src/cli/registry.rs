@@ -9,7 +9,8 @@ use clap::Args;
 
 use super::Cli;
 use crate::registry::{
-    LockMode, Lockfile, PublishOutcome, Registry, Resolver, locate_registry, parse_spec,
+    LockMode, Lockfile, PublishOutcome, Registry, RegistryOrigin, Resolver, locate_registry,
+    parse_spec,
 };
 
 /// `--registry DIR` [default: $LOCKGATE_REGISTRY, else `registry` in the user config file
@@ -30,14 +31,16 @@ impl RegistryArg {
         Ok(Registry::new(dir))
     }
 
-    /// A resolver for pipeline `pipeline` and its `lockgate.lock`.
+    /// A resolver for pipeline `pipeline` and its `lockgate.lock`. Without a registry given
+    /// (flag, environment, config file) and without the default one on disk, registry
+    /// references are errors that say how to configure one.
     pub fn resolver(&self, pipeline: &Path, mode: LockMode) -> anyhow::Result<Resolver> {
-        Resolver::new(
-            Some(self.open()?),
-            Some(Resolver::lock_path_of(pipeline)),
-            mode,
-        )
-        .map_err(anyhow::Error::msg)
+        let (dir, origin) =
+            locate_registry(self.registry.as_deref()).map_err(anyhow::Error::msg)?;
+        let registry =
+            (origin != RegistryOrigin::Default || dir.is_dir()).then(|| Registry::new(dir));
+        Resolver::new(registry, Some(Resolver::lock_path_of(pipeline)), mode)
+            .map_err(anyhow::Error::msg)
     }
 }
 

@@ -807,7 +807,7 @@ impl SchemaChecker<'_> {
                     Ok(d) => d.clone(),
                     Err(e) => {
                         let help = (e == NO_REGISTRY).then(|| {
-                            "or pass `--registry DIR`, a directory of DIR/<name>/<version>/plugin.wasm".to_owned()
+                            "pass `--registry DIR` (or set LOCKGATE_REGISTRY, or `registry` in ~/.config/lockgate/config.toml) naming a directory `lockgate plugin publish` filled, or use a path to a `.wasm` file".to_owned()
                         });
                         self.error(t.plugin.span, e, help);
                         continue;
@@ -1431,7 +1431,7 @@ jobs:
         assert_eq!(
             schema_check(text, &schemas),
             "\
-p.yml:2:44: error: plugin registry not configured: use a path to a .wasm file for now (help: or pass `--registry DIR`, a directory of DIR/<name>/<version>/plugin.wasm)
+p.yml:2:44: error: no plugin registry to resolve it in (help: pass `--registry DIR` (or set LOCKGATE_REGISTRY, or `registry` in ~/.config/lockgate/config.toml) naming a directory `lockgate plugin publish` filled, or use a path to a `.wasm` file)
 p.yml:2:56: error: plugin `counter` implements world `test-step`, but a resource type needs `resource-type` (help: declare it under `test_types`)
 p.yml:3:21: error: plugin `counter` implements world `resource-type`, but a test type needs `test-step` (help: declare it under `resource_types`)
 p.yml:7:20: error: invalid `source.path` of resource `a`: \"relative\" does not match \"^/\" (help: expected: Absolute path)

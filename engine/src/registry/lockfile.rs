@@ -15,8 +15,9 @@ use super::{Registry, write_atomic};
 /// File name of the lockfile, in the pipeline's directory.
 pub const LOCKFILE: &str = "lockgate.lock";
 
-/// What a registry reference resolves to without a configured registry.
-pub const NO_REGISTRY: &str = "plugin registry not configured: use a path to a .wasm file for now";
+/// What a registry reference resolves to when no registry was given and the default one does
+/// not exist.
+pub const NO_REGISTRY: &str = "no plugin registry to resolve it in";
 
 /// The contents of `lockgate.lock`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
