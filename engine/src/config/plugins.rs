@@ -77,7 +77,7 @@ async fn load_ref(
                     resolved.sha256
                 ));
             }
-            host.load_bytes(&resolved.path, bytes)
+            host.load_hashed(&resolved.path, bytes, digest)
                 .await
                 .map_err(|e| e.to_string())
         }

@@ -102,9 +102,20 @@ impl PluginHost {
 
     /// Loads a component from `bytes`; `path` names it in messages.
     pub async fn load_bytes(&self, path: &Path, bytes: Vec<u8>) -> Result<Plugin, LoadError> {
+        let digest = hex::encode(Sha256::digest(&bytes));
+        self.load_hashed(path, bytes, digest).await
+    }
+
+    /// [`PluginHost::load_bytes`] for bytes whose SHA-256 (`digest`, lowercase hex) the caller
+    /// has computed already (and compared with a pin): large components are hashed once.
+    pub(crate) async fn load_hashed(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: String,
+    ) -> Result<Plugin, LoadError> {
         let path = path.to_path_buf();
         classify(&path, &bytes)?;
-        let digest = hex::encode(Sha256::digest(&bytes));
         let shared = self.shared.clone();
         let key = digest.clone();
         let compiled = tokio::task::spawn_blocking(move || {
