@@ -150,3 +150,235 @@ pub fn build_script(what: &str, dir: &Path, script: &Path, args: &[&Path]) -> f6
     eprintln!("{what}: done in {secs:.1} s");
     secs
 }
+
+/// Serves the files under `root` over HTTP/1.1 on an ephemeral 127.0.0.1 port, from a
+/// background thread, for the life of the process; directories answer with a listing (as
+/// `python3 -m http.server` does). Returns the port.
+pub fn serve_dir(root: PathBuf) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a port");
+    let port = listener.local_addr().expect("bound address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let file = root.join(path.trim_start_matches('/'));
+                let (status, body) = if path.contains("..") {
+                    ("403 Forbidden", b"forbidden".to_vec())
+                } else if file.is_dir() {
+                    let mut names: Vec<String> = std::fs::read_dir(&file)
+                        .map(|d| {
+                            d.flatten()
+                                .map(|e| e.file_name().to_string_lossy().into_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    names.sort();
+                    (
+                        "200 OK",
+                        format!("Directory listing for {path}\n{}", names.join("\n")).into_bytes(),
+                    )
+                } else {
+                    match std::fs::read(&file) {
+                        Ok(bytes) => ("200 OK", bytes),
+                        Err(_) => ("404 Not Found", b"not found".to_vec()),
+                    }
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+/// The `examples/cloud-gov` example set up in a temporary directory: its `setup.sh` world,
+/// its pipeline with absolute plugin paths (the first-party plugins built under
+/// `plugins/target`), and the environments served over HTTP on a port of the test's own
+/// instead of the example's 8801.
+pub struct CloudGov {
+    /// The example's directory: `pipeline.yml`, `work/`.
+    pub dir: tempfile::TempDir,
+    /// The port the environments are served on.
+    pub env_port: u16,
+}
+
+impl CloudGov {
+    /// Sets the example up; panics with the setup script's output when it fails.
+    pub fn new() -> Self {
+        let example = repo().join("examples/cloud-gov");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let plugins = repo().join("plugins/target/wasm32-wasip2/release/");
+        let setup = Command::new("bash")
+            .arg(example.join("setup.sh"))
+            .arg(dir.path())
+            .output()
+            .expect("running examples/cloud-gov/setup.sh");
+        assert!(
+            setup.status.success(),
+            "examples/cloud-gov/setup.sh failed: {}",
+            String::from_utf8_lossy(&setup.stderr)
+        );
+        let env_port = serve_dir(dir.path().join("work/envs"));
+        let pipeline = std::fs::read_to_string(example.join("pipeline.yml"))
+            .expect("examples/cloud-gov/pipeline.yml")
+            .replace(
+                "../../plugins/target/wasm32-wasip2/release/",
+                &format!("{}/", plugins.display()),
+            )
+            .replace("127.0.0.1:8801", &format!("127.0.0.1:{env_port}"));
+        std::fs::write(dir.path().join("pipeline.yml"), pipeline).expect("writing pipeline.yml");
+        Self { dir, env_port }
+    }
+
+    /// A `lockgate` command run in the example's directory.
+    pub fn command(&self) -> Command {
+        let mut cmd = lockgate(self.dir.path());
+        cmd.current_dir(self.dir.path())
+            .env_remove("LOCKGATE_PIPELINE")
+            .env_remove("LOCKGATE_STATE")
+            .env_remove("LOCKGATE_DATABASE_URL")
+            .env_remove("LOCKGATE_SERVER")
+            .env_remove("LOCKGATE_TOKEN")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// Runs `lockgate ARGS` in the example's directory.
+    pub fn lg(&self, args: &[&str]) -> Run {
+        run(self.command().args(args))
+    }
+
+    /// Adds an upstream release of the app (`app-VERSION.tgz`).
+    pub fn release(&self, version: &str) {
+        std::fs::write(
+            self.dir
+                .path()
+                .join(format!("work/releases/app-{version}.tgz")),
+            format!("app {version}"),
+        )
+        .expect("writing a release");
+    }
+
+    /// The `versions.json` of the release an environment currently runs.
+    pub fn deployed_versions(&self, environment: &str) -> String {
+        let env = self.dir.path().join("work/envs").join(environment);
+        let current = std::fs::read_to_string(env.join("current")).unwrap_or_default();
+        std::fs::read_to_string(
+            env.join("releases")
+                .join(current.trim())
+                .join("versions.json"),
+        )
+        .unwrap_or_default()
+    }
+}
+
+impl Default for CloudGov {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running `lockgate server`, killed when dropped; its output goes to `server.log` in the
+/// directory it was started in.
+pub struct Server {
+    /// The process.
+    pub process: KillOnDrop,
+    /// Base URL of its HTTP API, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `cmd` (a `lockgate server … --listen 127.0.0.1:0` command) with its output in
+    /// `log`, and waits (up to two minutes: plugins compile first) until it says where it
+    /// listens.
+    pub fn start(mut cmd: Command, log: PathBuf) -> Self {
+        let out = std::fs::File::create(&log).expect("creating the server log");
+        let child = cmd
+            .stdout(out.try_clone().expect("log file handle"))
+            .stderr(out)
+            .spawn()
+            .expect("spawning lockgate server");
+        let mut process = KillOnDrop(child);
+        let url = wait_for("the server to listen", Duration::from_secs(120), || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if !process.is_running() {
+                panic!("lockgate server exited:\n{text}");
+            }
+            text.split("API ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .filter(|u| u.starts_with("http://"))
+                .map(str::to_owned)
+                .ok_or(text)
+        });
+        Self { process, url, log }
+    }
+}
+
+/// One HTTP/1.1 request to `url` (`http://host:port/path`) with an optional bearer token and
+/// JSON body; returns the status code and the body.
+pub fn http(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host).expect("connecting to the server");
+    let mut req = format!("{method} /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream
+        .write_all(req.as_bytes())
+        .expect("sending the request");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("reading the response");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

@@ -12,11 +12,14 @@
 //! - [`runner`]: run one build's plan through the plugin host;
 //! - [`scheduler`]: checks, triggers, environment gates and promotion;
 //! - [`api`]: the HTTP API of `lockgate server`;
+//! - [`client`]: a typed client of that API (`lockgate --server URL …`);
+//! - [`web`]: the web dashboard's embedded assets;
 //! - [`metrics`]: process-wide counters, rendered as Prometheus text;
 //! - [`cli`]: the `lockgate` command line.
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod metrics;
 pub mod plugin_host;
@@ -25,3 +28,4 @@ pub mod runner;
 pub mod scaffold;
 pub mod scheduler;
 pub mod store;
+pub mod web;

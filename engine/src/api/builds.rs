@@ -111,6 +111,42 @@ pub(super) async fn job_builds(
     }))
 }
 
+/// `GET /api/v1/builds?limit=&before=`: the builds of every job, newest first (as
+/// `lockgate builds`); `next_before` (a build id) pages on.
+pub(super) async fn all_builds(
+    _: Viewer,
+    State(state): State<AppState>,
+    Q(q): Q<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = q.page(50)?;
+    let builds = state.scheduler.store().builds(None, page).await?;
+    let next = (builds.len() as u32 == page.limit)
+        .then(|| builds.last().map(|b| b.id))
+        .flatten();
+    ok(json!({
+        "builds": builds.iter().map(build_json).collect::<Vec<_>>(),
+        "next_before": next,
+    }))
+}
+
+/// `GET /api/v1/jobs/{name}/builds/{number}`: a build by its number within the job (`lockgate
+/// logs JOB/NUMBER`).
+pub(super) async fn job_build(
+    _: Viewer,
+    State(state): State<AppState>,
+    Path((name, number)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let number: i64 = number.trim_start_matches('#').parse().map_err(|_| {
+        ApiError::bad_request(format!("`{number}` is not a build number (a number)"))
+    })?;
+    let build = state
+        .scheduler
+        .store()
+        .build_by_number(&name, number)
+        .await?;
+    ok(build_json(&build))
+}
+
 /// `POST /api/v1/jobs/{name}/trigger`: queues a build with the newest resolvable inputs (201);
 /// 409 when no versions satisfy its inputs or an environment gate holds them back.
 pub(super) async fn trigger(

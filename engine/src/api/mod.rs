@@ -115,6 +115,12 @@ fn routes() -> Routes {
             "/api/v1/jobs/{name}/trigger",
             post(builds::trigger),
         )
+        .add(
+            &["get"],
+            "/api/v1/jobs/{name}/builds/{number}",
+            get(builds::job_build),
+        )
+        .add(&["get"], "/api/v1/builds", get(builds::all_builds))
         .add(&["get"], "/api/v1/builds/{id}", get(builds::build))
         .add(&["get"], "/api/v1/builds/{id}/steps", get(builds::steps))
         .add(&["get"], "/api/v1/builds/{id}/logs", get(builds::logs))
@@ -172,11 +178,15 @@ fn app(
     config: ApiConfig,
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 ) -> Router {
-    routes().router.fallback(not_found).with_state(AppState {
-        scheduler,
-        config: Arc::new(config),
-        shutdown,
-    })
+    routes()
+        .router
+        .merge(crate::web::router())
+        .fallback(not_found)
+        .with_state(AppState {
+            scheduler,
+            config: Arc::new(config),
+            shutdown,
+        })
 }
 
 /// Serves the API on `addr` until `shutdown` resolves; returns the bound address through

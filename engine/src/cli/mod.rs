@@ -1,14 +1,18 @@
 //! The `lockgate` command line: argument parsing and dispatch to one module per command group.
+//! With `--server URL` the pipeline commands go to a running `lockgate server` instead
+//! ([`remote`]).
 
 mod pipeline;
 mod plugin;
 mod registry;
+mod remote;
 mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::plugin_host::{HostConfig, PluginHost, default_cache_dir};
 
@@ -30,9 +34,31 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Run the command against a running `lockgate server` (its HTTP API,
+    /// `http(s)://HOST:PORT[/PREFIX]`) instead of a local pipeline: status, builds, logs,
+    /// trigger, check, pin, unpin, disable, enable, approve, rollback, why, nodes.
+    #[arg(long, global = true, value_name = "URL", env = "LOCKGATE_SERVER")]
+    pub server: Option<String>,
+
+    /// Bearer token for `--server` (see docs/api.md). Prefer the environment variable: a
+    /// command line is visible to other users (`ps`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "LOCKGATE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Ids of the arguments typed on the command line (not taken from the environment or a
+    /// default), filled by [`Cli::parse_args`].
+    #[arg(skip)]
+    pub typed: Vec<String>,
 }
 
 /// Top-level commands.
@@ -191,9 +217,10 @@ pub enum Command {
         environment: String,
         /// The candidate id (see `lockgate why`).
         candidate: Option<i64>,
-        /// Who approves: recorded with the approval.
+        /// Who approves: recorded with the approval (required locally; with `--server` the
+        /// token's name is recorded instead).
         #[arg(long = "as", value_name = "NAME")]
-        approver: String,
+        approver: Option<String>,
         /// A comment recorded with the approval.
         #[arg(long)]
         comment: Option<String>,
@@ -205,7 +232,7 @@ pub enum Command {
     Rollback {
         /// The environment.
         environment: String,
-        /// Who asks: recorded with the rollback.
+        /// Who asks: recorded with the rollback (with `--server`, the token's name is).
         #[arg(long = "as", value_name = "NAME", default_value = "cli")]
         by: String,
         /// The pipeline.
@@ -240,8 +267,121 @@ impl Cli {
     }
 }
 
+impl Command {
+    /// The command's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Plugin(_) => "plugin",
+            Command::Validate(_) => "validate",
+            Command::Run { .. } => "run",
+            Command::Server { .. } => "server",
+            Command::Nodes { .. } => "nodes",
+            Command::Status { .. } => "status",
+            Command::Builds { .. } => "builds",
+            Command::Logs { .. } => "logs",
+            Command::Trigger { .. } => "trigger",
+            Command::Check { .. } => "check",
+            Command::Pin { .. } => "pin",
+            Command::Unpin { .. } => "unpin",
+            Command::Disable { .. } => "disable",
+            Command::Enable { .. } => "enable",
+            Command::Approve { .. } => "approve",
+            Command::Rollback { .. } => "rollback",
+            Command::Why { .. } => "why",
+        }
+    }
+
+    /// Whether it can run against a server (`--server`).
+    pub fn runs_remotely(&self) -> bool {
+        !matches!(
+            self,
+            Command::Plugin(_)
+                | Command::Validate(_)
+                | Command::Run { .. }
+                | Command::Server { .. }
+        )
+    }
+}
+
+/// Options of the local pipeline and its state: `(argument id, flag)`.
+const LOCAL_OPTIONS: &[(&str, &str)] = &[
+    ("pipeline", "-p/--pipeline"),
+    ("state", "--state"),
+    ("vars", "--vars"),
+    ("secrets", "--secrets"),
+    ("registry", "--registry"),
+    ("locked", "--locked"),
+    ("keep_logs", "--keep-logs"),
+];
+
+impl Cli {
+    /// Parses `args` (the program name first), exiting with clap's message on a usage error,
+    /// and records which arguments were typed (see [`Cli::typed`]).
+    pub fn parse_args<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().get_matches_from(args);
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let typed = |m: &clap::ArgMatches| -> Vec<String> {
+            m.ids()
+                .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+                .map(|id| id.as_str().to_owned())
+                .collect()
+        };
+        cli.typed = typed(&matches);
+        if let Some((_, sub)) = matches.subcommand() {
+            cli.typed.extend(typed(sub));
+        }
+        cli
+    }
+
+    /// Which of the arguments `ids` (top level or of the subcommand) were typed on the
+    /// command line.
+    pub(crate) fn given_on_command_line(&self, ids: &[&str]) -> Vec<String> {
+        ids.iter()
+            .filter(|id| self.typed.iter().any(|t| t == *id))
+            .map(|id| (*id).to_owned())
+            .collect()
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(url) = cli.server.as_deref().filter(|u| !u.trim().is_empty()) {
+        let url_given = !cli.given_on_command_line(&["server"]).is_empty();
+        if cli.command.runs_remotely() {
+            let ids: Vec<&str> = LOCAL_OPTIONS.iter().map(|(id, _)| *id).collect();
+            let local = cli.given_on_command_line(&ids);
+            if !local.is_empty() {
+                let flags: Vec<&str> = LOCAL_OPTIONS
+                    .iter()
+                    .filter(|(id, _)| local.iter().any(|l| l == id))
+                    .map(|(_, flag)| *flag)
+                    .collect();
+                anyhow::bail!(
+                    "{} {} a local pipeline or state, but with --server ({url}) `lockgate {}` asks the server, which uses its own: drop {}",
+                    flags.join(", "),
+                    if flags.len() == 1 { "names" } else { "name" },
+                    cli.command.name(),
+                    if flags.len() == 1 { "it" } else { "them" }
+                );
+            }
+            return remote::run(&cli, url).await;
+        }
+        // A server from the environment (LOCKGATE_SERVER) does not stop local-only commands.
+        if url_given {
+            anyhow::bail!(
+                "`lockgate {}` cannot run against a server: it works on local files; drop --server (with it, status, builds, logs, trigger, check, pin, unpin, disable, enable, approve, rollback, why and nodes ask a running `lockgate server`)",
+                cli.command.name()
+            );
+        }
+    } else if !cli.given_on_command_line(&["token"]).is_empty() {
+        anyhow::bail!(
+            "--token is sent to a server: give --server URL (or LOCKGATE_SERVER) too, or drop it"
+        );
+    }
     match &cli.command {
         Command::Plugin(cmd) => plugin::run(&cli, cmd).await,
         Command::Validate(args) => validate::run(&cli, args).await,
@@ -324,7 +464,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args,
                 environment,
                 *candidate,
-                approver,
+                approver.as_deref(),
                 comment.as_deref(),
             )
             .await

@@ -2,7 +2,9 @@
 //! `trigger`, `check`, `pin`, `unpin`, `approve`, `rollback`, `why`.
 //!
 //! Every command opens the pipeline's state (`--state`, default `.lockgate/state.db` beside the
-//! pipeline file); SQLite in WAL mode lets them read while a server runs.
+//! pipeline file); SQLite in WAL mode lets them read while a server runs. The `print_*`
+//! functions print from data, so the same commands against a server (`--server`, see
+//! [`super::remote`]) print the same text and JSON.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -14,12 +16,13 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use super::Cli;
+use crate::client::{BuildInfo, JobSummary};
 use crate::config::{self, Vars};
 use crate::plugin_host::Version;
 use crate::registry::{LockMode, Resolver};
 use crate::runner::{BuildEvent, BuildObserver, Outcome, Runner};
 use crate::scheduler::{EnvironmentStatus, Scheduler};
-use crate::store::{BuildStatus, Page, Store, default_sqlite_path};
+use crate::store::{BuildStatus, NodeInfo, Page, Store, default_sqlite_path};
 
 /// Where a pipeline's state, vars and plugins are (shared by every pipeline command).
 #[derive(Debug, Clone, Args)]
@@ -222,7 +225,8 @@ impl BuildObserver for Progress {
     }
 }
 
-fn print_environment(status: &EnvironmentStatus) {
+/// Prints where an environment stands (`status`, `why`, `run`).
+pub(super) fn print_environment(status: &EnvironmentStatus) {
     println!("{}", status.environment);
     match &status.current {
         Some(c) => println!(
@@ -330,6 +334,7 @@ pub async fn server(
         crate::store::redact(&args.state_spec()),
         node.max_builds
     );
+    eprintln!("lockgate: dashboard at http://{bound}/");
     scheduler.serve_node(shutdown_signal(), node).await?;
     let _ = stop_api.send(());
     let _ = api.await;
@@ -345,27 +350,45 @@ pub async fn status(cli: &Cli, args: &PipelineArgs, json: bool) -> anyhow::Resul
     for env in &scheduler.pipeline().environments {
         statuses.push(scheduler.environment_status(&env.name.value).await?);
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&statuses)?);
-        return Ok(ExitCode::SUCCESS);
+    let mut jobs = Vec::new();
+    if !json {
+        let store = scheduler.store();
+        for job in &scheduler.pipeline().jobs {
+            let last = store.builds(Some(&job.name.value), Page::first(1)).await?;
+            jobs.push(JobSummary {
+                name: job.name.value.clone(),
+                environment: job.environment.value.clone(),
+                last_build: last.first().map(BuildInfo::from),
+            });
+        }
     }
-    for s in &statuses {
+    print_status(&statuses, &jobs, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `lockgate status`: the environments (only them, as JSON, with `json`), then each
+/// job's last build.
+pub(super) fn print_status(
+    statuses: &[EnvironmentStatus],
+    jobs: &[JobSummary],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(statuses)?);
+        return Ok(());
+    }
+    for s in statuses {
         print_environment(s);
     }
-    let store = scheduler.store();
     println!();
     println!("jobs");
-    for job in &scheduler.pipeline().jobs {
-        let last = store.builds(Some(&job.name.value), Page::first(1)).await?;
-        let state = last.first().map_or("no builds".to_owned(), |b| {
+    for job in jobs {
+        let state = job.last_build.as_ref().map_or("no builds".to_owned(), |b| {
             format!("#{} {}", b.number, b.status)
         });
-        println!(
-            "  {:<24} {:<12} {state}",
-            job.name.value, job.environment.value
-        );
+        println!("  {:<24} {:<12} {state}", job.name, job.environment);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `lockgate builds`.
@@ -377,6 +400,13 @@ pub async fn builds(
 ) -> anyhow::Result<ExitCode> {
     let store = args.store().await?;
     let builds = store.builds(job, Page::first(limit)).await?;
+    let builds: Vec<BuildInfo> = builds.iter().map(BuildInfo::from).collect();
+    print_builds(&builds, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `lockgate builds`: one line per build, or a JSON array.
+pub(super) fn print_builds(builds: &[BuildInfo], json: bool) -> anyhow::Result<()> {
     if json {
         let list: Vec<serde_json::Value> = builds
             .iter()
@@ -388,7 +418,7 @@ pub async fn builds(
                     "status": b.status.as_str(),
                     "reason": b.reason,
                     "retry_of": b.retry_of,
-                    "node": b.claimed_by,
+                    "node": b.node,
                     "created_at": b.created_at,
                     "started_at": b.started_at,
                     "finished_at": b.finished_at,
@@ -396,7 +426,7 @@ pub async fn builds(
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     for b in builds {
         println!(
@@ -408,22 +438,51 @@ pub async fn builds(
             b.reason
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// A build named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum BuildRef {
+    /// By id.
+    Id(i64),
+    /// By job and number.
+    Number(String, i64),
+}
+
+impl BuildRef {
+    /// Parses a build id, or `JOB/NUMBER` (`JOB/#NUMBER` too).
+    pub(super) fn parse(spec: &str) -> anyhow::Result<Self> {
+        if let Some((job, number)) = spec.rsplit_once('/') {
+            let number: i64 = number
+                .trim_start_matches('#')
+                .parse()
+                .with_context(|| format!("`{spec}`: expected JOB/NUMBER"))?;
+            return Ok(Self::Number(job.to_owned(), number));
+        }
+        let id: i64 = spec
+            .parse()
+            .with_context(|| format!("`{spec}`: expected a build id or JOB/NUMBER"))?;
+        Ok(Self::Id(id))
+    }
 }
 
 /// Finds a build by id, or by `JOB/NUMBER`.
 async fn find_build(store: &Store, spec: &str) -> anyhow::Result<crate::store::Build> {
-    if let Some((job, number)) = spec.rsplit_once('/') {
-        let number: i64 = number
-            .trim_start_matches('#')
-            .parse()
-            .with_context(|| format!("`{spec}`: expected JOB/NUMBER"))?;
-        return Ok(store.build_by_number(job, number).await?);
-    }
-    let id: i64 = spec
-        .parse()
-        .with_context(|| format!("`{spec}`: expected a build id or JOB/NUMBER"))?;
-    Ok(store.build(id).await?)
+    Ok(match BuildRef::parse(spec)? {
+        BuildRef::Number(job, number) => store.build_by_number(&job, number).await?,
+        BuildRef::Id(id) => store.build(id).await?,
+    })
+}
+
+/// Prints a log line (`lockgate logs`).
+pub(super) fn print_log_line(stream: &str, text: &str) {
+    println!("[{stream}] {text}");
+}
+
+/// Prints how a followed build ended (`lockgate logs --follow`).
+pub(super) fn print_log_end(job: &str, number: i64, status: BuildStatus) {
+    println!("build {job} #{number} {status}");
 }
 
 /// `lockgate logs BUILD [--follow]`.
@@ -434,7 +493,7 @@ pub async fn logs(args: &PipelineArgs, build: &str, follow: bool) -> anyhow::Res
     loop {
         let lines = store.logs(build.id, after, 1000).await?;
         for l in &lines {
-            println!("[{}] {}", l.stream, l.text);
+            print_log_line(&l.stream, &l.text);
             after = l.seq;
         }
         if !lines.is_empty() {
@@ -443,10 +502,7 @@ pub async fn logs(args: &PipelineArgs, build: &str, follow: bool) -> anyhow::Res
         let current = store.build(build.id).await?;
         if !follow || current.status.is_finished() {
             if follow {
-                println!(
-                    "build {} #{} {}",
-                    current.job, current.number, current.status
-                );
+                print_log_end(&current.job, current.number, current.status);
             }
             break;
         }
@@ -483,23 +539,33 @@ pub async fn nodes(args: &PipelineArgs, json: bool) -> anyhow::Result<ExitCode> 
     let store = args.store().await?;
     let nodes = store.nodes().await?;
     let lease = store.lease(crate::scheduler::SCHEDULER_LEASE).await?;
+    print_nodes(lease.as_ref().map(|l| l.holder.as_str()), &nodes, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `lockgate nodes`: the scheduler lease's holder and each node.
+pub(super) fn print_nodes(
+    scheduler: Option<&str>,
+    nodes: &[NodeInfo],
+    json: bool,
+) -> anyhow::Result<()> {
     let now = crate::store::now_ms();
     if json {
         let out = serde_json::json!({
-            "scheduler": lease.as_ref().map(|l| &l.holder),
+            "scheduler": scheduler,
             "nodes": nodes,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
-    match &lease {
-        Some(l) => println!("scheduler  {}", l.holder),
+    match scheduler {
+        Some(holder) => println!("scheduler  {holder}"),
         None => println!("scheduler  none (no server holds the lease)"),
     }
     if nodes.is_empty() {
         println!("no server nodes");
     }
-    for n in &nodes {
+    for n in nodes {
         println!(
             "{:32} {:9} {}/{} builds  heartbeat {:.1} s ago",
             n.name,
@@ -509,7 +575,7 @@ pub async fn nodes(args: &PipelineArgs, json: bool) -> anyhow::Result<ExitCode> 
             (now - n.heartbeat_at) as f64 / 1000.0
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `lockgate trigger JOB`.
@@ -519,11 +585,16 @@ pub async fn trigger(cli: &Cli, args: &PipelineArgs, job: &str) -> anyhow::Resul
         .await?;
     scheduler.prepare().await?;
     let build = scheduler.trigger(job).await?;
+    print_queued(&BuildInfo::from(&build));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a build `lockgate trigger` queued.
+pub(super) fn print_queued(build: &BuildInfo) {
     println!(
         "queued {} #{} (build {}); `lockgate run` or a running server executes it",
         build.job, build.number, build.id
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `lockgate check RESOURCE`.
@@ -534,11 +605,16 @@ pub async fn check(cli: &Cli, args: &PipelineArgs, resource: &str) -> anyhow::Re
     scheduler.prepare().await?;
     let new = scheduler.check(resource).await?;
     let latest = scheduler.store().latest_version(resource).await?;
+    print_checked(resource, new as u64, latest.as_ref().map(|v| &v.version));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what `lockgate check` found.
+pub(super) fn print_checked(resource: &str, new: u64, latest: Option<&Version>) {
     println!(
         "{resource}: {new} new version(s); latest {}",
-        latest.map_or("none".to_owned(), |v| v.version.to_string())
+        latest.map_or("none".to_owned(), Version::to_string)
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `lockgate pin RESOURCE VERSION` / `unpin RESOURCE`.
@@ -552,14 +628,22 @@ pub async fn pin(
         Some(v) => {
             let version: Version = parse_version(v)?;
             let pinned = store.pin_version(resource, &version).await?;
-            println!("{resource} pinned to {}", pinned.version);
+            print_pinned(resource, Some(&pinned.version));
         }
         None => {
             store.unpin(resource).await?;
-            println!("{resource} unpinned");
+            print_pinned(resource, None);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the outcome of `lockgate pin` (a version) or `unpin` (`None`).
+pub(super) fn print_pinned(resource: &str, pinned: Option<&Version>) {
+    match pinned {
+        Some(v) => println!("{resource} pinned to {v}"),
+        None => println!("{resource} unpinned"),
+    }
 }
 
 /// `lockgate disable RESOURCE VERSION` / `enable`.
@@ -574,13 +658,18 @@ pub async fn disable(
     store
         .set_version_disabled(resource, &version, disabled)
         .await?;
-    let word = if disabled { "disabled" } else { "enabled" };
-    println!("{resource} {version} {word}");
+    print_disabled(resource, &version, disabled);
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the outcome of `lockgate disable` / `enable`.
+pub(super) fn print_disabled(resource: &str, version: &Version, disabled: bool) {
+    let word = if disabled { "disabled" } else { "enabled" };
+    println!("{resource} {version} {word}");
+}
+
 /// A version from the command line: JSON (`{"ref":"abc"}`) or `name=value[,name=value]`.
-fn parse_version(text: &str) -> anyhow::Result<Version> {
+pub(super) fn parse_version(text: &str) -> anyhow::Result<Version> {
     if text.trim_start().starts_with('{') {
         return serde_json::from_str(text).context("the version must be a JSON object of strings");
     }
@@ -600,9 +689,14 @@ pub async fn approve(
     args: &PipelineArgs,
     environment: &str,
     candidate: Option<i64>,
-    approver: &str,
+    approver: Option<&str>,
     comment: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    let Some(approver) = approver else {
+        bail!(
+            "`lockgate approve` needs `--as NAME`: who approves is recorded with the approval (against a server, `--server`, the token's name is)"
+        );
+    };
     let scheduler = args
         .scheduler(cli, Arc::new(crate::runner::NoObserver))
         .await?;
@@ -614,19 +708,27 @@ pub async fn approve(
         .iter()
         .map(|v| format!("{} {}", v.resource, v.version))
         .collect();
+    print_approved(environment, c.id, &versions, approver, first);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the outcome of `lockgate approve`: candidate `id` (`resource version` lines) was
+/// approved by `approver`, or (`first` false) had been already.
+pub(super) fn print_approved(
+    environment: &str,
+    id: i64,
+    versions: &[String],
+    approver: &str,
+    first: bool,
+) {
     if first {
         println!(
-            "approved candidate #{} for `{environment}` as {approver}: {}",
-            c.id,
+            "approved candidate #{id} for `{environment}` as {approver}: {}",
             versions.join(", ")
         );
     } else {
-        println!(
-            "candidate #{} was already approved for `{environment}`",
-            c.id
-        );
+        println!("candidate #{id} was already approved for `{environment}`");
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `lockgate rollback ENVIRONMENT`.
@@ -641,12 +743,18 @@ pub async fn rollback(
         .await?;
     scheduler.prepare().await?;
     let (c, builds) = scheduler.rollback(environment, by).await?;
-    println!("rolling `{environment}` back to candidate #{}:", c.id);
+    let builds: Vec<BuildInfo> = builds.iter().map(BuildInfo::from).collect();
+    print_rollback(environment, c.id, &builds);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the builds `lockgate rollback` queued to re-deploy candidate `id`.
+pub(super) fn print_rollback(environment: &str, id: i64, builds: &[BuildInfo]) {
+    println!("rolling `{environment}` back to candidate #{id}:");
     for b in builds {
         println!("  queued {} #{} (build {})", b.job, b.number, b.id);
     }
     println!("`lockgate run` or a running server executes the builds");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `lockgate why ENVIRONMENT`.
@@ -660,17 +768,23 @@ pub async fn why(
         .scheduler(cli, Arc::new(crate::runner::NoObserver))
         .await?;
     let status = scheduler.environment_status(environment).await?;
+    print_why(&status, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `lockgate why`: where the environment stands and what blocks its next candidate.
+pub(super) fn print_why(status: &EnvironmentStatus, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        println!("{}", serde_json::to_string_pretty(status)?);
     } else {
-        print_environment(&status);
+        print_environment(status);
         if status.blockers.is_empty() {
             println!(
                 "  nothing blocks it: the newest qualified candidate upstream is already here"
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 #[cfg(test)]

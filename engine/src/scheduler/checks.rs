@@ -146,13 +146,12 @@ impl Scheduler {
         Ok(saved.new_versions.len())
     }
 
-    /// Spawns one loop per check group, each checking at its `check_every` with ±10 % jitter.
+    /// Spawns one loop per check group, each checking at once and then at its `check_every`
+    /// with ±10 % jitter; a `never` group is checked once (as `lockgate run` does), then only
+    /// by webhooks and `lockgate check`.
     pub(super) fn spawn_check_loops(&self) -> JoinSet<()> {
         let mut set = JoinSet::new();
         for (r, every) in self.check_groups() {
-            let CheckEvery::Interval(every) = every else {
-                continue;
-            };
             let this = self.clone();
             let name = r.name.value.clone();
             set.spawn(async move {
@@ -160,6 +159,9 @@ impl Scheduler {
                     if let Err(e) = this.check(&name).await {
                         tracing::warn!(resource = %name, "{e}");
                     }
+                    let CheckEvery::Interval(every) = every else {
+                        return;
+                    };
                     tokio::time::sleep(jitter(every)).await;
                 }
             });

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Result, Scheduler, SchedulerError};
 use crate::config::{Approval, Job};
@@ -52,7 +52,7 @@ impl fmt::Display for Blocker {
                 candidate,
             } => write!(
                 f,
-                "candidate #{candidate} waits for approval to enter `{environment}` (`lockgate approve {environment} {candidate} --as NAME`)"
+                "candidate #{candidate} waits for approval to enter `{environment}` (approve it in the dashboard or with `lockgate approve {environment} {candidate}`)"
             ),
             Blocker::Soak {
                 environment,
@@ -68,7 +68,7 @@ impl fmt::Display for Blocker {
 }
 
 /// What `lockgate why ENVIRONMENT` and `status` report for one environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnvironmentStatus {
     /// Environment name.
     pub environment: String,
@@ -83,7 +83,7 @@ pub struct EnvironmentStatus {
 }
 
 /// A candidate for display.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidateSummary {
     /// Candidate id.
     pub id: i64,

@@ -20,7 +20,7 @@ pub struct Lease {
 }
 
 /// One engine node, as it last reported itself.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeInfo {
     /// `host:pid`.
     pub name: String,
