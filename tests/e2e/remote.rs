@@ -426,3 +426,130 @@ fn errors_say_what_to_do() {
         r.stderr
     );
 }
+
+/// A certificate authority and a certificate for 127.0.0.1 signed by it, made with `openssl`:
+/// returns (CA certificate, server certificate, server key).
+fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    let sh = |script: &str| {
+        let out = std::process::Command::new("bash")
+            .args(["-euc", script])
+            .current_dir(dir)
+            .output()
+            .expect("running openssl (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+          -subj /CN=lockgate-test-ca 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+          -subj /CN=127.0.0.1 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+          -out server.pem -days 2 -extfile ext.cnf 2>/dev/null");
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+#[test]
+fn works_through_an_https_reverse_proxy_with_a_path_prefix() {
+    use std::io::BufRead;
+
+    let ex = CloudGov::new();
+    let tokens = tokens(&ex);
+    let mut cmd = ex.command();
+    cmd.args([
+        "server",
+        "pipeline.yml",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+    ])
+    .arg(&tokens);
+    let server = Server::start(cmd, ex.dir.path().join("server.log"));
+    let upstream_port = server.url.rsplit(':').next().unwrap().to_owned();
+
+    // TLS ends at a reverse proxy that serves the API under /lockgate/.
+    let (ca, cert, key) = certificates(ex.dir.path());
+    let mut proxy = std::process::Command::new("python3")
+        .arg(lockgate_e2e::repo().join("tests/fixtures/tls/proxy.py"))
+        .arg(&upstream_port)
+        .arg("/lockgate")
+        .args([&cert, &key])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _proxy = lockgate_e2e::KillOnDrop(proxy);
+    let https = format!("https://127.0.0.1:{}/lockgate/", line.trim());
+    let over_tls = |ca: Option<&PathBuf>, token: Option<&str>, args: &[&str]| {
+        let mut cmd = ex.command();
+        cmd.arg("--server").arg(&https).args(args);
+        match ca {
+            Some(ca) => cmd.env("SSL_CERT_FILE", ca),
+            None => cmd.env_remove("SSL_CERT_FILE"),
+        };
+        if let Some(t) = token {
+            cmd.env("LOCKGATE_TOKEN", t);
+        }
+        run(&mut cmd)
+    };
+
+    // A certificate the system does not trust is refused, saying so.
+    let r = over_tls(None, None, &["status"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("cannot reach the lockgate server at https://")
+            && r.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        r.stderr
+    );
+
+    // Trusted (SSL_CERT_FILE, as for the system's store): the same answers as locally.
+    idle(&server.url, "production to wait for an approval", |envs| {
+        env(envs, "production")["next"].is_object()
+    });
+    let remote_status = ok(over_tls(Some(&ca), None, &["status"]), "status over TLS");
+    assert_eq!(remote_status, ok(ex.lg(&["status"]), "local status"));
+    let approved = ok(
+        over_tls(Some(&ca), Some(APPROVER), &["approve", "production"]),
+        "approve over TLS",
+    );
+    assert!(
+        approved.starts_with("approved candidate #1 for `production` as alice"),
+        "{approved}"
+    );
+    // The live log stream passes the proxy: following the production build ends with its status.
+    let build = wait_for("production's build", Duration::from_secs(60), || {
+        json(&server.url, "jobs/deploy-production/builds")["builds"][0]["id"]
+            .as_i64()
+            .ok_or_else(|| "no build yet".to_owned())
+    });
+    let followed = ok(
+        over_tls(Some(&ca), None, &["logs", "-f", &build.to_string()]),
+        "logs -f over TLS",
+    );
+    assert!(
+        followed
+            .trim_end()
+            .ends_with("build deploy-production #1 succeeded"),
+        "{followed}"
+    );
+    // Production deployed it: a release after the one setup.sh put there.
+    let current = ex.dir.path().join("work/envs/production/current");
+    let deployed = std::fs::read_to_string(&current).unwrap_or_default();
+    assert_ne!(
+        deployed.trim(),
+        "1",
+        "production still runs setup's release"
+    );
+}
