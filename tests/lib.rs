@@ -282,6 +282,42 @@ impl CloudGov {
     }
 }
 
+/// Token of `grafana`, a viewer, in the servers [`CloudGov::server`] starts.
+pub const VIEWER_TOKEN: &str = "viewer-secret-0001";
+/// Token of `ci`, an operator, in the servers [`CloudGov::server`] starts.
+pub const OPERATOR_TOKEN: &str = "operator-secret-0001";
+/// Token of `alice`, an approver, in the servers [`CloudGov::server`] starts.
+pub const APPROVER_TOKEN: &str = "approver-secret-0001";
+
+impl CloudGov {
+    /// Starts `lockgate server` on the example, on an ephemeral port, with `tokens.yml`
+    /// (`grafana` views, `ci` operates, `alice` approves; see [`VIEWER_TOKEN`] and the others)
+    /// and the `extra` arguments; its output goes to `server.log`.
+    pub fn server(&self, extra: &[&str]) -> Server {
+        let tokens = self.dir.path().join("tokens.yml");
+        std::fs::write(
+            &tokens,
+            format!(
+                "- {{ name: grafana, token: \"{VIEWER_TOKEN}\", role: viewer }}\n\
+                 - {{ name: ci, token: \"{OPERATOR_TOKEN}\", role: operator }}\n\
+                 - {{ name: alice, token: \"{APPROVER_TOKEN}\", role: approver }}\n"
+            ),
+        )
+        .expect("writing tokens.yml");
+        let mut cmd = self.command();
+        cmd.args([
+            "server",
+            "pipeline.yml",
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens",
+        ])
+        .arg(&tokens)
+        .args(extra);
+        Server::start(cmd, self.dir.path().join("server.log"))
+    }
+}
+
 impl Default for CloudGov {
     fn default() -> Self {
         Self::new()

@@ -6,26 +6,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lockgate_e2e::{CloudGov, Run, Server, http, run, wait_for};
+use lockgate_e2e::{
+    APPROVER_TOKEN, CloudGov, OPERATOR_TOKEN, Run, VIEWER_TOKEN, http, run, wait_for,
+};
 
-const VIEWER: &str = "viewer-secret-0001";
-const OPERATOR: &str = "operator-secret-0001";
-const APPROVER: &str = "approver-secret-0001";
-
-/// Writes the tokens file: `grafana` views, `ci` operates, `alice` approves.
-fn tokens(ex: &CloudGov) -> PathBuf {
-    let path = ex.dir.path().join("tokens.yml");
-    std::fs::write(
-        &path,
-        format!(
-            "- {{ name: grafana, token: \"{VIEWER}\", role: viewer }}\n\
-             - {{ name: ci, token: \"{OPERATOR}\", role: operator }}\n\
-             - {{ name: alice, token: \"{APPROVER}\", role: approver }}\n"
-        ),
-    )
-    .expect("writing tokens.yml");
-    path
-}
+const VIEWER: &str = VIEWER_TOKEN;
+const OPERATOR: &str = OPERATOR_TOKEN;
+const APPROVER: &str = APPROVER_TOKEN;
 
 /// `lockgate --server URL ARGS` with the token (if any) in `LOCKGATE_TOKEN`.
 fn remote(ex: &CloudGov, url: &str, token: Option<&str>, args: &[&str]) -> Run {
@@ -82,17 +69,7 @@ fn env<'a>(envs: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
 #[test]
 fn remote_commands_print_what_the_local_ones_print_and_act_through_the_api() {
     let ex = CloudGov::new();
-    let tokens = tokens(&ex);
-    let mut cmd = ex.command();
-    cmd.args([
-        "server",
-        "pipeline.yml",
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens",
-    ])
-    .arg(&tokens);
-    let server = Server::start(cmd, ex.dir.path().join("server.log"));
+    let server = ex.server(&[]);
     let url = server.url.clone();
 
     // 1. The server checks every resource once at start (the environments are `check_every:
@@ -461,17 +438,7 @@ fn works_through_an_https_reverse_proxy_with_a_path_prefix() {
     use std::io::BufRead;
 
     let ex = CloudGov::new();
-    let tokens = tokens(&ex);
-    let mut cmd = ex.command();
-    cmd.args([
-        "server",
-        "pipeline.yml",
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens",
-    ])
-    .arg(&tokens);
-    let server = Server::start(cmd, ex.dir.path().join("server.log"));
+    let server = ex.server(&[]);
     let upstream_port = server.url.rsplit(':').next().unwrap().to_owned();
 
     // TLS ends at a reverse proxy that serves the API under /lockgate/.
