@@ -554,6 +554,13 @@ async fn a_release_walks_to_production_through_the_api() {
         value("lockgate_plugin_invocations_total ") >= 10.0,
         "{metrics}"
     );
+    // The same document at the path Prometheus scrapes by default.
+    let (status, root) = call(addr, "GET", "/metrics", None, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        root.contains("lockgate_nodes{role=\"scheduler\"} 1"),
+        "{root}"
+    );
 
     stop_scheduler.send(()).unwrap();
     node.await.unwrap().unwrap();

@@ -77,6 +77,7 @@ fn routes() -> Routes {
     r.add(&["get"], "/healthz", get(healthz))
         .add(&["get"], "/api/v1/openapi.json", get(openapi))
         .add(&["get"], "/api/v1/metrics", get(environments::metrics))
+        .add(&["get"], "/metrics", get(environments::metrics))
         .add(&["get"], "/api/v1/pipeline", get(pipeline::graph))
         .add(&["get"], "/api/v1/resources", get(pipeline::resources))
         .add(
