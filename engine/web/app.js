@@ -47,7 +47,10 @@ function initTopbar() {
   };
   show(Boolean(getToken()));
   onTokenChange(show);
-  set.addEventListener('click', () => askToken('Enter a bearer token (from the server’s token file) for this tab.'));
+  set.addEventListener('click', async () => {
+    // Resumes polling when it paused for want of a token to read.
+    if (await askToken('Enter a bearer token (from the server’s token file) for this tab.')) setPaused(false);
+  });
   forget.addEventListener('click', () => {
     forgetToken();
     if (access.readsNeedToken) location.hash = '#/';
@@ -232,12 +235,20 @@ async function locked(err) {
   if (!askedAndCancelled) ask();
 }
 
+/** Reads answered 401 while the page shows (the token was forgotten or is no longer known):
+ *  polling pauses and the page asks for a token once — the other reads of the same poll, and
+ *  any that answer while the dialog is open, do not ask again. Cancelled, the page stays
+ *  paused until "Set token". */
+let askingToRead = false;
 onReadUnauthorized(async (err) => {
-  if (!state.pipeline) return;
+  if (!state.pipeline || askingToRead) return;
+  askingToRead = true;
   setPaused(true);
   const token = await askToken('The server needs a valid token to read (it runs with protected reads).', getToken() ? err.explain() : '');
+  askingToRead = false;
+  if (!token) return;
   setPaused(false);
-  if (token && state.page) route();
+  if (state.page) route();
 });
 
 document.addEventListener('keydown', (e) => {

@@ -1,8 +1,10 @@
 //! The web dashboard in real headless Chromium (Debian `chromium`, driven by `playwright-core`
 //! from `tests/browser`, installed by `tests/browser/install.sh`): the cloud-gov example's graph,
 //! a build page, the "why not promoted" panel and an approval that arrives in production without
-//! a reload; and a generated pipeline of 200 jobs, with the first render and the poll updates
-//! measured. Screenshots go to `target/browser-artifacts/`.
+//! a reload; the actions by role on a server with protected reads (token prompt, trigger, check,
+//! disable/enable, pin/unpin, approve, rollback, and the 401/403 messages); and a generated
+//! pipeline of 200 jobs, with the first render and the poll updates measured. Screenshots go to
+//! `target/browser-artifacts/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +15,7 @@ use lockgate_e2e::{CloudGov, Server, http, lockgate, repo, wait_for};
 
 const APPROVER: &str = "approver-secret-0001";
 const OPERATOR: &str = "operator-secret-0001";
+const VIEWER: &str = "viewer-secret-0001";
 
 /// Runs `tests/browser/install.sh` once per test process; panics with its output and what it
 /// needs when it fails.
@@ -88,7 +91,12 @@ fn node(script: &str, env: &[(&str, &str)], artifacts: &Path) -> String {
 }
 
 fn get_json(url: &str, path: &str) -> serde_json::Value {
-    let (status, body) = http("GET", &format!("{url}/api/v1/{path}"), None, None);
+    get_json_as(url, path, None)
+}
+
+/// `GET /api/v1/PATH` with a bearer token (reads protected by `--protect-reads`).
+fn get_json_as(url: &str, path: &str, token: Option<&str>) -> serde_json::Value {
+    let (status, body) = http("GET", &format!("{url}/api/v1/{path}"), token, None);
     assert_eq!(status, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
 }
@@ -175,6 +183,179 @@ fn the_dashboard_shows_the_pipeline_and_approves_a_candidate_into_production() {
         ex.deployed_versions("production")
     );
     for shot in ["01-pipeline.png", "failure.png"] {
+        let exists = dir.join(shot).is_file();
+        assert_eq!(exists, shot != "failure.png", "{shot} in {}", dir.display());
+    }
+}
+
+/// The builds of `job`, newest first (the first page of 100).
+fn job_builds(url: &str, job: &str, token: &str) -> Vec<serde_json::Value> {
+    get_json_as(url, &format!("jobs/{job}/builds?limit=100"), Some(token))["builds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_dashboard_asks_for_a_token_and_its_actions_follow_the_role() {
+    let _one_at_a_time = serial();
+    install();
+    let ex = CloudGov::new();
+    let tokens = ex.dir.path().join("tokens.yml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "- {{ name: grafana, token: \"{VIEWER}\", role: viewer }}\n\
+             - {{ name: ci, token: \"{OPERATOR}\", role: operator }}\n\
+             - {{ name: alice, token: \"{APPROVER}\", role: approver }}\n"
+        ),
+    )
+    .expect("writing tokens.yml");
+    let mut cmd = ex.command();
+    cmd.args([
+        "server",
+        "pipeline.yml",
+        "--listen",
+        "127.0.0.1:0",
+        "--protect-reads",
+        "--tokens",
+    ])
+    .arg(&tokens);
+    let server = Server::start(cmd, ex.dir.path().join("server.log"));
+    let url = server.url.clone();
+    let (status, body) = http("GET", &format!("{url}/api/v1/pipeline"), None, None);
+    assert_eq!(status, 401, "reads are protected: {body}");
+
+    // Production runs candidate 1 (app 1.0.0), approved through the API, so that the browser's
+    // rollback has an earlier candidate to go back to once it approved 1.1.0.
+    let first = wait_for(
+        "production to wait for an approval",
+        Duration::from_secs(180),
+        || {
+            let why = get_json_as(&url, "environments/production/why", Some(VIEWER));
+            let waits = why["blockers"].as_array().is_some_and(|b| {
+                b.iter()
+                    .any(|b| b.as_str().unwrap_or("").contains("waits for approval"))
+            });
+            match why["next"]["id"].as_i64() {
+                Some(id) if waits => Ok(id),
+                _ => Err(why.to_string()),
+            }
+        },
+    );
+    let (status, body) = http(
+        "POST",
+        &format!("{url}/api/v1/environments/production/approve"),
+        Some(APPROVER),
+        Some(&format!("{{\"candidate\": {first}}}")),
+    );
+    assert_eq!(status, 200, "approving candidate #{first}: {body}");
+    wait_for(
+        "production to run the first candidate, every build finished",
+        Duration::from_secs(120),
+        || {
+            let envs = get_json_as(&url, "environments", Some(VIEWER));
+            let builds = get_json_as(&url, "builds?limit=100", Some(VIEWER));
+            let runs = envs.as_array().is_some_and(|e| {
+                e.iter().any(|e| {
+                    e["environment"] == "production" && e["current"]["id"].as_i64() == Some(first)
+                })
+            });
+            let busy = builds["builds"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|b| b["finished"] == false));
+            (runs && !busy)
+                .then_some(())
+                .ok_or(format!("{envs}\n{builds}"))
+        },
+    );
+    assert!(
+        ex.deployed_versions("production")
+            .contains("\"app\": \"1.0.0\""),
+        "{}",
+        ex.deployed_versions("production")
+    );
+    let manual_before = job_builds(&url, "deploy-development", VIEWER)
+        .iter()
+        .filter(|b| b["reason"] == "manual")
+        .count();
+    assert_eq!(manual_before, 0, "no build was triggered by hand yet");
+
+    let dir = artifacts("operator");
+    let releases = ex.dir.path().join("work/releases");
+    let first_id = first.to_string();
+    let out = node(
+        "operator.mjs",
+        &[
+            ("LOCKGATE_URL", &url),
+            ("VIEWER_TOKEN", VIEWER),
+            ("OPERATOR_TOKEN", OPERATOR),
+            ("APPROVER_TOKEN", APPROVER),
+            ("RELEASES_DIR", &releases.display().to_string()),
+            ("FIRST_CANDIDATE", &first_id),
+        ],
+        &dir,
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("operator.mjs printed no JSON line:\n{out}"));
+    let seen: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+
+    // Through the API and on disk: what the browser did, and nothing more.
+    let manual: Vec<_> = job_builds(&url, "deploy-development", VIEWER)
+        .into_iter()
+        .filter(|b| b["reason"] == "manual")
+        .collect();
+    assert_eq!(
+        manual.len(),
+        1,
+        "exactly one build triggered by hand (the operator's; the viewer's was refused): {manual:?}"
+    );
+    assert_eq!(manual[0]["number"], seen["triggered_build"], "{manual:?}");
+    let prod = job_builds(&url, "deploy-production", VIEWER);
+    let last = &prod[0];
+    assert_eq!(last["number"], seen["rollback_build"], "{last}");
+    assert_eq!(
+        last["reason"],
+        format!("rollback to candidate #{first}"),
+        "{last}"
+    );
+    assert_eq!(last["status"], "succeeded", "{last}");
+    let why = get_json_as(&url, "environments/production/why", Some(VIEWER));
+    assert_eq!(
+        why["current"]["id"].as_i64(),
+        Some(first),
+        "production runs the first candidate again: {why}\n{}",
+        server_log(&server)
+    );
+    assert_ne!(seen["second"].as_i64(), Some(first), "{seen}");
+    let deployed = ex.deployed_versions("production");
+    assert!(deployed.contains("\"app\": \"1.0.0\""), "{deployed}");
+    let releases_dir = ex.dir.path().join("work/envs/production/releases");
+    let kept: Vec<String> = std::fs::read_dir(&releases_dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("versions.json")).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        kept.iter().any(|v| v.contains("\"app\": \"1.1.0\"")),
+        "1.1.0 was deployed to production before the rollback: {kept:?}"
+    );
+    let resources = get_json_as(&url, "resources", Some(VIEWER));
+    let app = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "app-release")
+        .expect("app-release in /resources");
+    assert!(app["pinned"].is_null(), "app-release is left pinned: {app}");
+    assert_eq!(app["latest"]["version"]["version"], "1.1.0", "{app}");
+    assert_eq!(app["latest"]["disabled"], false, "{app}");
+    for shot in ["01-locked.png", "failure.png"] {
         let exists = dir.join(shot).is_file();
         assert_eq!(exists, shot != "failure.png", "{shot} in {}", dir.display());
     }

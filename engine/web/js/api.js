@@ -58,7 +58,8 @@ export async function request(method, path, body) {
   if (!response.ok) {
     const message = (data && data.error) || text || response.statusText;
     const err = new ApiError(response.status, message);
-    if (response.status === 401 && method === 'GET') {
+    // Only for the token of this tab: a 401 for a token replaced since is stale.
+    if (response.status === 401 && method === 'GET' && getToken() === token) {
       access.readsNeedToken = true;
       for (const fn of listeners) fn(err);
     }

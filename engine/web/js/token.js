@@ -44,13 +44,15 @@ export function askToken(reason, error = '') {
   errorEl.textContent = error;
   errorEl.hidden = !error;
   input.value = '';
-  if (pending) pending(null);
+  // A newer question replaces an open one: the dialog stays open (closing it would queue a
+  // `close` event that cancels the new question too).
+  if (pending) pending(null, true);
   return new Promise((resolve) => {
-    const finish = (value) => {
+    const finish = (value, keepOpen = false) => {
       form.removeEventListener('submit', onSubmit);
       dialog.removeEventListener('close', onClose);
       pending = null;
-      if (dialog.open) dialog.close();
+      if (!keepOpen && dialog.open) dialog.close();
       resolve(value);
     };
     const onSubmit = (e) => {
