@@ -418,3 +418,51 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// `tests/fixtures/reverse_proxy.py` running in front of a server, as operators deploy it:
+/// the server's routes under a path prefix, over TLS when given a certificate; killed when
+/// dropped.
+pub struct ReverseProxy {
+    /// The proxy process.
+    pub process: KillOnDrop,
+    /// Its base URL, with the prefix: `http(s)://127.0.0.1:PORT/PREFIX`.
+    pub url: String,
+}
+
+impl ReverseProxy {
+    /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`) serving it under `prefix`
+    /// (`/lockgate`), over TLS with `(certificate, key)` PEM files when given.
+    pub fn start(upstream: &str, prefix: &str, tls: Option<(&Path, &Path)>) -> Self {
+        use std::io::BufRead;
+        let port = upstream
+            .rsplit(':')
+            .next()
+            .expect("upstream URL with a port");
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("tests/fixtures/reverse_proxy.py"))
+            .args([port, prefix])
+            .stdout(std::process::Stdio::piped());
+        if let Some((cert, key)) = tls {
+            cmd.args([cert, key]);
+        }
+        let mut child = cmd.spawn().expect("running python3");
+        let stdout = child.stdout.take().expect("the proxy's stdout");
+        let process = KillOnDrop(child);
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the proxy's port");
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the reverse proxy did not start: `{line}`"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        Self {
+            process,
+            url: format!(
+                "{scheme}://127.0.0.1:{port}{}",
+                prefix.trim_end_matches('/')
+            ),
+        }
+    }
+}

@@ -3,6 +3,9 @@
 //! talk to the JSON API (`/api/v1`); they hold no data of their own, so they are served without
 //! a token even when reads are protected (the page then asks for one).
 //!
+//! The page links its assets and calls the API by relative URLs, so it also works behind a
+//! reverse proxy that serves the server under a path prefix (`https://ci.example.org/lockgate/`).
+//!
 //! `LOCKGATE_WEB_DIR=DIR` serves the assets from `DIR` instead, read on every request: for
 //! working on the dashboard without rebuilding the binary.
 
@@ -116,12 +119,19 @@ mod tests {
     fn the_page_and_its_assets_are_embedded() {
         let index =
             String::from_utf8(ASSETS.get_file("index.html").unwrap().contents().to_vec()).unwrap();
-        // Every asset the page links to is embedded.
-        for part in index.split("/assets/").skip(1) {
-            let path = part.split(['"', '\'', '?']).next().unwrap();
+        // Every asset the page links to is embedded, linked relatively (so that the
+        // dashboard also works under a reverse proxy's path prefix).
+        assert!(
+            !index.contains("\"/assets/"),
+            "index.html links assets absolutely"
+        );
+        let links: Vec<&str> = index.split("=\"assets/").skip(1).collect();
+        assert!(links.len() >= 2, "index.html links its script and styles");
+        for part in links {
+            let path = part.split(['"', '?']).next().unwrap();
             assert!(
                 ASSETS.get_file(path).is_some(),
-                "index.html links /assets/{path}, which engine/web/ lacks"
+                "index.html links assets/{path}, which engine/web/ lacks"
             );
         }
     }

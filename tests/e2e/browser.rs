@@ -1,5 +1,6 @@
 //! The web dashboard in real headless Chromium (Debian `chromium`, driven by `playwright-core`
-//! from `tests/browser`, installed by `tests/browser/install.sh`): the cloud-gov example's graph,
+//! from `tests/browser`, installed by `tests/browser/install.sh`): behind a reverse proxy with a
+//! path prefix, the cloud-gov example's graph,
 //! a build page, the "why not promoted" panel and an approval that arrives in production without
 //! a reload; the actions by role on a server with protected reads (token prompt, trigger, check,
 //! disable/enable, pin/unpin, approve, rollback, and the 401/403 messages); and a generated
@@ -11,11 +12,14 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use lockgate_e2e::{CloudGov, Server, http, lockgate, repo, wait_for};
+use lockgate_e2e::{
+    APPROVER_TOKEN, CloudGov, OPERATOR_TOKEN, ReverseProxy, Server, VIEWER_TOKEN, http, lockgate,
+    repo, wait_for,
+};
 
-const APPROVER: &str = "approver-secret-0001";
-const OPERATOR: &str = "operator-secret-0001";
-const VIEWER: &str = "viewer-secret-0001";
+const APPROVER: &str = APPROVER_TOKEN;
+const OPERATOR: &str = OPERATOR_TOKEN;
+const VIEWER: &str = VIEWER_TOKEN;
 
 /// Runs `tests/browser/install.sh` once per test process; panics with its output and what it
 /// needs when it fails.
@@ -110,26 +114,11 @@ fn the_dashboard_shows_the_pipeline_and_approves_a_candidate_into_production() {
     let _one_at_a_time = serial();
     install();
     let ex = CloudGov::new();
-    let tokens = ex.dir.path().join("tokens.yml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "- {{ name: alice, token: \"{APPROVER}\", role: approver }}\n\
-             - {{ name: ci, token: \"{OPERATOR}\", role: operator }}\n"
-        ),
-    )
-    .expect("writing tokens.yml");
-    let mut cmd = ex.command();
-    cmd.args([
-        "server",
-        "pipeline.yml",
-        "--listen",
-        "127.0.0.1:0",
-        "--tokens",
-    ])
-    .arg(&tokens);
-    let server = Server::start(cmd, ex.dir.path().join("server.log"));
+    let server = ex.server(&[]);
     let url = server.url.clone();
+    // The browser sees the server as operators deploy it: behind a reverse proxy, under a
+    // path prefix (assets, API calls and the live log stream all resolve below it).
+    let proxy = ReverseProxy::start(&url, "/lockgate", None);
 
     // The server checks every resource once at start (the environments are `check_every:
     // never`); development and staging pass; production waits for an approval.
@@ -152,7 +141,7 @@ fn the_dashboard_shows_the_pipeline_and_approves_a_candidate_into_production() {
     let dir = artifacts("dashboard");
     node(
         "dashboard.mjs",
-        &[("LOCKGATE_URL", &url), ("LOCKGATE_TOKEN", APPROVER)],
+        &[("LOCKGATE_URL", &proxy.url), ("LOCKGATE_TOKEN", APPROVER)],
         &dir,
     );
 
@@ -201,27 +190,7 @@ fn the_dashboard_asks_for_a_token_and_its_actions_follow_the_role() {
     let _one_at_a_time = serial();
     install();
     let ex = CloudGov::new();
-    let tokens = ex.dir.path().join("tokens.yml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "- {{ name: grafana, token: \"{VIEWER}\", role: viewer }}\n\
-             - {{ name: ci, token: \"{OPERATOR}\", role: operator }}\n\
-             - {{ name: alice, token: \"{APPROVER}\", role: approver }}\n"
-        ),
-    )
-    .expect("writing tokens.yml");
-    let mut cmd = ex.command();
-    cmd.args([
-        "server",
-        "pipeline.yml",
-        "--listen",
-        "127.0.0.1:0",
-        "--protect-reads",
-        "--tokens",
-    ])
-    .arg(&tokens);
-    let server = Server::start(cmd, ex.dir.path().join("server.log"));
+    let server = ex.server(&["--protect-reads"]);
     let url = server.url.clone();
     let (status, body) = http("GET", &format!("{url}/api/v1/pipeline"), None, None);
     assert_eq!(status, 401, "reads are protected: {body}");

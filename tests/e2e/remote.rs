@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lockgate_e2e::{
-    APPROVER_TOKEN, CloudGov, OPERATOR_TOKEN, Run, VIEWER_TOKEN, http, run, wait_for,
+    APPROVER_TOKEN, CloudGov, OPERATOR_TOKEN, ReverseProxy, Run, VIEWER_TOKEN, http, run, wait_for,
 };
 
 const VIEWER: &str = VIEWER_TOKEN;
@@ -435,28 +435,13 @@ fn certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn works_through_an_https_reverse_proxy_with_a_path_prefix() {
-    use std::io::BufRead;
-
     let ex = CloudGov::new();
     let server = ex.server(&[]);
-    let upstream_port = server.url.rsplit(':').next().unwrap().to_owned();
 
     // TLS ends at a reverse proxy that serves the API under /lockgate/.
     let (ca, cert, key) = certificates(ex.dir.path());
-    let mut proxy = std::process::Command::new("python3")
-        .arg(lockgate_e2e::repo().join("tests/fixtures/tls/proxy.py"))
-        .arg(&upstream_port)
-        .arg("/lockgate")
-        .args([&cert, &key])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufReader::new(proxy.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _proxy = lockgate_e2e::KillOnDrop(proxy);
-    let https = format!("https://127.0.0.1:{}/lockgate/", line.trim());
+    let proxy = ReverseProxy::start(&server.url, "/lockgate", Some((&cert, &key)));
+    let https = format!("{}/", proxy.url);
     let over_tls = |ca: Option<&PathBuf>, token: Option<&str>, args: &[&str]| {
         let mut cmd = ex.command();
         cmd.arg("--server").arg(&https).args(args);

@@ -3,7 +3,8 @@
 
 import { getToken } from './token.js';
 
-export const API = '/api/v1';
+/** The API, relative to the page: the dashboard also works under a reverse proxy's path prefix. */
+export const API = 'api/v1';
 
 /** An answer other than 2xx (or no answer at all: `status` 0). */
 export class ApiError extends Error {

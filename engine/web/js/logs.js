@@ -2,7 +2,7 @@
 // `shutdown`), or — when reads need a token, which EventSource cannot send — polling
 // /builds/{id}/logs?after=SEQ. Lines are handed over in batches, at most once per frame.
 
-import { access, get } from './api.js';
+import { API, access, get } from './api.js';
 
 /**
  * Follows the log of build `id`: `onLines(lines)` with new lines (oldest first), `onEnd(info)`
@@ -55,7 +55,7 @@ export function followLogs(id, { onLines, onEnd }) {
   if (access.readsNeedToken || typeof EventSource === 'undefined') {
     poll();
   } else {
-    source = new EventSource(`/api/v1/builds/${id}/logs/stream`);
+    source = new EventSource(`${API}/builds/${id}/logs/stream`);
     source.addEventListener('log', (e) => push(JSON.parse(e.data)));
     source.addEventListener('end', (e) => end(JSON.parse(e.data)));
     source.addEventListener('shutdown', () => end({ shutdown: true }));
