@@ -105,6 +105,25 @@ fn get_json_as(url: &str, path: &str, token: Option<&str>) -> serde_json::Value 
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
 }
 
+/// Waits until a candidate waits at production's approval gate; returns its id.
+fn waiting_for_approval(url: &str, token: Option<&str>) -> i64 {
+    wait_for(
+        "production to wait for an approval",
+        Duration::from_secs(180),
+        || {
+            let why = get_json_as(url, "environments/production/why", token);
+            let waits = why["blockers"].as_array().is_some_and(|b| {
+                b.iter()
+                    .any(|b| b.as_str().unwrap_or("").contains("waits for approval"))
+            });
+            match why["next"]["id"].as_i64() {
+                Some(id) if waits => Ok(id),
+                _ => Err(why.to_string()),
+            }
+        },
+    )
+}
+
 fn server_log(server: &Server) -> String {
     std::fs::read_to_string(&server.log).unwrap_or_default()
 }
@@ -122,21 +141,7 @@ fn the_dashboard_shows_the_pipeline_and_approves_a_candidate_into_production() {
 
     // The server checks every resource once at start (the environments are `check_every:
     // never`); development and staging pass; production waits for an approval.
-    let waiting = wait_for(
-        "production to wait for an approval",
-        Duration::from_secs(180),
-        || {
-            let why = get_json(&url, "environments/production/why");
-            let waits = why["blockers"].as_array().is_some_and(|b| {
-                b.iter()
-                    .any(|b| b.as_str().unwrap_or("").contains("waits for approval"))
-            });
-            match why["next"]["id"].as_i64() {
-                Some(id) if waits => Ok(id),
-                _ => Err(why.to_string()),
-            }
-        },
-    );
+    let waiting = waiting_for_approval(&url, None);
 
     let dir = artifacts("dashboard");
     node(
@@ -197,21 +202,7 @@ fn the_dashboard_asks_for_a_token_and_its_actions_follow_the_role() {
 
     // Production runs candidate 1 (app 1.0.0), approved through the API, so that the browser's
     // rollback has an earlier candidate to go back to once it approved 1.1.0.
-    let first = wait_for(
-        "production to wait for an approval",
-        Duration::from_secs(180),
-        || {
-            let why = get_json_as(&url, "environments/production/why", Some(VIEWER));
-            let waits = why["blockers"].as_array().is_some_and(|b| {
-                b.iter()
-                    .any(|b| b.as_str().unwrap_or("").contains("waits for approval"))
-            });
-            match why["next"]["id"].as_i64() {
-                Some(id) if waits => Ok(id),
-                _ => Err(why.to_string()),
-            }
-        },
-    );
+    let first = waiting_for_approval(&url, Some(VIEWER));
     let (status, body) = http(
         "POST",
         &format!("{url}/api/v1/environments/production/approve"),

@@ -4,7 +4,7 @@
 // the build runs.
 
 import { get, enc } from './api.js';
-import { h, setText, replace, fmtTime, fmtDuration, elapsed } from './dom.js';
+import { h, setText, replace, fmtTime, fmtDuration, elapsed, loadOrShow } from './dom.js';
 import { statusPill, updatePill } from './status.js';
 import { renderReports } from './reports.js';
 import { followLogs } from './logs.js';
@@ -46,13 +46,7 @@ export class BuildPage {
   }
 
   async start() {
-    try {
-      await this.refresh();
-    } catch (e) {
-      setText(this.error, e.explain ? e.explain() : String(e));
-      this.error.hidden = false;
-      return;
-    }
+    if (!(await loadOrShow(this.error, () => this.refresh()))) return;
     this.stops.push(
       followLogs(this.id, {
         onLines: (lines) => this.appendLines(lines),

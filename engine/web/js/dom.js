@@ -120,3 +120,16 @@ export function refreshAgo(root) {
     if (at) setText(el, fmtAgo(at, now));
   }
 }
+
+/** Runs `load()`; when it fails, shows why in `errorEl` (saying what to do about a 401 or 403)
+ *  and resolves to false. */
+export async function loadOrShow(errorEl, load) {
+  try {
+    await load();
+    return true;
+  } catch (e) {
+    setText(errorEl, e.explain ? e.explain() : String(e));
+    errorEl.hidden = false;
+    return false;
+  }
+}

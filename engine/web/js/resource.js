@@ -4,7 +4,7 @@
 
 import { get, post, del, enc } from './api.js';
 import { withToken } from './actions.js';
-import { h, setText, replace, timeAgo, refreshAgo } from './dom.js';
+import { h, setText, replace, timeAgo, refreshAgo, loadOrShow } from './dom.js';
 import { fullVersion, shortVersion } from './versions.js';
 import { every } from './poller.js';
 
@@ -63,13 +63,7 @@ export class ResourcePage {
   }
 
   async start() {
-    try {
-      await this.refresh();
-    } catch (e) {
-      setText(this.error, e.explain ? e.explain() : String(e));
-      this.error.hidden = false;
-      return;
-    }
+    if (!(await loadOrShow(this.error, () => this.refresh()))) return;
     this.stops.push(every(() => this.refresh()));
   }
 
