@@ -62,6 +62,11 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "Test fixture `versioned` (`plugins/fixtures/versioned`): a resource type describing itself as version `100.0.0` (a seven-byte literal tests rewrite to derive other releases) whose one version is its own plugin version.",
     ),
     (
+        "HTTP_CLIENT",
+        "http_client",
+        "Test fixture `http-client` (`plugins/fixtures/http-client`): a test step whose `run` GETs `config.url` through `wasi:http/outgoing-handler` and reports the status and body.",
+    ),
+    (
         "ARTIFACT_DIR",
         "artifact_dir",
         "Resource type `artifact-dir` (`plugins/artifact-dir`): versioned files in a directory, the version captured by a regexp.",

@@ -9,6 +9,7 @@
 mod bindings;
 mod cache;
 mod error;
+mod http;
 mod limits;
 mod output;
 mod plugin;
@@ -102,6 +103,10 @@ impl PluginHost {
 
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        // wasi:http: the outgoing handler and the types only (no incoming handler); every
+        // request passes the grant check of `http::HttpGate`.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;
         bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| HostError::Engine(format!("{e:#}")))?;

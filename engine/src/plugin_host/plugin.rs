@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{self, resource_type::ResourceTypePre, test_step::TestStepPre, types as wit};
 use super::cache::CacheOutcome;
 use super::error::{InvokeError, LoadError, Operation, PluginFailure};
+use super::http::HttpGate;
 use super::limits::Limits;
 use super::output::{Capture, LogSink, NullSink};
 use super::sandbox::{self, Grants, HostState, Limiter};
@@ -485,7 +487,7 @@ impl Plugin {
     async fn sandbox(&self, op: Operation, inv: &Invocation) -> Result<Sandbox, InvokeError> {
         let shared = &self.inner.shared;
         let capture = Capture::new(inv.log.clone(), inv.limits.output_bytes);
-        let wasi = sandbox::wasi_ctx(&inv.grants, &capture, shared.config.inline_fs)
+        let (wasi, network) = sandbox::wasi_ctx(&inv.grants, &capture, shared.config.inline_fs)
             .await
             .map_err(|error| InvokeError::Grant {
                 plugin: self.name().to_owned(),
@@ -493,8 +495,16 @@ impl Plugin {
                 error,
             })?;
         let memory_limit = inv.limits.memory_bytes.min(shared.config.max_memory_bytes);
+        let deadline = inv.limits.deadline(op);
+        let stop_at = Instant::now() + deadline;
         let state = HostState {
             wasi,
+            http: WasiHttpCtx::new(),
+            http_gate: HttpGate {
+                network,
+                capture: capture.clone(),
+                stop_at,
+            },
             table: ResourceTable::new(),
             capture: capture.clone(),
             inputs: inv.grants.inputs.iter().map(|i| i.name.clone()).collect(),
@@ -506,8 +516,6 @@ impl Plugin {
         };
         let mut store = Store::new(&shared.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let deadline = inv.limits.deadline(op);
-        let stop_at = Instant::now() + deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
             if Instant::now() >= stop_at {

@@ -3,7 +3,9 @@
 //!
 //! Mount points inside the sandbox are fixed (see `wit/plugin/host.wit`): `/inputs/<name>`
 //! read-only, `/output` and `/cache` read-write, `/dirs/<name>` as granted. Nothing else of the
-//! host file system, no environment variable and no network address is reachable.
+//! host file system, no environment variable and no network address is reachable. The
+//! network grants govern TCP (`wasi:sockets`, checked here) and HTTP (`wasi:http`, checked in
+//! `super::http`) alike.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -14,9 +16,11 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{host, types};
 use super::error::GrantError;
+use super::http::{HttpGate, Network};
 use super::output::{Capture, CaptureStream, Level};
 
 /// A host directory granted under a name.
@@ -30,7 +34,7 @@ pub struct DirGrant {
     pub writable: bool,
 }
 
-/// A `host:port` the plugin may connect to over TCP.
+/// A `host:port` the plugin may connect to over TCP or send HTTP requests to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NetworkGrant {
     /// Host name or IP address.
@@ -90,7 +94,7 @@ pub struct Grants {
     pub dirs: Vec<DirGrant>,
     /// Environment variables.
     pub env: Vec<(String, String)>,
-    /// Reachable TCP endpoints.
+    /// Reachable endpoints (TCP and HTTP).
     pub network: Vec<NetworkGrant>,
 }
 
@@ -178,17 +182,18 @@ async fn resolve(network: &[NetworkGrant]) -> Result<HashSet<SocketAddr>, GrantE
     Ok(allowed)
 }
 
-fn canonical(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-/// Builds the WASI context for `grants`. Output goes to `capture`; `inline_fs` runs file-system
-/// calls on the invoking thread instead of tokio's blocking pool.
+/// Builds the WASI context for `grants`, and the network they open (for the HTTP check).
+/// Output goes to `capture`; `inline_fs` runs file-system calls on the invoking thread instead
+/// of tokio's blocking pool.
 pub(crate) async fn wasi_ctx(
     grants: &Grants,
     capture: &Arc<Capture>,
     inline_fs: bool,
-) -> Result<WasiCtx, GrantError> {
+) -> Result<(WasiCtx, Arc<Network>), GrantError> {
     let mut b = WasiCtxBuilder::new();
     // Must precede every `preopened_dir`: it is copied into each preopen as it is added.
     // Without it every file operation takes a `spawn_blocking` round trip (5-14x slower).
@@ -285,15 +290,19 @@ pub(crate) async fn wasi_ctx(
         b.env(name, value);
     }
 
-    let allowed = Arc::new(resolve(&grants.network).await?);
-    let network = !allowed.is_empty();
-    b.allow_tcp(network);
+    let network = Arc::new(Network {
+        grants: grants.network.clone(),
+        addrs: resolve(&grants.network).await?,
+    });
+    let open = !network.addrs.is_empty();
+    b.allow_tcp(open);
     b.allow_udp(false);
-    b.allow_ip_name_lookup(network);
+    b.allow_ip_name_lookup(open);
     let notices = capture.clone();
+    let allowed = network.clone();
     b.socket_addr_check(move |addr, use_| {
         let ok = match use_ {
-            SocketAddrUse::TcpConnect => allowed.contains(&canonical(addr)),
+            SocketAddrUse::TcpConnect => allowed.addrs.contains(&canonical(addr)),
             // `connect` first binds implicitly to the unspecified address and port 0; that
             // opens nothing to the outside. Explicit binds (listening) are refused.
             SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
@@ -311,12 +320,15 @@ pub(crate) async fn wasi_ctx(
         }
         Box::pin(async move { ok })
     });
-    Ok(b.build())
+    Ok((b.build(), network))
 }
 
-/// Per-store state: the WASI context, the capture, and the memory limiter.
+/// Per-store state: the WASI and HTTP contexts, the capture, and the memory limiter.
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    /// The grant check and timeouts of `wasi:http` requests.
+    pub(crate) http_gate: HttpGate,
     pub(crate) table: ResourceTable,
     pub(crate) capture: Arc<Capture>,
     pub(crate) inputs: Vec<String>,

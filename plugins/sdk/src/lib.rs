@@ -123,7 +123,9 @@
 //!   export macros generate refers to `lockgate_sdk::…`.
 //! - `describe` runs without any grant: do not touch files or the network there.
 //! - The network is closed except for the granted `host:port` pairs; [`http`] is a small
-//!   HTTP/1.1 client for them (plain HTTP only: there is no TLS in the sandbox).
+//!   HTTP/1.1 client for them over `wasi:sockets` (plain HTTP only). For HTTPS, use
+//!   `wasi:http/outgoing-handler` (e.g. the `wasip2` crate's bindings), which the host links and
+//!   checks against the same grants.
 
 extern crate self as lockgate_sdk;
 
