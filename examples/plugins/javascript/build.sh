@@ -23,8 +23,9 @@ for pkg in wasi-io wasi-clocks wasi-filesystem; do
 done
 
 cd "$here"
-# Only what the plugin uses: `http` and `fetch-event` would import wasi:http, which the host
-# does not link; `random` is unused. `stdio` (console.log to the build log) and `clocks`
+# Only what the plugin uses: it needs no `http` (`fetch`, which the host links and checks
+# against the network grants); `fetch-event` exports an HTTP server, which the host does not
+# link; `random` is unused. `stdio` (console.log to the build log) and `clocks`
 # (case durations) stay.
 "$JCO" componentize release-check.js --wit "$wit" --world-name plugin \
     --disable http fetch-event random -o "$out" >&2
