@@ -79,12 +79,14 @@ pub enum Command {
         #[command(flatten)]
         args: pipeline::StateArgs,
     },
-    /// Run the pipeline continuously: checks at `check_every`, builds as versions arrive.
+    /// Run the pipeline continuously: checks at `check_every`, builds as versions arrive; serves
+    /// the web dashboard and the HTTP API.
     Server {
         /// The pipeline file.
         #[arg(value_name = "PIPELINE")]
         file: PathBuf,
-        /// Address of the HTTP API (`/api/v1`, see docs/api.md).
+        /// Address of the web dashboard (`/`, see docs/dashboard.md) and the HTTP API
+        /// (`/api/v1`, see docs/api.md).
         #[arg(
             long,
             value_name = "ADDR",
