@@ -24,6 +24,16 @@ fn remote(ex: &CloudGov, url: &str, token: Option<&str>, args: &[&str]) -> Run {
     run(&mut cmd)
 }
 
+/// Asserts that `r` failed and said `needle` on stderr.
+fn refused(r: Run, needle: &str) {
+    assert_ne!(r.code, 0, "expected a refusal: {}", r.stdout);
+    assert!(
+        r.stderr.contains(needle),
+        "expected `{needle}` in: {}",
+        r.stderr
+    );
+}
+
 fn ok(r: Run, what: &str) -> String {
     assert_eq!(r.code, 0, "{what}: {}\n{}", r.stdout, r.stderr);
     r.stdout
@@ -151,25 +161,18 @@ fn remote_commands_print_what_the_local_ones_print_and_act_through_the_api() {
         "{}",
         r.stderr
     );
-    let r = remote(
-        &ex,
-        &url,
-        Some("not-a-known-token"),
-        &["trigger", "deploy-development"],
+    refused(
+        remote(
+            &ex,
+            &url,
+            Some("not-a-known-token"),
+            &["trigger", "deploy-development"],
+        ),
+        "does not accept this token",
     );
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("does not accept this token"),
-        "{}",
-        r.stderr
-    );
-    let r = remote(&ex, &url, Some(VIEWER), &["trigger", "deploy-development"]);
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr
-            .contains("token `grafana` has role `viewer`; this needs `operator` (HTTP 403)"),
-        "{}",
-        r.stderr
+    refused(
+        remote(&ex, &url, Some(VIEWER), &["trigger", "deploy-development"]),
+        "token `grafana` has role `viewer`; this needs `operator` (HTTP 403)",
     );
     let r = run(ex
         .command()
@@ -211,12 +214,9 @@ fn remote_commands_print_what_the_local_ones_print_and_act_through_the_api() {
     let candidate = json(&url, "environments/production/why")["next"]["id"]
         .as_i64()
         .unwrap();
-    let r = remote(&ex, &url, Some(OPERATOR), &["approve", "production"]);
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("this needs `approver` (HTTP 403)"),
-        "{}",
-        r.stderr
+    refused(
+        remote(&ex, &url, Some(OPERATOR), &["approve", "production"]),
+        "this needs `approver` (HTTP 403)",
     );
     let r = remote(
         &ex,
@@ -379,28 +379,17 @@ fn errors_say_what_to_do() {
     );
 
     // Other schemes, and commands that only run locally.
-    let r = remote(&ex, "ftp://127.0.0.1/", None, &["status"]);
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr
-            .contains("the scheme must be http or https, not `ftp`"),
-        "{}",
-        r.stderr
+    refused(
+        remote(&ex, "ftp://127.0.0.1/", None, &["status"]),
+        "the scheme must be http or https, not `ftp`",
     );
-    let r = remote(&ex, &url, None, &["run", "pipeline.yml"]);
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr
-            .contains("`lockgate run` cannot run against a server"),
-        "{}",
-        r.stderr
+    refused(
+        remote(&ex, &url, None, &["run", "pipeline.yml"]),
+        "`lockgate run` cannot run against a server",
     );
-    let r = ex.lg(&["status", "--token", OPERATOR]);
-    assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("--token is sent to a server"),
-        "{}",
-        r.stderr
+    refused(
+        ex.lg(&["status", "--token", OPERATOR]),
+        "--token is sent to a server",
     );
 }
 
