@@ -676,3 +676,47 @@ fn python_templates_of_plugin_new_build_into_loadable_plugins() {
 fn javascript_templates_of_plugin_new_build_into_loadable_plugins() {
     templates_build("javascript");
 }
+
+/// `tests/fixtures/js-fetch`: JavaScript's `fetch` (jco's `http` feature, over
+/// wasi:http/outgoing-handler) reaches a host the invocation grants, and only that one.
+#[test]
+fn javascript_fetch_reaches_granted_hosts_only() {
+    let out = scratch().join("js-fetch");
+    let wasm = out.join("fetch_check.wasm");
+    let _ = std::fs::remove_file(&wasm);
+    let fixture = repo().join("tests/fixtures/js-fetch");
+    build_script(
+        "tests/fixtures/js-fetch",
+        &fixture,
+        &fixture.join("build.sh"),
+        &[&wasm],
+    );
+    write(&out.join("site/hi.txt"), "hello from the host\n");
+    let port = lockgate_e2e::serve_dir(out.join("site"));
+    let config = format!(r#"{{"url": "http://127.0.0.1:{port}/hi.txt"}}"#);
+    let call = |grant: Option<&str>, code: i32| {
+        let mut args = vec!["plugin", "call", path(&wasm), "run", "--config", &config];
+        if let Some(g) = grant {
+            args.extend(["--allow-host", g]);
+        }
+        lg_code(&out, &args, code)
+    };
+
+    let granted = call(Some(&format!("127.0.0.1:{port}")), 0);
+    let case = &json(&granted)["suites"][0]["cases"][0];
+    assert_eq!(case["status"], "passed", "{}", granted.stdout);
+    assert_eq!(case["message"], "status 200: hello from the host\n");
+
+    for other in [None, Some(format!("127.0.0.1:{}", port.wrapping_add(1)))] {
+        let refused = call(other.as_deref(), 1);
+        let case = &json(&refused)["suites"][0]["cases"][0];
+        assert_eq!(case["status"], "errored", "{}", refused.stdout);
+        assert!(
+            refused.stderr.contains(&format!(
+                "network: refused to let the plugin send an HTTP request to 127.0.0.1:{port}: not granted"
+            )),
+            "{}",
+            refused.stderr
+        );
+    }
+}
