@@ -681,6 +681,8 @@ fn javascript_templates_of_plugin_new_build_into_loadable_plugins() {
 /// wasi:http/outgoing-handler) reaches a host the invocation grants, and only that one.
 #[test]
 fn javascript_fetch_reaches_granted_hosts_only() {
+    // The examples' builds install the shared toolchains first (no two installers race).
+    examples();
     let out = scratch().join("js-fetch");
     let wasm = out.join("fetch_check.wasm");
     let _ = std::fs::remove_file(&wasm);
