@@ -4,7 +4,8 @@
 //! lease over, the interrupted build is re-queued and completes, and no build runs twice at
 //! the same time or succeeds twice with the same release.
 //!
-//! Needs `LOCKGATE_TEST_DATABASE_URL` (`.ci/run` sets it); without it the test says it was
+//! Needs `LOCKGATE_TEST_DATABASE_URL` (`.ci/run` sets it); without it the test fails in CI (`CI`
+//! set) and elsewhere says it was
 //! skipped. Each run keeps its tables in a schema of its own, dropped at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -208,6 +209,10 @@ fn pid_of(node: &str) -> u32 {
 fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
     let url = match std::env::var(PG_ENV) {
         Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "{PG_ENV} is not set, and in CI this test may not be skipped \
+             (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
+        ),
         _ => {
             eprintln!(
                 "SKIPPED three_nodes_share_the_work_and_survive_the_scheduler_being_killed: \

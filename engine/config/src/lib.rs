@@ -1,0 +1,223 @@
+//! The pipeline file: model, parsing with positions, variables, validation.
+//!
+//! A pipeline is a YAML file a Concourse user reads at sight (see
+//! `docs/pipeline-reference.md`). Loading it goes through these stages, each reporting every
+//! problem it finds at `file:line:column` (a [`Report`] of [`Diagnostic`]s) rather than
+//! stopping at the first:
+//!
+//! 1. YAML → a tree where every node knows its position (`serde-saphyr`: anchors, aliases,
+//!    `<<:` merge keys);
+//! 2. `((var))` placeholders filled from [`Vars`] (vars files, secrets files, environment);
+//! 3. tree → model ([`Pipeline`]): unknown keys (with "did you mean"), wrong types, missing
+//!    keys;
+//! 4. [`validate_structure`]: references, duplicates, `passed` cycles, the environment
+//!    invariant;
+//! 5. [`validate_schemas`]: each plugin loads and is of the right kind, and every `source`,
+//!    `params` and `config` satisfies the plugin's JSON Schema.
+//!
+//! [`parse_file`] / [`parse_str`] run stages 1–3 and [`validate`] stages 4–5 against any
+//! [`SchemaSource`]: this crate never loads a plugin. The engine's plan stage
+//! (`lockgate_engine::plan::load`) runs all of it with the real plugin host.
+
+mod diagnostic;
+mod model;
+mod parse;
+mod plugins;
+mod span;
+mod units;
+mod validate;
+mod vars;
+mod yaml;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, Report, Severity};
+pub use lockgate_model::NO_REGISTRY;
+pub use lockgate_model::did_you_mean;
+pub use model::{
+    Action, Approval, CheckEvery, DEFAULT_CHECK_EVERY, Environment, Get, GrantSpec, Hooks,
+    InParallel, Inputs, Job, Payload, Pipeline, PluginRef, PluginType, Put, Resource, Step, Test,
+    VersionPolicy,
+};
+pub use plugins::parse_plugin_ref;
+pub use span::{Span, Spanned};
+pub use units::{format_duration, parse_duration, parse_size};
+pub use validate::{
+    SchemaSource, StaticSchemas, TypeKind, validate, validate_schemas, validate_structure,
+};
+pub use vars::{
+    ENV_SECRET_PREFIX, ENV_VAR_PREFIX, Lookup, MIN_REDACTED_LEN, REDACTED, Redactor, VarFiles,
+    Vars, env_suffix,
+};
+
+/// A pipeline file after parsing and interpolation (stages 1–3), before validation.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The model; partial when `report` has errors.
+    pub pipeline: Pipeline,
+    /// What went wrong so far (with the file's text, for snippets).
+    pub report: Report,
+    /// Redacts the secret values of the vars used.
+    pub redactor: Redactor,
+}
+
+/// The directory relative paths of pipeline `file` are resolved against: its parent, empty
+/// for a bare file name (paths stay relative to the current directory).
+pub fn pipeline_dir(file: &Path) -> PathBuf {
+    file.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Parses pipeline `file` whose text is `text`, filling `((var))` placeholders from `vars`.
+/// Never fails: problems are in the returned report.
+pub fn parse_str(file: &Path, text: &str, vars: &Vars) -> Parsed {
+    let mut report = Report::new();
+    report.add_source(file, text);
+    let redactor = vars.redactor();
+    let dir = pipeline_dir(file);
+    let mut root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            report.push(Diagnostic::error(file, e.span, e.message));
+            return Parsed {
+                pipeline: Pipeline {
+                    file: file.to_path_buf(),
+                    dir,
+                    ..Pipeline::default()
+                },
+                report,
+                redactor,
+            };
+        }
+    };
+    // Fill placeholders everywhere but in `x-…` top-level keys (anchor definitions, already
+    // copied where they are used).
+    match &mut root.kind {
+        yaml::Kind::Map(entries) => {
+            for (key, node) in entries {
+                if !key.name.starts_with("x-") {
+                    vars::interpolate(node, vars, file, text, &mut report);
+                }
+            }
+        }
+        _ => vars::interpolate(&mut root, vars, file, text, &mut report),
+    }
+    let pipeline = parse::build(&root, file, &dir, &mut report);
+    Parsed {
+        pipeline,
+        report,
+        redactor,
+    }
+}
+
+/// [`parse_str`] of the file's text; an unreadable file is an error in the report.
+pub fn parse_file(file: &Path, vars: &Vars) -> Parsed {
+    match std::fs::read_to_string(file) {
+        Ok(text) => parse_str(file, &text, vars),
+        Err(e) => {
+            let mut report = Report::new();
+            report.push(Diagnostic::error(
+                file,
+                Span::default(),
+                format!("cannot read the pipeline file: {e}"),
+            ));
+            Parsed {
+                pipeline: Pipeline {
+                    file: file.to_path_buf(),
+                    dir: pipeline_dir(file),
+                    ..Pipeline::default()
+                },
+                report,
+                redactor: vars.redactor(),
+            }
+        }
+    }
+}
+
+/// Adds the diagnostics of the checks to the report of parsing; when parsing already found
+/// errors, the checks' warnings (an unused resource, an environment without jobs) are left
+/// out: they describe a model that is missing the parts that failed.
+pub fn extend_with_checks(report: &mut Report, checks: Vec<Diagnostic>) {
+    let partial = report.has_errors();
+    report.extend(checks.into_iter().filter(|d| d.is_error() || !partial));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str, vars: &Vars) -> String {
+        let parsed = parse_str(Path::new("p.yml"), text, vars);
+        let mut report = parsed.report;
+        extend_with_checks(&mut report, validate_structure(&parsed.pipeline));
+        report.render_plain()
+    }
+
+    #[test]
+    fn a_wrong_value_is_reported_once_not_again_by_later_stages() {
+        let text = "\
+environments: [dev]
+resource_types:
+  counter: {plugin: counter}
+  other: {memory: 1GiB}
+resources:
+  - {name: r, type: counter}
+  - {name: s, type: other}
+jobs:
+  - name: j
+    environment: ((env))
+    max_in_flight: ((n))
+    plan: [{get: ((res))}, {get: s}]
+";
+        let mut vars = Vars::new();
+        vars.set("n", 2);
+        assert_eq!(
+            errors(text, &vars),
+            "\
+p.yml:3:21: error: `counter` is neither a registry reference `name@version` nor a path to a `.wasm` file: write `counter@*` for the newest version in the registry, or `./counter.wasm`
+p.yml:4:3: error: resource type `other` has no `plugin` (help: add `plugin: name@version` or `plugin: path/to/plugin.wasm`)
+p.yml:10:18: error: undefined var `env` (help: define it in a --vars/--secrets file or in the environment variable LOCKGATE_VAR_ENV)
+p.yml:12:18: error: undefined var `res` (help: define it in a --vars/--secrets file or in the environment variable LOCKGATE_VAR_RES)
+"
+        );
+    }
+
+    #[test]
+    fn placeholders_in_x_keys_are_not_filled_but_their_aliases_are() {
+        let text = "\
+x-defaults: &plan [{get: ((res))}]
+environments: [dev]
+resource_types: {counter: ./c.wasm}
+resources: [{name: r, type: counter}]
+jobs: [{name: j, environment: dev, plan: *plan}]
+";
+        let mut vars = Vars::new();
+        vars.set("res", "r");
+        assert_eq!(errors(text, &vars), "");
+        let text = text.replace(
+            "&plan [{get: ((res))}]",
+            "&plan [{get: r}]\nx-other: ((undefined))",
+        );
+        assert_eq!(errors(&text, &Vars::new()), "");
+    }
+
+    #[test]
+    fn a_whole_string_var_keeps_its_type_in_the_model() {
+        let text = "\
+environments: [dev]
+resource_types: {counter: ./c.wasm}
+resources: [{name: r, type: counter, source: ((source))}]
+jobs: [{name: j, environment: dev, max_in_flight: ((n)), serial: ((serial)), plan: [{get: r}]}]
+";
+        let mut vars = Vars::new();
+        vars.set("n", 3).set("serial", false).set_secret(
+            "source",
+            serde_json::json!({"path": "/dirs/x", "token": "t0ps3cret"}),
+        );
+        let parsed = parse_str(Path::new("p.yml"), text, &vars);
+        assert!(parsed.report.is_empty(), "{}", parsed.report);
+        let p = &parsed.pipeline;
+        assert_eq!(p.jobs[0].max_in_flight(), Some(3));
+        assert_eq!(p.resources[0].source.value["token"], "t0ps3cret");
+        assert_eq!(parsed.redactor.redact("t0ps3cret"), REDACTED);
+    }
+}

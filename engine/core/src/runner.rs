@@ -1,0 +1,693 @@
+//! Runs one build: the job's plan (`get`, `put`, `test`, `in_parallel`, `do`, `try`, with
+//! `attempts`, `timeout` and hooks) through the plugin host, each step in its own sandbox with
+//! the grants the pipeline gives it, recording steps, logs, test reports and `put` outputs in
+//! the store as they happen.
+//!
+//! Artifacts live in a per-build work directory: `<work>/builds/<id>/<name>` for the files of
+//! each `get` (and of the implicit `get` after a `put`); each resource has a cache directory
+//! `<work>/cache/<resource>` that survives between builds and checks.
+
+mod logs;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::plan::LoadedPlugins;
+use lockgate_config::{Action, Get, Hooks, Inputs, Pipeline, Put, Redactor, Step, Test};
+use lockgate_plugin_host::{DirGrant, Grants, Invocation, InvokeError, Limits, humanize};
+use lockgate_store::{Build, BuildStatus, StepStatus, Store};
+
+use logs::StepLog;
+pub use logs::{BuildEvent, BuildObserver, NoObserver};
+
+/// Why a build could not run at all (as opposed to a step failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] lockgate_store::StoreError),
+    /// The build names a job the pipeline no longer has.
+    #[error("build {build} belongs to job `{job}`, which is not in the pipeline")]
+    UnknownJob {
+        /// Build id.
+        build: i64,
+        /// Job name.
+        job: String,
+    },
+    /// The work directory is unusable.
+    #[error("cannot prepare the work directory `{path}`: {error}")]
+    WorkDir {
+        /// Directory.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// Outcome of a step (or of a whole plan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It passed.
+    Succeeded,
+    /// It ran and judged "no" (a failed test, a plugin that reported failure).
+    Failed(String),
+    /// It broke (a trap, a deadline, a missing input, a store error).
+    Errored(String),
+}
+
+impl Outcome {
+    fn status(&self) -> StepStatus {
+        match self {
+            Outcome::Succeeded => StepStatus::Succeeded,
+            Outcome::Failed(_) => StepStatus::Failed,
+            Outcome::Errored(_) => StepStatus::Errored,
+        }
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Succeeded => None,
+            Outcome::Failed(m) | Outcome::Errored(m) => Some(m),
+        }
+    }
+
+    /// The build status this outcome gives.
+    pub fn build_status(&self) -> BuildStatus {
+        match self {
+            Outcome::Succeeded => BuildStatus::Succeeded,
+            Outcome::Failed(_) => BuildStatus::Failed,
+            Outcome::Errored(_) => BuildStatus::Errored,
+        }
+    }
+}
+
+/// Runs builds of one pipeline.
+#[derive(Clone)]
+pub struct Runner {
+    store: Store,
+    pipeline: Arc<Pipeline>,
+    plugins: Arc<LoadedPlugins>,
+    redactor: Redactor,
+    work: PathBuf,
+    observer: Arc<dyn BuildObserver>,
+}
+
+/// State of one running build shared by its steps.
+struct BuildCtx {
+    build: Build,
+    dir: PathBuf,
+    inputs: BTreeMap<String, lockgate_store::BuildInput>,
+    artifacts: Mutex<BTreeMap<String, PathBuf>>,
+}
+
+impl Runner {
+    /// A runner for `pipeline` whose plugins are `plugins`, keeping artifacts and caches
+    /// under `work`.
+    pub fn new(
+        store: Store,
+        pipeline: Arc<Pipeline>,
+        plugins: Arc<LoadedPlugins>,
+        redactor: Redactor,
+        work: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            store,
+            pipeline,
+            plugins,
+            redactor,
+            work: work.into(),
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    /// Sends build and step events to `observer` (live progress in a terminal).
+    pub fn with_observer(mut self, observer: Arc<dyn BuildObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The cache directory of `resource` (created on demand).
+    pub fn cache_dir(&self, resource: &str) -> PathBuf {
+        self.work.join("cache").join(resource)
+    }
+
+    /// Runs started build `build` to the end and records its final status.
+    pub async fn run(&self, build: Build) -> Result<Build, RunnerError> {
+        let job = self
+            .pipeline
+            .job(&build.job)
+            .ok_or_else(|| RunnerError::UnknownJob {
+                build: build.id,
+                job: build.job.clone(),
+            })?;
+        let dir = self.work.join("builds").join(build.id.to_string());
+        reset_dir(&dir)?;
+        let inputs = self
+            .store
+            .build_inputs(build.id)
+            .await?
+            .into_iter()
+            .map(|i| (i.name.clone(), i))
+            .collect();
+        let ctx = BuildCtx {
+            build: build.clone(),
+            dir: dir.clone(),
+            inputs,
+            artifacts: Mutex::default(),
+        };
+        self.observer.event(BuildEvent::Started { build: &build });
+
+        let job_timeout = job.timeout.as_ref().map(|t| t.value);
+        let attempts = job.attempts.as_ref().map_or(1, |a| a.value.max(1));
+        let mut outcome = Outcome::Succeeded;
+        for attempt in 1..=attempts {
+            let plan = self.run_steps(&ctx, &job.plan, "plan".to_owned());
+            outcome = match job_timeout {
+                Some(t) => tokio::time::timeout(t, plan).await.unwrap_or_else(|_| {
+                    Outcome::Errored(format!("job timed out after {}", humanize(t)))
+                }),
+                None => plan.await,
+            };
+            if outcome == Outcome::Succeeded || attempt == attempts {
+                break;
+            }
+        }
+        outcome = self
+            .run_hooks(&ctx, &job.hooks, "job".to_owned(), outcome)
+            .await;
+
+        let _ = std::fs::remove_dir_all(&dir);
+        let finished = self
+            .store
+            .finish_build(build.id, outcome.build_status())
+            .await?;
+        self.observer.event(BuildEvent::Finished {
+            build: &finished,
+            outcome: &outcome,
+        });
+        Ok(finished)
+    }
+
+    fn run_steps<'a>(
+        &'a self,
+        ctx: &'a BuildCtx,
+        steps: &'a [Step],
+        path: String,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            for (i, step) in steps.iter().enumerate() {
+                let outcome = self.run_step(ctx, step, format!("{path}.{i}")).await;
+                if outcome != Outcome::Succeeded {
+                    return outcome;
+                }
+            }
+            Outcome::Succeeded
+        })
+    }
+
+    /// A step with its attempts, timeout and hooks.
+    fn run_step<'a>(
+        &'a self,
+        ctx: &'a BuildCtx,
+        step: &'a Step,
+        path: String,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let attempts = step.attempts.as_ref().map_or(1, |a| a.value.max(1));
+            let timeout = step.timeout.as_ref().map(|t| t.value);
+            let mut outcome = Outcome::Succeeded;
+            for attempt in 1..=attempts {
+                let action = self.run_action(ctx, step, &path, timeout);
+                outcome = match timeout {
+                    Some(t) => tokio::time::timeout(t + Duration::from_secs(1), action)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Outcome::Errored(format!("step timed out after {}", humanize(t)))
+                        }),
+                    None => action.await,
+                };
+                if outcome == Outcome::Succeeded || attempt == attempts {
+                    break;
+                }
+                self.engine_log(
+                    ctx,
+                    &format!("{path}: attempt {attempt} of {attempts} did not pass; retrying"),
+                )
+                .await;
+            }
+            self.run_hooks(ctx, &step.hooks, path, outcome).await
+        })
+    }
+
+    /// Runs the hooks that apply to `outcome`; a failing hook fails the step.
+    async fn run_hooks(
+        &self,
+        ctx: &BuildCtx,
+        hooks: &Hooks,
+        path: String,
+        outcome: Outcome,
+    ) -> Outcome {
+        let mut result = outcome.clone();
+        let hook = match &outcome {
+            Outcome::Succeeded => hooks.on_success.as_deref().map(|s| (s, "on_success")),
+            Outcome::Failed(_) => hooks.on_failure.as_deref().map(|s| (s, "on_failure")),
+            Outcome::Errored(_) => hooks.on_error.as_deref().map(|s| (s, "on_error")),
+        };
+        if let Some((step, name)) = hook {
+            let hook_outcome = self.run_step(ctx, step, format!("{path}.{name}")).await;
+            if result == Outcome::Succeeded && hook_outcome != Outcome::Succeeded {
+                result = hook_outcome;
+            }
+        }
+        if let Some(step) = hooks.ensure.as_deref() {
+            let ensure = self.run_step(ctx, step, format!("{path}.ensure")).await;
+            if result == Outcome::Succeeded && ensure != Outcome::Succeeded {
+                result = ensure;
+            }
+        }
+        result
+    }
+
+    async fn run_action(
+        &self,
+        ctx: &BuildCtx,
+        step: &Step,
+        path: &str,
+        timeout: Option<Duration>,
+    ) -> Outcome {
+        match &step.action {
+            Action::Get(get) => {
+                self.leaf(ctx, path, "get", &get.name.value, |log, id| {
+                    self.get(ctx, get, log, id, timeout)
+                })
+                .await
+            }
+            Action::Put(put) => {
+                self.leaf(ctx, path, "put", &put.name.value, |log, id| {
+                    self.put(ctx, put, log, id, timeout)
+                })
+                .await
+            }
+            Action::Test(test) => {
+                self.leaf(ctx, path, "test", &test.name.value, |log, id| {
+                    self.test(ctx, test, log, id, timeout)
+                })
+                .await
+            }
+            Action::Do(steps) => self.run_steps(ctx, steps, format!("{path}.do")).await,
+            Action::Try(inner) => {
+                let outcome = self.run_step(ctx, inner, format!("{path}.try")).await;
+                if outcome != Outcome::Succeeded {
+                    self.engine_log(
+                        ctx,
+                        &format!("{path}: `try` ignores: {}", outcome.error().unwrap_or("")),
+                    )
+                    .await;
+                }
+                Outcome::Succeeded
+            }
+            Action::InParallel(par) => {
+                let limit = par
+                    .limit
+                    .as_ref()
+                    .map_or(usize::MAX, |l| l.value.max(1) as usize);
+                let fail_fast = par.fail_fast.as_ref().is_some_and(|f| f.value);
+                let mut pending = par.steps.iter().enumerate();
+                let mut running = FuturesUnordered::new();
+                let mut first_failure: Option<Outcome> = None;
+                loop {
+                    while running.len() < limit {
+                        match pending.next() {
+                            Some((i, s)) => running.push(self.run_step(
+                                ctx,
+                                s,
+                                format!("{path}.in_parallel.{i}"),
+                            )),
+                            None => break,
+                        }
+                    }
+                    let Some(outcome) = running.next().await else {
+                        break;
+                    };
+                    if outcome != Outcome::Succeeded && first_failure.is_none() {
+                        first_failure = Some(outcome);
+                        if fail_fast {
+                            // Dropping the futures stops their sandboxes.
+                            drop(running);
+                            break;
+                        }
+                    }
+                }
+                first_failure.unwrap_or(Outcome::Succeeded)
+            }
+        }
+    }
+
+    /// Runs a leaf step (get, put, test) with its step record and log.
+    async fn leaf<'a, F, Fut>(
+        &'a self,
+        ctx: &'a BuildCtx,
+        path: &str,
+        kind: &str,
+        name: &str,
+        body: F,
+    ) -> Outcome
+    where
+        F: FnOnce(Arc<StepLog>, i64) -> Fut,
+        Fut: Future<Output = Outcome>,
+    {
+        let record = match self.store.begin_step(ctx.build.id, path, kind, name).await {
+            Ok(r) => r,
+            Err(e) => return Outcome::Errored(format!("cannot record step `{name}`: {e}")),
+        };
+        self.observer.event(BuildEvent::StepStarted {
+            build: &ctx.build,
+            path,
+            kind,
+            name,
+        });
+        let log = StepLog::start(
+            self.store.clone(),
+            ctx.build.id,
+            Some(record.id),
+            self.redactor.clone(),
+            self.observer.clone(),
+        );
+        let outcome = body(log.clone(), record.id).await;
+        if let Some(error) = outcome.error() {
+            log.engine(&format!("{kind} `{name}` {}: {error}", outcome.status()));
+        }
+        log.close().await;
+        let error = outcome.error().map(|e| self.redactor.redact(e));
+        if let Err(e) = self
+            .store
+            .finish_step(record.id, outcome.status(), error.as_deref())
+            .await
+        {
+            return Outcome::Errored(format!("cannot record step `{name}`: {e}"));
+        }
+        self.observer.event(BuildEvent::StepFinished {
+            build: &ctx.build,
+            path,
+            kind,
+            name,
+            outcome: &outcome,
+        });
+        outcome
+    }
+
+    async fn engine_log(&self, ctx: &BuildCtx, message: &str) {
+        let log = StepLog::start(
+            self.store.clone(),
+            ctx.build.id,
+            None,
+            self.redactor.clone(),
+            self.observer.clone(),
+        );
+        log.engine(message);
+        log.close().await;
+    }
+
+    fn invocation(
+        &self,
+        grants: Grants,
+        limits: Limits,
+        timeout: Option<Duration>,
+        log: &Arc<StepLog>,
+    ) -> Invocation {
+        let limits = match timeout {
+            Some(t) => limits.with_deadline(t),
+            None => limits,
+        };
+        Invocation::new(grants).limits(limits).log(log.clone())
+    }
+
+    /// The input directories a `put` or `test` sees.
+    fn input_grants(
+        &self,
+        ctx: &BuildCtx,
+        inputs: Option<&Inputs>,
+    ) -> Result<Vec<DirGrant>, String> {
+        let artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
+        match inputs {
+            None | Some(Inputs::All) => Ok(artifacts
+                .iter()
+                .map(|(name, path)| DirGrant {
+                    name: name.clone(),
+                    path: path.clone(),
+                    writable: false,
+                })
+                .collect()),
+            Some(Inputs::Named(names)) => names
+                .iter()
+                .map(|n| {
+                    artifacts
+                        .get(&n.value)
+                        .map(|path| DirGrant {
+                            name: n.value.clone(),
+                            path: path.clone(),
+                            writable: false,
+                        })
+                        .ok_or_else(|| {
+                            format!("input `{}` was not fetched by an earlier step", n.value)
+                        })
+                })
+                .collect(),
+        }
+    }
+
+    fn resource_grants(
+        &self,
+        resource: &str,
+    ) -> Result<
+        (
+            Grants,
+            Limits,
+            lockgate_plugin_host::Plugin,
+            serde_json::Value,
+        ),
+        String,
+    > {
+        let r = self
+            .pipeline
+            .resource(resource)
+            .ok_or_else(|| format!("unknown resource `{resource}`"))?;
+        let t = self
+            .pipeline
+            .resource_type(&r.type_name.value)
+            .ok_or_else(|| format!("unknown resource type `{}`", r.type_name.value))?;
+        let plugin = self
+            .plugins
+            .resource_type(&r.type_name.value)
+            .ok_or_else(|| {
+                format!(
+                    "the plugin of resource type `{}` is not loaded",
+                    r.type_name.value
+                )
+            })?
+            .clone();
+        let cache = self.cache_dir(resource);
+        std::fs::create_dir_all(&cache)
+            .map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
+        let grants = r.grants.to_grants().cache(cache);
+        Ok((grants, t.limits(), plugin, r.source.value.clone()))
+    }
+
+    async fn get(
+        &self,
+        ctx: &BuildCtx,
+        get: &Get,
+        log: Arc<StepLog>,
+        _step: i64,
+        timeout: Option<Duration>,
+    ) -> Outcome {
+        let Some(input) = ctx.inputs.get(&get.name.value) else {
+            return Outcome::Errored(format!(
+                "no version was resolved for input `{}`",
+                get.name.value
+            ));
+        };
+        let version = input.version.clone();
+        let params = get
+            .params
+            .as_ref()
+            .map_or(serde_json::json!({}), |p| p.value.clone());
+        self.fetch(
+            ctx,
+            &get.name.value,
+            &get.resource.value,
+            &version,
+            &params,
+            log,
+            timeout,
+        )
+        .await
+    }
+
+    /// Fetches `version` of `resource` into the artifact `name`.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch(
+        &self,
+        ctx: &BuildCtx,
+        name: &str,
+        resource: &str,
+        version: &lockgate_plugin_host::Version,
+        params: &serde_json::Value,
+        log: Arc<StepLog>,
+        timeout: Option<Duration>,
+    ) -> Outcome {
+        let (grants, limits, plugin, source) = match self.resource_grants(resource) {
+            Ok(x) => x,
+            Err(e) => return Outcome::Errored(e),
+        };
+        let out = ctx.dir.join(name);
+        if let Err(e) = reset_dir(&out) {
+            return Outcome::Errored(e.to_string());
+        }
+        log.engine(&format!("fetching {resource} {version}"));
+        let inv = self.invocation(grants.output(&out), limits, timeout, &log);
+        match plugin.get(&inv, &source, version, params).await {
+            Ok(fetched) => {
+                for (k, v) in &fetched.metadata {
+                    log.engine(&format!("  {k}: {v}"));
+                }
+                ctx.artifacts
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name.to_owned(), out);
+                Outcome::Succeeded
+            }
+            Err(e) => invoke_outcome(e),
+        }
+    }
+
+    async fn put(
+        &self,
+        ctx: &BuildCtx,
+        put: &Put,
+        log: Arc<StepLog>,
+        _step: i64,
+        timeout: Option<Duration>,
+    ) -> Outcome {
+        let resource = &put.resource.value;
+        let (mut grants, limits, plugin, source) = match self.resource_grants(resource) {
+            Ok(x) => x,
+            Err(e) => return Outcome::Errored(e),
+        };
+        grants.inputs = match self.input_grants(ctx, put.inputs.as_ref().map(|i| &i.value)) {
+            Ok(i) => i,
+            Err(e) => return Outcome::Errored(e),
+        };
+        let params = put
+            .params
+            .as_ref()
+            .map_or(serde_json::json!({}), |p| p.value.clone());
+        let inv = self.invocation(grants, limits, timeout, &log);
+        let fetched = match plugin.put(&inv, &source, &params).await {
+            Ok(f) => f,
+            Err(e) => return invoke_outcome(e),
+        };
+        log.engine(&format!("{resource}: created version {}", fetched.version));
+        if let Err(e) = self
+            .store
+            .save_output(ctx.build.id, resource, &fetched)
+            .await
+        {
+            return Outcome::Errored(format!("cannot record the version `put` created: {e}"));
+        }
+        // Like Concourse, fetch what was just created so later steps (tests) see it.
+        self.fetch(
+            ctx,
+            &put.name.value,
+            resource,
+            &fetched.version,
+            &serde_json::json!({}),
+            log,
+            timeout,
+        )
+        .await
+    }
+
+    async fn test(
+        &self,
+        ctx: &BuildCtx,
+        test: &Test,
+        log: Arc<StepLog>,
+        step: i64,
+        timeout: Option<Duration>,
+    ) -> Outcome {
+        let Some(plugin) = self.plugins.test_type(&test.type_name.value) else {
+            return Outcome::Errored(format!(
+                "the plugin of test type `{}` is not loaded",
+                test.type_name.value
+            ));
+        };
+        let limits = self
+            .pipeline
+            .test_type(&test.type_name.value)
+            .map_or_else(Limits::default, |t| t.limits());
+        let mut grants = test.grants.to_grants();
+        grants.inputs = match self.input_grants(ctx, test.inputs.as_ref().map(|i| &i.value)) {
+            Ok(i) => i,
+            Err(e) => return Outcome::Errored(e),
+        };
+        let config = test
+            .config
+            .as_ref()
+            .map_or(serde_json::json!({}), |c| c.value.clone());
+        let inv = self.invocation(grants, limits, timeout, &log);
+        let report = match plugin.run(&inv, &config).await {
+            Ok(r) => r,
+            Err(e) => return invoke_outcome(e),
+        };
+        for case in report.cases() {
+            let message = case
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            log.engine(&format!("  {} {}{message}", case.status, case.name));
+        }
+        if let Err(e) = self.store.save_test_report(step, &report).await {
+            return Outcome::Errored(format!("cannot record the test report: {e}"));
+        }
+        use lockgate_plugin_host::CaseStatus::*;
+        let (failed, errored) = (report.count(Failed), report.count(Errored));
+        if report.passed() {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed(format!(
+                "{} passed, {failed} failed, {errored} errored",
+                report.count(Passed)
+            ))
+        }
+    }
+}
+
+/// How a plugin error counts: the plugin's own verdict fails the step, anything else errors it.
+fn invoke_outcome(e: InvokeError) -> Outcome {
+    if e.is_plugin_failure() {
+        Outcome::Failed(e.to_string())
+    } else {
+        Outcome::Errored(e.to_string())
+    }
+}
+
+/// Empties (or creates) `dir`.
+fn reset_dir(dir: &Path) -> Result<(), RunnerError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|error| RunnerError::WorkDir {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+    }
+    std::fs::create_dir_all(dir).map_err(|error| RunnerError::WorkDir {
+        path: dir.to_path_buf(),
+        error,
+    })
+}

@@ -1,0 +1,222 @@
+//! Resource checks: which resources are polled, how often, and storing what they find.
+//!
+//! A resource is polled only when some job `get`s it without `passed` (its versions come from
+//! outside; the others arrive through upstream builds or are only `put` to). Resources with
+//! the same type and `source` share one version history and are checked once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use super::{Result, Scheduler, SchedulerError};
+use lockgate_config::{CheckEvery, Resource};
+use lockgate_plugin_host::{Fetched, Invocation};
+use lockgate_store::config_digest;
+
+/// What one check did.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    /// The resource checked (one of a group sharing a history).
+    pub resource: String,
+    /// Number of versions seen for the first time, or why the check failed.
+    pub result: std::result::Result<usize, String>,
+}
+
+impl Scheduler {
+    /// Resources that are polled, grouped by (type, source): one entry per group, with the
+    /// shortest `check_every` of the group.
+    pub fn check_groups(&self) -> Vec<(&Resource, CheckEvery)> {
+        let pipeline = &self.inner.pipeline;
+        let mut polled = std::collections::BTreeSet::new();
+        for job in &pipeline.jobs {
+            for (_, get) in job.gets().filter(|(_, g)| g.passed.is_empty()) {
+                polled.insert(get.resource.value.clone());
+            }
+        }
+        let mut groups: BTreeMap<String, (&Resource, CheckEvery)> = BTreeMap::new();
+        for r in pipeline
+            .resources
+            .iter()
+            .filter(|r| polled.contains(&r.name.value))
+        {
+            let key = config_digest(&r.type_name.value, &super::identity(r));
+            let every = r.check_every();
+            groups
+                .entry(key)
+                .and_modify(|(_, e)| *e = shortest(*e, every))
+                .or_insert((r, every));
+        }
+        groups.into_values().collect()
+    }
+
+    /// Checks every polled resource once, at the same time.
+    pub async fn check_all(&self) -> Vec<CheckOutcome> {
+        let mut set = JoinSet::new();
+        for (r, _) in self.check_groups() {
+            let this = self.clone();
+            let name = r.name.value.clone();
+            set.spawn(async move {
+                let result = this.check(&name).await.map_err(|e| e.to_string());
+                CheckOutcome {
+                    resource: name,
+                    result,
+                }
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = set.join_next().await {
+            if let Ok(outcome) = done {
+                out.push(outcome);
+            }
+        }
+        out.sort_by(|a, b| a.resource.cmp(&b.resource));
+        out
+    }
+
+    /// Checks `resource` now (`lockgate check`, a webhook): asks the plugin for versions since
+    /// the newest stored one and stores the new ones. Returns how many were new.
+    pub async fn check(&self, resource: &str) -> Result<usize> {
+        let pipeline = &self.inner.pipeline;
+        let r = pipeline.resource(resource).ok_or_else(|| {
+            SchedulerError::Unknown(format!("no resource `{resource}` in the pipeline"))
+        })?;
+        let plugin = self
+            .inner
+            .plugins
+            .resource_type(&r.type_name.value)
+            .ok_or_else(|| {
+                SchedulerError::Unknown(format!(
+                    "resource `{resource}`: the plugin of type `{}` is not loaded",
+                    r.type_name.value
+                ))
+            })?;
+        let mut limits = pipeline
+            .resource_type(&r.type_name.value)
+            .map(|t| t.limits())
+            .unwrap_or_default();
+        if let Some(t) = &r.check_timeout {
+            limits.check = t.value;
+        }
+        let cache = self.inner.runner.cache_dir(resource);
+        std::fs::create_dir_all(&cache).map_err(|e| {
+            SchedulerError::Unknown(format!(
+                "cannot create the cache of `{resource}` at {}: {e}",
+                cache.display()
+            ))
+        })?;
+        let from = self
+            .inner
+            .store
+            .latest_version(resource)
+            .await?
+            .map(|v| v.version);
+        let log = std::sync::Arc::new(CheckLog(resource.to_owned()));
+        let inv = Invocation::new(r.grants.to_grants().cache(cache))
+            .limits(limits)
+            .log(log);
+        let versions =
+            crate::metrics::checked(plugin.check(&inv, &r.source.value, from.as_ref()).await)
+                .map_err(|e| {
+                    SchedulerError::Unknown(format!("check of `{resource}` failed: {e}"))
+                })?;
+        let fetched: Vec<Fetched> = versions
+            .into_iter()
+            .map(|version| Fetched {
+                version,
+                metadata: Vec::new(),
+            })
+            .collect();
+        let saved = self.inner.store.save_versions(resource, &fetched).await?;
+        if let Some(pin) = &r.version
+            && self.inner.store.pinned_version(resource).await?.is_none()
+            && self
+                .inner
+                .store
+                .find_version(resource, &pin.value)
+                .await?
+                .is_some()
+        {
+            self.inner.store.pin_version(resource, &pin.value).await?;
+        }
+        if !saved.new_versions.is_empty() {
+            tracing::info!(resource, "{} new version(s)", saved.new_versions.len());
+            self.wake();
+        }
+        Ok(saved.new_versions.len())
+    }
+
+    /// Spawns one loop per check group, each checking at once and then at its `check_every`
+    /// with ±10 % jitter; a `never` group is checked once (as `lockgate run` does), then only
+    /// by webhooks and `lockgate check`.
+    pub(super) fn spawn_check_loops(&self) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        for (r, every) in self.check_groups() {
+            let this = self.clone();
+            let name = r.name.value.clone();
+            set.spawn(async move {
+                loop {
+                    if let Err(e) = this.check(&name).await {
+                        tracing::warn!(resource = %name, "{e}");
+                    }
+                    let CheckEvery::Interval(every) = every else {
+                        return;
+                    };
+                    tokio::time::sleep(jitter(every)).await;
+                }
+            });
+        }
+        set
+    }
+}
+
+fn shortest(a: CheckEvery, b: CheckEvery) -> CheckEvery {
+    match (a, b) {
+        (CheckEvery::Interval(x), CheckEvery::Interval(y)) => CheckEvery::Interval(x.min(y)),
+        (CheckEvery::Never, other) | (other, CheckEvery::Never) => other,
+    }
+}
+
+/// `every` ± 10 %, so that many resources do not check in lockstep.
+fn jitter(every: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let spread = every.as_secs_f64() * 0.2;
+    let offset = (f64::from(nanos % 1000) / 1000.0 - 0.5) * spread;
+    Duration::from_secs_f64((every.as_secs_f64() + offset).max(0.1))
+}
+
+/// Check output goes to the engine's log (checks belong to no build).
+struct CheckLog(String);
+
+impl lockgate_plugin_host::LogSink for CheckLog {
+    fn line(&self, line: lockgate_plugin_host::LogLine) {
+        tracing::debug!(resource = %self.0, "check: {}", line.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_secs(60)).as_secs_f64();
+            assert!((54.0..=66.0).contains(&j), "{j}");
+        }
+    }
+
+    #[test]
+    fn the_shortest_interval_of_a_group_wins_and_never_yields() {
+        let m = |s| CheckEvery::Interval(Duration::from_secs(s));
+        assert_eq!(shortest(m(60), m(30)), m(30));
+        assert_eq!(shortest(CheckEvery::Never, m(30)), m(30));
+        assert_eq!(
+            shortest(CheckEvery::Never, CheckEvery::Never),
+            CheckEvery::Never
+        );
+    }
+}

@@ -1,0 +1,778 @@
+//! The promotion scheduler: checks resources, decides which builds start (inputs resolved
+//! under `passed`, serial groups, `max_in_flight`), enforces environment gates (approval,
+//! soak), hands builds to the [`Runner`], and records what each candidate did in each
+//! environment (deployed, tested, qualified, promoted).
+//!
+//! Two drivers share the same steps: [`Scheduler::run_until_idle`] (one shot: `lockgate run`)
+//! and [`Scheduler::serve_node`] (long running: `lockgate server`). Several server nodes may
+//! share one store (PostgreSQL): every node claims and runs builds; the node holding the
+//! `scheduler` lease checks, creates builds and re-queues the builds of dead nodes.
+
+mod checks;
+mod gates;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::plan::LoadedPlugins;
+use crate::runner::Runner;
+use lockgate_config::{Job, Pipeline, VersionPolicy};
+use lockgate_store::{
+    Build, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
+    ResolvedInput, ResourceConfig, Store, StoreError, VersionSpec,
+};
+
+pub use checks::CheckOutcome;
+pub use gates::{Blocker, EnvironmentStatus};
+
+/// Why the scheduler could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A runner failed to run a build at all.
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+    /// A name given on the command line is not in the pipeline.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+/// Result alias.
+pub type Result<T, E = SchedulerError> = std::result::Result<T, E>;
+
+/// Schedules one pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    pipeline: Arc<Pipeline>,
+    plugins: Arc<LoadedPlugins>,
+    runner: Runner,
+    node: String,
+    /// Resources whose versions flow between environments: what a candidate is made of.
+    promotable: BTreeSet<String>,
+    /// Why each job did not start a build at the last tick.
+    blocked: Mutex<BTreeMap<String, Blocker>>,
+    /// Woken when something happened that may let a build start.
+    wake: Notify,
+    /// Keep the logs of this many newest builds per job (`None`: keep everything).
+    log_retention: Option<u32>,
+}
+
+/// What a one-shot run did.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    /// Builds that ran, in the order they finished.
+    pub builds: Vec<Build>,
+    /// Checks that failed (resource, message).
+    pub check_errors: Vec<(String, String)>,
+}
+
+impl RunSummary {
+    /// True when a build failed or errored, or a check failed.
+    pub fn has_failures(&self) -> bool {
+        !self.check_errors.is_empty()
+            || self
+                .builds
+                .iter()
+                .any(|b| !matches!(b.status, BuildStatus::Succeeded))
+    }
+}
+
+impl Scheduler {
+    /// A scheduler for `pipeline` on `store`, running builds with `runner`; `node` names this
+    /// engine process in the store (build claims).
+    pub fn new(
+        store: Store,
+        pipeline: Arc<Pipeline>,
+        plugins: Arc<LoadedPlugins>,
+        runner: Runner,
+        node: impl Into<String>,
+    ) -> Self {
+        let promotable = promotable_resources(&pipeline);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                pipeline,
+                plugins,
+                runner,
+                node: node.into(),
+                promotable,
+                blocked: Mutex::default(),
+                wake: Notify::new(),
+                log_retention: None,
+            }),
+        }
+    }
+
+    /// Keeps the logs of only the `keep` newest builds of each job (older builds, their steps
+    /// and test reports stay). Call before sharing the scheduler.
+    pub fn with_log_retention(mut self, keep: Option<u32>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.log_retention = keep;
+        }
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    /// Records the pipeline's resources and jobs in the store.
+    pub async fn prepare(&self) -> Result<()> {
+        let p = &self.inner.pipeline;
+        let resources: Vec<ResourceConfig> = p
+            .resources
+            .iter()
+            .map(|r| {
+                ResourceConfig::new(
+                    r.name.value.clone(),
+                    r.type_name.value.clone(),
+                    &identity(r),
+                )
+            })
+            .collect();
+        let jobs: Vec<JobConfig> = p
+            .jobs
+            .iter()
+            .map(|j| JobConfig {
+                name: j.name.value.clone(),
+                environment: Some(j.environment.value.clone()),
+            })
+            .collect();
+        self.inner.store.sync_pipeline(&resources, &jobs).await?;
+        Ok(())
+    }
+
+    /// Re-queues the builds whose engine died while they ran (marked `interrupted`, a new
+    /// pending build with the same inputs): those claimed by a process of this host that no
+    /// longer exists or by a node whose node-table heartbeat is older than
+    /// [`NODE_STALE_AFTER`], and any build not heartbeaten for [`STALE_AFTER`].
+    pub async fn recover(&self) -> Result<Vec<lockgate_store::Recovered>> {
+        let store = &self.inner.store;
+        let mut recovered = Vec::new();
+        let stale_node_before = lockgate_store::now_ms() - NODE_STALE_AFTER.as_millis() as i64;
+        let stale_nodes: BTreeSet<String> = store
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.heartbeat_at < stale_node_before || node_is_dead_here(&n.name))
+            .map(|n| n.name)
+            .collect();
+        for (node, _) in store.running_nodes().await? {
+            if node != self.inner.node && (node_is_dead_here(&node) || stale_nodes.contains(&node))
+            {
+                recovered.extend(store.recover_claimed_by(&node).await?);
+            }
+        }
+        for node in &stale_nodes {
+            if *node != self.inner.node {
+                tracing::warn!(node = %node, "node is gone; forgetting it");
+                store.remove_node(node).await?;
+            }
+        }
+        let stale_before = lockgate_store::now_ms() - STALE_AFTER.as_millis() as i64;
+        recovered.extend(store.recover_stale_builds(stale_before).await?);
+        for r in &recovered {
+            tracing::warn!(
+                job = %r.interrupted.job,
+                "build #{} was interrupted; re-queued as #{}",
+                r.interrupted.number,
+                r.requeued.number
+            );
+        }
+        Ok(recovered)
+    }
+
+    /// Why each job did not start a build at the last scheduling pass.
+    pub fn blocked(&self) -> BTreeMap<String, Blocker> {
+        self.inner
+            .blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Wakes the scheduling loop (a webhook, an approval, a finished check).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// The inputs of `job`: every `get` of its plan (hooks and nested steps included).
+    fn input_specs(&self, job: &Job) -> Vec<(InputSpec, bool)> {
+        let mut seen = BTreeSet::new();
+        let mut specs = Vec::new();
+        for (_, get) in job.gets() {
+            {
+                if !seen.insert(get.name.value.clone()) {
+                    continue;
+                }
+                let version = match get.version() {
+                    VersionPolicy::Latest => VersionSpec::Latest,
+                    VersionPolicy::Every => VersionSpec::Every,
+                    VersionPolicy::Pinned(v) => VersionSpec::Pinned(v),
+                };
+                specs.push((
+                    InputSpec {
+                        name: get.name.value.clone(),
+                        resource: get.resource.value.clone(),
+                        passed: get.passed.iter().map(|p| p.value.clone()).collect(),
+                        version,
+                    },
+                    get.trigger(),
+                ));
+            }
+        }
+        specs
+    }
+
+    fn set_blocked(&self, job: &str, blocker: Option<Blocker>) {
+        let mut blocked = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        match blocker {
+            Some(b) => blocked.insert(job.to_owned(), b),
+            None => blocked.remove(job),
+        };
+    }
+
+    /// Decides whether `job` gets a new build now; creates it (pending) if so.
+    pub async fn schedule_job(&self, job: &Job) -> Result<Option<Build>> {
+        let store = &self.inner.store;
+        let name = &job.name.value;
+        // One queued build per job. A triggered build still waiting (serial job, busy serial
+        // group) is replaced when newer versions arrive: superseded candidates are skipped in
+        // favour of the newest. Manual, rollback and re-queued builds are never replaced.
+        let queued = if store
+            .builds_of_job_with_status(name, BuildStatus::Pending)
+            .await?
+            > 0
+        {
+            let newest = store
+                .builds(Some(name), lockgate_store::Page::first(20))
+                .await?;
+            match newest
+                .into_iter()
+                .find(|b| b.status == BuildStatus::Pending)
+            {
+                Some(b)
+                    if b.reason == "trigger" || b.reason.starts_with("trigger, superseding") =>
+                {
+                    Some(b)
+                }
+                _ => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let specs = self.input_specs(job);
+        let triggers: Vec<&str> = specs
+            .iter()
+            .filter(|(_, t)| *t)
+            .map(|(s, _)| s.name.as_str())
+            .collect();
+        if triggers.is_empty() {
+            self.set_blocked(name, Some(Blocker::ManualOnly));
+            return Ok(None);
+        }
+        let input_specs: Vec<InputSpec> = specs.iter().map(|(s, _)| s.clone()).collect();
+        let Some(inputs) = store.resolve_inputs(name, &input_specs).await? else {
+            self.set_blocked(name, Some(Blocker::NoInputs));
+            return Ok(None);
+        };
+        if store.has_build_with_inputs(name, &inputs).await? {
+            self.set_blocked(name, None);
+            return Ok(None);
+        }
+        let mut fresh = false;
+        for input in inputs
+            .iter()
+            .filter(|i| triggers.contains(&i.name.as_str()))
+        {
+            if !store.version_used_by_job(name, input.version_id).await? {
+                fresh = true;
+                break;
+            }
+        }
+        if !fresh {
+            self.set_blocked(name, None);
+            return Ok(None);
+        }
+        if let Some(blocker) = self.gate(job, &inputs).await? {
+            self.set_blocked(name, Some(blocker));
+            return Ok(None);
+        }
+        self.set_blocked(name, None);
+        let reason = match &queued {
+            Some(old) => {
+                store.finish_build(old.id, BuildStatus::Aborted).await?;
+                tracing::info!(job = %name, "queued build #{} superseded by newer versions", old.number);
+                format!("trigger, superseding #{}", old.number)
+            }
+            None => "trigger".to_owned(),
+        };
+        let build = store.create_build(name, &reason, &inputs).await?;
+        Ok(Some(build))
+    }
+
+    /// Creates a build of `job` now, with its newest resolvable inputs (`lockgate trigger`).
+    /// Environment gates still apply.
+    pub async fn trigger(&self, job_name: &str) -> Result<Build> {
+        let job = self.inner.pipeline.job(job_name).ok_or_else(|| {
+            SchedulerError::Unknown(format!("no job `{job_name}` in the pipeline"))
+        })?;
+        let specs: Vec<InputSpec> = self.input_specs(job).into_iter().map(|(s, _)| s).collect();
+        let inputs = self.inner.store.resolve_inputs(job_name, &specs).await?.ok_or_else(|| {
+            SchedulerError::Unknown(format!(
+                "job `{job_name}` has no versions that satisfy its inputs yet (run `lockgate check`?)"
+            ))
+        })?;
+        if let Some(blocker) = self.gate(job, &inputs).await? {
+            return Err(SchedulerError::Unknown(format!(
+                "job `{job_name}` cannot run: {blocker}"
+            )));
+        }
+        let build = self
+            .inner
+            .store
+            .create_build(job_name, "manual", &inputs)
+            .await?;
+        self.wake();
+        Ok(build)
+    }
+
+    /// Records that the candidate of `inputs` entered `job`'s environment (its build started).
+    async fn record_entry(&self, job: &Job, build: &Build, inputs: &[ResolvedInput]) -> Result<()> {
+        if let Some(candidate) = self.candidate_of(inputs).await? {
+            self.inner
+                .store
+                .record_event(&NewCandidateEvent {
+                    candidate_id: candidate.id,
+                    environment: job.environment.value.clone(),
+                    event: CandidateEvent::Promoted,
+                    by: Some(job.name.value.clone()),
+                    build_id: Some(build.id),
+                    detail: None,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The inputs of build `id`, as resolved when it was created.
+    async fn build_inputs(&self, id: i64) -> Result<Vec<ResolvedInput>> {
+        Ok(self
+            .inner
+            .store
+            .build_inputs(id)
+            .await?
+            .into_iter()
+            .map(|i| ResolvedInput {
+                name: i.name,
+                resource: i.resource,
+                version_id: i.version_id,
+                version: i.version,
+            })
+            .collect())
+    }
+
+    /// The candidate made of the promotable resources among `inputs`, if any.
+    async fn candidate_of(
+        &self,
+        inputs: &[ResolvedInput],
+    ) -> Result<Option<lockgate_store::Candidate>> {
+        let pairs: Vec<(&str, i64)> = inputs
+            .iter()
+            .filter(|i| self.inner.promotable.contains(&i.resource))
+            .map(|i| (i.resource.as_str(), i.version_id))
+            .collect();
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.inner.store.candidate(&pairs).await?))
+    }
+
+    /// Starts, on `set`, at most `capacity` pending builds that serial groups and
+    /// `max_in_flight` allow, each claimed atomically for this node (another node may claim
+    /// the same build; exactly one wins).
+    async fn start_pending(
+        &self,
+        set: &mut JoinSet<Result<Build>>,
+        capacity: usize,
+    ) -> Result<usize> {
+        if capacity == 0 {
+            return Ok(0);
+        }
+        let store = &self.inner.store;
+        let pending = store.builds_with_status(BuildStatus::Pending, 1000).await?;
+        let mut started = 0;
+        for build in pending {
+            if started >= capacity {
+                break;
+            }
+            let Some(job) = self.inner.pipeline.job(&build.job) else {
+                store.finish_build(build.id, BuildStatus::Aborted).await?;
+                continue;
+            };
+            let limits = self.claim_limits(job);
+            if !store
+                .claim_build(build.id, &build.job, &self.inner.node, &limits)
+                .await?
+            {
+                continue; // limits, or another node claimed it
+            }
+            let build = store.build(build.id).await?;
+            let inputs = self.build_inputs(build.id).await?;
+            self.record_entry(job, &build, &inputs).await?;
+            let this = self.clone();
+            set.spawn(async move { this.run_build(build).await });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    /// What may keep a build of `job` from starting: `max_in_flight` (1 when serial) and the
+    /// other jobs of its serial groups.
+    fn claim_limits(&self, job: &Job) -> ClaimLimits {
+        let mut exclusive_with: Vec<String> = Vec::new();
+        for group in &job.serial_groups {
+            for other in self
+                .inner
+                .pipeline
+                .jobs
+                .iter()
+                .filter(|j| j.name.value != job.name.value)
+                .filter(|j| j.serial_groups.iter().any(|g| g.value == group.value))
+            {
+                if !exclusive_with.contains(&other.name.value) {
+                    exclusive_with.push(other.name.value.clone());
+                }
+            }
+        }
+        ClaimLimits {
+            max_in_flight: job.max_in_flight(),
+            exclusive_with,
+        }
+    }
+
+    async fn run_build(&self, build: Build) -> Result<Build> {
+        // Heartbeats tell other engines (and a restarted one) that this build is alive.
+        let beat = {
+            let store = self.inner.store.clone();
+            let node = self.inner.node.clone();
+            let id = build.id;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT_EVERY).await;
+                    if let Err(e) = store.heartbeat(id, &node).await {
+                        tracing::warn!(build = id, "heartbeat failed: {e}");
+                    }
+                }
+            })
+        };
+        let finished = self.inner.runner.run(build).await;
+        beat.abort();
+        let finished = finished?;
+        crate::metrics::build_finished(finished.status);
+        if let Some(keep) = self.inner.log_retention {
+            match self.inner.store.prune_logs(keep).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!("pruned {n} log lines (keeping {keep} builds per job)"),
+                Err(e) => tracing::warn!("pruning logs failed: {e}"),
+            }
+        }
+        if finished.status == BuildStatus::Succeeded {
+            self.after_success(&finished).await?;
+        }
+        self.wake();
+        Ok(finished)
+    }
+
+    /// Runs one scheduling pass: new builds for every job, then starts what may start.
+    pub async fn tick(&self, set: &mut JoinSet<Result<Build>>) -> Result<usize> {
+        self.schedule_all().await?;
+        self.start_pending(set, usize::MAX).await
+    }
+
+    async fn schedule_all(&self) -> Result<()> {
+        for job in &self.inner.pipeline.jobs {
+            self.schedule_job(job).await?;
+        }
+        Ok(())
+    }
+
+    /// One shot: check every resource once, then run builds until nothing more can progress.
+    pub async fn run_until_idle(&self) -> Result<RunSummary> {
+        let mut summary = RunSummary::default();
+        self.prepare().await?;
+        self.recover().await?;
+        for outcome in self.check_all().await {
+            if let Err(e) = outcome.result {
+                summary.check_errors.push((outcome.resource, e));
+            }
+        }
+        let mut set = JoinSet::new();
+        loop {
+            self.tick(&mut set).await?;
+            let Some(done) = set.join_next().await else {
+                break;
+            };
+            match done {
+                Ok(Ok(build)) => summary.builds.push(build),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(SchedulerError::Unknown(format!(
+                        "a build task panicked: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Long running, as one node of possibly several on the same store: see
+    /// [`Scheduler::serve_node`] with the default [`NodeOptions`].
+    pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        self.serve_node(shutdown, NodeOptions::default()).await
+    }
+
+    /// Long running, until `shutdown` resolves; running builds finish before it returns.
+    ///
+    /// Every node runs builds: it claims pending builds while it has capacity
+    /// (`max_builds`). One node at a time is the scheduler, elected through the store's
+    /// `scheduler` lease (renewed every second, valid for [`LEASE_TTL`]): it checks resources
+    /// (with jitter), creates builds, and re-queues the builds of dead nodes. When it dies,
+    /// another node (not `worker_only`) takes the lease over once it expires.
+    pub async fn serve_node(
+        &self,
+        shutdown: impl Future<Output = ()>,
+        options: NodeOptions,
+    ) -> Result<()> {
+        self.prepare_retrying().await?;
+        let store = self.inner.store.clone();
+        let node = self.inner.node.clone();
+        let mut set = JoinSet::new();
+        let mut checks: Option<JoinSet<()>> = None;
+        // Until when this node may act as the scheduler (its last renewal + TTL - margin).
+        let mut leader_until: Option<std::time::Instant> = None;
+        let mut last_renewal: Option<std::time::Instant> = None;
+        let mut last_recovery = std::time::Instant::now();
+        let mut last_beat: Option<std::time::Instant> = None;
+        tokio::pin!(shutdown);
+        loop {
+            let now = std::time::Instant::now();
+            if !options.worker_only && last_renewal.is_none_or(|t| now - t >= LEASE_RENEW_EVERY) {
+                last_renewal = Some(now);
+                match store
+                    .try_lease(SCHEDULER_LEASE, &node, LEASE_TTL.as_millis() as i64)
+                    .await
+                {
+                    Ok(true) => leader_until = Some(now + LEASE_TTL - LEASE_RENEW_EVERY * 2),
+                    Ok(false) => leader_until = None,
+                    Err(e) => tracing::warn!("cannot renew the scheduler lease: {e}"),
+                }
+            }
+            let leader = leader_until.is_some_and(|until| now < until);
+            match (leader, checks.is_some()) {
+                (true, false) => {
+                    tracing::info!(node = %node, "this node is now the scheduler");
+                    if let Err(e) = self.recover().await {
+                        tracing::error!("recovering interrupted builds failed: {e}");
+                    }
+                    last_recovery = now;
+                    checks = Some(self.spawn_check_loops());
+                }
+                (false, true) => {
+                    tracing::warn!(node = %node, "this node is no longer the scheduler");
+                    if let Some(mut c) = checks.take() {
+                        c.abort_all();
+                    }
+                }
+                _ => {}
+            }
+            if leader {
+                if now - last_recovery >= RECOVER_EVERY {
+                    last_recovery = now;
+                    if let Err(e) = self.recover().await {
+                        tracing::error!("recovering interrupted builds failed: {e}");
+                    }
+                }
+                if let Err(e) = self.schedule_all().await {
+                    tracing::error!("scheduling pass failed: {e}");
+                }
+            }
+            let free = options.max_builds.saturating_sub(set.len());
+            if let Err(e) = self.start_pending(&mut set, free).await {
+                tracing::error!("starting builds failed: {e}");
+            }
+            if last_beat.is_none_or(|t| now - t >= NODE_HEARTBEAT_EVERY) {
+                last_beat = Some(now);
+                let role = match (options.worker_only, leader) {
+                    (true, _) => "worker",
+                    (false, true) => "scheduler",
+                    (false, false) => "standby",
+                };
+                if let Err(e) = store
+                    .node_heartbeat(&node, role, options.max_builds as i64, set.len() as i64)
+                    .await
+                {
+                    tracing::warn!("node heartbeat failed: {e}");
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.inner.wake.notified() => {}
+                Some(done) = set.join_next() => {
+                    match done {
+                        Ok(Ok(b)) => tracing::info!(job = %b.job, "build #{} {}", b.number, b.status),
+                        Ok(Err(e)) => tracing::error!("build failed to run: {e}"),
+                        Err(e) => tracing::error!("build task panicked: {e}"),
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        if let Some(mut c) = checks.take() {
+            c.abort_all();
+        }
+        while set.join_next().await.is_some() {}
+        if let Err(e) = store.release_lease(SCHEDULER_LEASE, &node).await {
+            tracing::warn!("releasing the scheduler lease failed: {e}");
+        }
+        if let Err(e) = store.remove_node(&node).await {
+            tracing::warn!("removing this node from the node table failed: {e}");
+        }
+        Ok(())
+    }
+
+    /// [`Scheduler::prepare`], retried a few times: nodes starting together on one store race
+    /// to record the same pipeline.
+    async fn prepare_retrying(&self) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.prepare().await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 4 => {
+                    attempt += 1;
+                    tracing::debug!("recording the pipeline failed ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// How a `lockgate server` node takes part in a cluster of nodes sharing one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// Only run builds: never become the scheduler (`--worker-only`).
+    pub worker_only: bool,
+    /// Builds this node runs at once (`--max-builds`).
+    pub max_builds: usize,
+}
+
+impl Default for NodeOptions {
+    /// Scheduler-capable, two builds per core.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            worker_only: false,
+            max_builds: (cores * 2).max(2),
+        }
+    }
+}
+
+/// Name of the lease the scheduling node holds.
+pub const SCHEDULER_LEASE: &str = "scheduler";
+/// How long the scheduler lease lasts unless renewed: a dead scheduler is replaced within it.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// How often the scheduler renews its lease (and standby nodes try to take it).
+pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(1);
+/// How often a node records its role, capacity and liveness in the node table.
+pub const NODE_HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// A node whose node-table heartbeat is older than this is dead: its builds are re-queued.
+pub const NODE_STALE_AFTER: Duration = Duration::from_secs(15);
+/// How often the scheduler looks for builds of dead nodes.
+pub const RECOVER_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a running build's engine records that it is alive.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+/// A started build whose engine has not heartbeaten for this long is re-queued.
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// This engine process's node name: `host:pid`.
+pub fn node_name() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host
+    }
+}
+
+/// Whether `node` (`host:pid`) is a process of this host that no longer runs.
+pub fn node_is_dead_here(node: &str) -> bool {
+    let Some((host, pid)) = node.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == host_name()
+        && cfg!(target_os = "linux")
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What makes two resources the same: their `source` and what they are granted. Two env-dir
+/// resources with the same `source` but different granted directories are different targets,
+/// with different version histories; identical ones share a history and are checked once.
+pub fn identity(r: &lockgate_config::Resource) -> serde_json::Value {
+    let g = r.grants.to_grants();
+    let dirs: Vec<serde_json::Value> = g
+        .dirs
+        .iter()
+        .map(|d| serde_json::json!([d.name, d.path, d.writable]))
+        .collect();
+    let network: Vec<String> = g.network.iter().map(ToString::to_string).collect();
+    serde_json::json!({
+        "source": r.source.value,
+        "grants": { "dirs": dirs, "network": network, "env": g.env },
+    })
+}
+
+/// Resources gotten by jobs of two or more environments: a change that flows through the
+/// environments is made of their versions.
+fn promotable_resources(pipeline: &Pipeline) -> BTreeSet<String> {
+    let mut envs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for job in &pipeline.jobs {
+        for (_, get) in job.gets() {
+            envs.entry(get.resource.value.clone())
+                .or_default()
+                .insert(job.environment.value.clone());
+        }
+    }
+    envs.into_iter()
+        .filter(|(_, e)| e.len() >= 2)
+        .map(|(r, _)| r)
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! Resource limits of one plugin invocation: memory, deadlines per operation, output size.
+
+use std::time::Duration;
+
+/// Which plugin operation was invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `describe`.
+    Describe,
+    /// `check`.
+    Check,
+    /// `get`.
+    Get,
+    /// `put`.
+    Put,
+    /// A test step's `run`.
+    Run,
+}
+
+impl Operation {
+    /// The operation's name as in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Describe => "describe",
+            Operation::Check => "check",
+            Operation::Get => "get",
+            Operation::Put => "put",
+            Operation::Run => "run",
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Limits applied to one invocation. Defaults: 256 MiB of memory; deadlines of 60 s for
+/// `check`, 10 min for `get`/`put`, 30 min for a test `run`, 10 s for `describe`; 4 MiB of
+/// log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory the plugin may grow to, in bytes.
+    pub memory_bytes: u64,
+    /// Deadline of `check`.
+    pub check: Duration,
+    /// Deadline of `get`.
+    pub get: Duration,
+    /// Deadline of `put`.
+    pub put: Duration,
+    /// Deadline of a test step's `run`.
+    pub run: Duration,
+    /// Deadline of `describe`.
+    pub describe: Duration,
+    /// Bytes of log output (log import, stdout, stderr) passed to the sink.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 * 1024 * 1024,
+            check: Duration::from_secs(60),
+            get: Duration::from_secs(600),
+            put: Duration::from_secs(600),
+            run: Duration::from_secs(1800),
+            describe: Duration::from_secs(10),
+            output_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// The deadline of `op`.
+    pub fn deadline(&self, op: Operation) -> Duration {
+        match op {
+            Operation::Describe => self.describe,
+            Operation::Check => self.check,
+            Operation::Get => self.get,
+            Operation::Put => self.put,
+            Operation::Run => self.run,
+        }
+    }
+
+    /// The same limits with every operation's deadline set to `d` (a step's `timeout`).
+    pub fn with_deadline(mut self, d: Duration) -> Self {
+        self.check = d;
+        self.get = d;
+        self.put = d;
+        self.run = d;
+        self
+    }
+
+    /// The same limits with a memory cap of `bytes`.
+    pub fn with_memory(mut self, bytes: u64) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_figures() {
+        let l = Limits::default();
+        assert_eq!(l.deadline(Operation::Check), Duration::from_secs(60));
+        assert_eq!(l.deadline(Operation::Get), Duration::from_secs(600));
+        assert_eq!(l.deadline(Operation::Put), Duration::from_secs(600));
+        assert_eq!(l.deadline(Operation::Run), Duration::from_secs(1800));
+        assert_eq!(l.memory_bytes, 256 << 20);
+        let short = l.with_deadline(Duration::from_secs(5));
+        assert_eq!(short.deadline(Operation::Run), Duration::from_secs(5));
+        assert_eq!(short.deadline(Operation::Describe), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,254 @@
+//! Errors of the plugin host: loading a component, setting up a sandbox, and invoking a plugin.
+//!
+//! Every message names the plugin (or file) and says what an operator can do about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lockgate_model::{GrantError, Operation, humanize};
+
+/// Why a file could not be loaded as a Lockgate plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read plugin `{path}`: {error}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// The file does not start with the WebAssembly magic number.
+    #[error(
+        "`{path}` is not a WebAssembly file (it does not start with `\\0asm`); a plugin must be a WebAssembly component built for wasm32-wasip2"
+    )]
+    NotWasm {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is a core WebAssembly module rather than a component.
+    #[error(
+        "`{path}` is a core WebAssembly module, not a component; build it for the `wasm32-wasip2` target or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The component failed to parse, validate or compile (for example a truncated file).
+    #[error("`{path}` is not a valid WebAssembly component (truncated or corrupt?): {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What wasmtime reported.
+        reason: String,
+    },
+    /// The component exports neither Lockgate world.
+    #[error(
+        "`{path}` does not implement a Lockgate plugin world: expected an export of `{resource}` (world `resource-type`) or `{test}` (world `test-step`); it exports {found}"
+    )]
+    WrongWorld {
+        /// The file.
+        path: PathBuf,
+        /// Expected resource-type export.
+        resource: &'static str,
+        /// Expected test-step export.
+        test: &'static str,
+        /// What it does export.
+        found: String,
+    },
+    /// The component was built against another version of the Lockgate contract.
+    #[error(
+        "`{path}` was built against `{found}`, but this engine speaks `lockgate:plugin@{supported}`; rebuild the plugin against the WIT in this release's `wit/` folder"
+    )]
+    ContractVersion {
+        /// The file.
+        path: PathBuf,
+        /// The export found.
+        found: String,
+        /// The contract version the engine implements.
+        supported: &'static str,
+    },
+    /// The component needs an import the sandbox does not provide, or its exports have the
+    /// wrong types.
+    #[error("`{path}` cannot be linked into the Lockgate sandbox: {reason}")]
+    Link {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or mismatched.
+        reason: String,
+    },
+    /// `describe` failed or returned something unusable.
+    #[error("`{path}`: `describe` failed: {reason}")]
+    Describe {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The plugin's own verdict on a failed operation (the WIT `plugin-error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginFailure {
+    /// `source`/`params`/`config` is invalid.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// The thing asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Anything else.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Why an invocation of a loaded plugin did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The plugin ran and reported an error.
+    #[error("plugin `{plugin}` {op} failed: {failure}")]
+    Plugin {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The plugin's error.
+        failure: PluginFailure,
+    },
+    /// The operation ran past its deadline and was stopped.
+    #[error(
+        "plugin `{plugin}` exceeded its {} {op} deadline and was stopped; if the work is legitimately slow, raise the deadline (a step's `timeout`, a resource's `check_timeout`)",
+        humanize(*limit)
+    )]
+    Deadline {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The deadline.
+        limit: Duration,
+    },
+    /// The plugin tried to use more memory than it is allowed.
+    #[error(
+        "plugin `{plugin}` {op} hit its memory limit of {} MiB and was stopped; raise the plugin's `memory` limit if it legitimately needs more",
+        limit / (1024 * 1024)
+    )]
+    MemoryLimit {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The guest overflowed its stack (unbounded recursion).
+    #[error("plugin `{plugin}` {op} overflowed its stack (unbounded recursion?) and was stopped")]
+    StackOverflow {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+    },
+    /// The guest panicked.
+    #[error("plugin `{plugin}` {op} panicked: {message}")]
+    Panicked {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The panic message as the guest printed it.
+        message: String,
+    },
+    /// Any other trap (unreachable, out-of-bounds access, ...), with the wasm backtrace.
+    #[error("plugin `{plugin}` {op} crashed: {detail}")]
+    Trap {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The trap and backtrace.
+        detail: String,
+    },
+    /// The plugin returned a value that breaks the contract (e.g. a version with a duplicate
+    /// field, a schema that is not JSON).
+    #[error("plugin `{plugin}` {op} returned an invalid result: {reason}")]
+    InvalidOutput {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The operation is not part of the plugin's world (e.g. `check` on a test step).
+    #[error("plugin `{plugin}` is a {kind} and has no `{op}` operation")]
+    Unsupported {
+        /// Plugin name.
+        plugin: String,
+        /// Its kind.
+        kind: crate::PluginKind,
+        /// The operation asked for.
+        op: Operation,
+    },
+    /// The sandbox could not be set up.
+    #[error("plugin `{plugin}` {op}: {error}")]
+    Grant {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The unusable grant.
+        error: GrantError,
+    },
+    /// The engine could not create an instance (e.g. too many invocations at once).
+    #[error("plugin `{plugin}` {op}: cannot start a sandbox: {reason}")]
+    Instantiate {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl InvokeError {
+    /// True when the plugin itself reported the failure (as opposed to being stopped by the
+    /// sandbox or crashing).
+    pub fn is_plugin_failure(&self) -> bool {
+        matches!(self, InvokeError::Plugin { .. })
+    }
+}
+
+/// The engine could not be configured.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Wasmtime refused the configuration.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The compiled-code cache directory is unusable.
+    #[error("cannot use compiled-plugin cache directory `{path}`: {error}")]
+    CacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_message_names_plugin_limit_and_operation() {
+        let e = InvokeError::Deadline {
+            plugin: "git".into(),
+            op: Operation::Check,
+            limit: Duration::from_secs(60),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("plugin `git` exceeded its 60 s check deadline")
+        );
+    }
+}

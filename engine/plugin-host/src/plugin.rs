@@ -1,0 +1,775 @@
+//! A loaded plugin: loading (detect, compile or fetch from cache, check the world, describe)
+//! and invoking its operations, each in a fresh store and instance.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use super::bindings::{self, resource_type::ResourceTypePre, test_step::TestStepPre, types as wit};
+use super::cache::CacheOutcome;
+use super::error::{InvokeError, LoadError, PluginFailure};
+use super::http::HttpGate;
+use super::output::{Capture, LogSink, NullSink};
+use super::sandbox::{self, HostState, Limiter};
+use super::{PluginHost, Shared};
+use lockgate_model::{
+    Capabilities, CaseStatus, Description, Fetched, Grants, Limits, NetworkRequest, Operation,
+    PluginKind, TestCase, TestReport, TestSuite, Version,
+};
+
+/// Slack on top of a deadline before the host gives up on a plugin blocked in a host call.
+const DEADLINE_GRACE: Duration = Duration::from_millis(200);
+
+/// A plugin ready to run. Cheap to clone and safe to share between tasks.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    path: PathBuf,
+    digest: String,
+    description: Description,
+    pre: Pre,
+    cache: CacheOutcome,
+}
+
+enum Pre {
+    Resource(ResourceTypePre<HostState>),
+    Test(TestStepPre<HostState>),
+}
+
+/// What one invocation may touch and use, and where its log goes.
+#[derive(Clone)]
+pub struct Invocation {
+    /// Directories, environment and network.
+    pub grants: Grants,
+    /// Memory, deadlines, output size.
+    pub limits: Limits,
+    /// Receives log lines as they are produced.
+    pub log: Arc<dyn LogSink>,
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Self {
+            grants: Grants::none(),
+            limits: Limits::default(),
+            log: Arc::new(NullSink),
+        }
+    }
+}
+
+impl Invocation {
+    /// An invocation with `grants`, default limits and no log.
+    pub fn new(grants: Grants) -> Self {
+        Self {
+            grants,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the log sink.
+    pub fn log(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.log = sink;
+        self
+    }
+}
+
+impl PluginHost {
+    /// Loads the component in `path`, checks it implements a Lockgate world, and describes it.
+    pub async fn load(&self, path: impl AsRef<Path>) -> Result<Plugin, LoadError> {
+        let path = path.as_ref().to_path_buf();
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|error| LoadError::Read {
+                path: path.clone(),
+                error,
+            })?;
+        self.load_bytes(&path, bytes).await
+    }
+
+    /// Loads a component from `bytes`; `path` names it in messages.
+    pub async fn load_bytes(&self, path: &Path, bytes: Vec<u8>) -> Result<Plugin, LoadError> {
+        let digest = lockgate_model::sha256_hex([&bytes]);
+        self.load_hashed(path, bytes, digest).await
+    }
+
+    /// [`PluginHost::load_bytes`] for bytes whose SHA-256 (`digest`, lowercase hex) the caller
+    /// has computed already (and compared with a pin): large components are hashed once.
+    pub async fn load_hashed(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: String,
+    ) -> Result<Plugin, LoadError> {
+        let path = path.to_path_buf();
+        classify(&path, &bytes)?;
+        let shared = self.shared.clone();
+        let key = digest.clone();
+        let compiled = tokio::task::spawn_blocking(move || {
+            shared.cache.get_or_compile(&shared.engine, &key, &bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Invalid {
+            path: path.clone(),
+            reason: format!("compiler task failed: {e}"),
+        })?;
+        let (component, cache) = compiled.map_err(|e| LoadError::Invalid {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        })?;
+
+        let kind = world_of(&path, &component, &self.shared.engine)?;
+        let link = |e: wasmtime::Error| LoadError::Link {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link)?;
+        let pre = match kind {
+            PluginKind::ResourceType => {
+                Pre::Resource(ResourceTypePre::new(instance_pre).map_err(link)?)
+            }
+            PluginKind::TestStep => Pre::Test(TestStepPre::new(instance_pre).map_err(link)?),
+        };
+
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin")
+            .to_owned();
+        let placeholder = Description {
+            name: stem,
+            version: String::new(),
+            kind,
+            summary: String::new(),
+            source_schema: None,
+            get_params_schema: None,
+            put_params_schema: None,
+            config_schema: None,
+            capabilities: Capabilities::default(),
+        };
+        let mut plugin = Plugin {
+            inner: Arc::new(Inner {
+                shared: self.shared.clone(),
+                path: path.clone(),
+                digest,
+                description: placeholder,
+                pre,
+                cache,
+            }),
+        };
+        let description =
+            plugin
+                .describe(&Invocation::default())
+                .await
+                .map_err(|e| LoadError::Describe {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+        if description.kind != kind {
+            return Err(LoadError::Describe {
+                path,
+                reason: format!(
+                    "it says it is a {} but implements world `{kind}`",
+                    description.kind
+                ),
+            });
+        }
+        Arc::get_mut(&mut plugin.inner)
+            .expect("not yet shared")
+            .description = description;
+        Ok(plugin)
+    }
+}
+
+/// Tells a component from a core module or a file that is not WebAssembly at all.
+fn classify(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm {
+            path: path.to_path_buf(),
+        });
+    }
+    // Bytes 4..8: a u16 version and a u16 layer; layer 0 is a core module, 1 a component.
+    let layer = u16::from_le_bytes([bytes[6], bytes[7]]);
+    if layer == 0 {
+        return Err(LoadError::CoreModule {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Which Lockgate world a component exports.
+fn world_of(
+    path: &Path,
+    component: &Component,
+    engine: &wasmtime::Engine,
+) -> Result<PluginKind, LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let has = |name: &str| exports.iter().any(|e| e == name);
+    match (has(bindings::RESOURCE_EXPORT), has(bindings::TEST_EXPORT)) {
+        (true, false) => return Ok(PluginKind::ResourceType),
+        (false, true) => return Ok(PluginKind::TestStep),
+        (true, true) => {
+            return Err(LoadError::Link {
+                path: path.to_path_buf(),
+                reason: "it exports both the resource-type and the test-step interfaces; a plugin implements one world".into(),
+            });
+        }
+        (false, false) => {}
+    }
+    if let Some(other) = exports.iter().find(|e| {
+        e.starts_with("lockgate:plugin/resource-ops@") || e.starts_with("lockgate:plugin/test-ops@")
+    }) {
+        return Err(LoadError::ContractVersion {
+            path: path.to_path_buf(),
+            found: other.clone(),
+            supported: bindings::CONTRACT_VERSION,
+        });
+    }
+    let found = if exports.is_empty() {
+        "nothing".to_owned()
+    } else {
+        exports
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(LoadError::WrongWorld {
+        path: path.to_path_buf(),
+        resource: bindings::RESOURCE_EXPORT,
+        test: bindings::TEST_EXPORT,
+        found,
+    })
+}
+
+/// A fresh store for one invocation, with its capture.
+struct Sandbox {
+    store: Store<HostState>,
+    capture: Arc<Capture>,
+    deadline: Duration,
+    memory_limit: u64,
+}
+
+impl Plugin {
+    /// What the plugin said about itself when loaded.
+    pub fn description(&self) -> &Description {
+        &self.inner.description
+    }
+
+    /// The plugin's name (from `describe`).
+    pub fn name(&self) -> &str {
+        &self.inner.description.name
+    }
+
+    /// Which world it implements.
+    pub fn kind(&self) -> PluginKind {
+        self.inner.description.kind
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// sha256 of the component's bytes, lowercase hex.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    /// Whether loading compiled the component or took it from the cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.inner.cache
+    }
+
+    /// Calls `describe` in a fresh sandbox (no grants).
+    pub async fn describe(&self, inv: &Invocation) -> Result<Description, InvokeError> {
+        let op = Operation::Describe;
+        let mut sb = self
+            .sandbox(
+                op,
+                &Invocation {
+                    grants: Grants::none(),
+                    ..inv.clone()
+                },
+            )
+            .await?;
+        let raw = match &self.inner.pre {
+            Pre::Resource(pre) => {
+                let fut = async {
+                    let i = pre.instantiate_async(&mut sb.store).await?;
+                    i.lockgate_plugin_resource_ops()
+                        .call_describe(&mut sb.store)
+                        .await
+                };
+                finish(fut, sb.deadline).await
+            }
+            Pre::Test(pre) => {
+                let fut = async {
+                    let i = pre.instantiate_async(&mut sb.store).await?;
+                    i.lockgate_plugin_test_ops()
+                        .call_describe(&mut sb.store)
+                        .await
+                };
+                finish(fut, sb.deadline).await
+            }
+        };
+        let raw = self.outcome(op, raw, &sb)?;
+        description_from_wit(raw).map_err(|reason| self.invalid(op, reason))
+    }
+
+    /// `check`: the versions that exist, oldest first.
+    pub async fn check(
+        &self,
+        inv: &Invocation,
+        source: &serde_json::Value,
+        from: Option<&Version>,
+    ) -> Result<Vec<Version>, InvokeError> {
+        let op = Operation::Check;
+        let pre = self.resource(op)?;
+        let source = source.to_string();
+        let from = from.map(version_to_wit);
+        let mut sb = self.sandbox(op, inv).await?;
+        let fut = async {
+            let i = pre.instantiate_async(&mut sb.store).await?;
+            i.lockgate_plugin_resource_ops()
+                .call_check(&mut sb.store, &source, from.as_ref())
+                .await
+        };
+        let raw = finish(fut, sb.deadline).await;
+        let versions = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
+        versions
+            .into_iter()
+            .map(|v| version_from_wit(v).map_err(|r| self.invalid(op, r)))
+            .collect()
+    }
+
+    /// `get`: fetches `version` into the granted output directory.
+    pub async fn get(
+        &self,
+        inv: &Invocation,
+        source: &serde_json::Value,
+        version: &Version,
+        params: &serde_json::Value,
+    ) -> Result<Fetched, InvokeError> {
+        let op = Operation::Get;
+        let pre = self.resource(op)?;
+        let (source, params, version) = (
+            source.to_string(),
+            params.to_string(),
+            version_to_wit(version),
+        );
+        let mut sb = self.sandbox(op, inv).await?;
+        let fut = async {
+            let i = pre.instantiate_async(&mut sb.store).await?;
+            i.lockgate_plugin_resource_ops()
+                .call_get(&mut sb.store, &source, &version, &params)
+                .await
+        };
+        let raw = finish(fut, sb.deadline).await;
+        let fetched = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
+        fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
+    }
+
+    /// `put`: publishes or deploys from the granted inputs; returns the version created.
+    pub async fn put(
+        &self,
+        inv: &Invocation,
+        source: &serde_json::Value,
+        params: &serde_json::Value,
+    ) -> Result<Fetched, InvokeError> {
+        let op = Operation::Put;
+        let pre = self.resource(op)?;
+        let (source, params) = (source.to_string(), params.to_string());
+        let mut sb = self.sandbox(op, inv).await?;
+        let fut = async {
+            let i = pre.instantiate_async(&mut sb.store).await?;
+            i.lockgate_plugin_resource_ops()
+                .call_put(&mut sb.store, &source, &params)
+                .await
+        };
+        let raw = finish(fut, sb.deadline).await;
+        let fetched = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
+        fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
+    }
+
+    /// A test step's `run`: judges the granted inputs and hosts and returns the report.
+    pub async fn run(
+        &self,
+        inv: &Invocation,
+        config: &serde_json::Value,
+    ) -> Result<TestReport, InvokeError> {
+        let op = Operation::Run;
+        let Pre::Test(pre) = &self.inner.pre else {
+            return Err(self.unsupported(op));
+        };
+        let config = config.to_string();
+        let mut sb = self.sandbox(op, inv).await?;
+        let fut = async {
+            let i = pre.instantiate_async(&mut sb.store).await?;
+            i.lockgate_plugin_test_ops()
+                .call_run(&mut sb.store, &config)
+                .await
+        };
+        let raw = finish(fut, sb.deadline).await;
+        let report = self
+            .outcome(op, raw, &sb)?
+            .map_err(|e| self.failure(op, e))?;
+        Ok(report_from_wit(report))
+    }
+
+    fn resource(&self, op: Operation) -> Result<&ResourceTypePre<HostState>, InvokeError> {
+        match &self.inner.pre {
+            Pre::Resource(pre) => Ok(pre),
+            Pre::Test(_) => Err(self.unsupported(op)),
+        }
+    }
+
+    fn unsupported(&self, op: Operation) -> InvokeError {
+        InvokeError::Unsupported {
+            plugin: self.name().to_owned(),
+            kind: self.kind(),
+            op,
+        }
+    }
+
+    fn invalid(&self, op: Operation, reason: String) -> InvokeError {
+        InvokeError::InvalidOutput {
+            plugin: self.name().to_owned(),
+            op,
+            reason,
+        }
+    }
+
+    fn failure(&self, op: Operation, e: wit::PluginError) -> InvokeError {
+        let failure = match e {
+            wit::PluginError::InvalidConfig(m) => PluginFailure::InvalidConfig(m),
+            wit::PluginError::NotFound(m) => PluginFailure::NotFound(m),
+            wit::PluginError::Failed(m) => PluginFailure::Failed(m),
+        };
+        InvokeError::Plugin {
+            plugin: self.name().to_owned(),
+            op,
+            failure,
+        }
+    }
+
+    /// Builds the fresh store of one invocation.
+    async fn sandbox(&self, op: Operation, inv: &Invocation) -> Result<Sandbox, InvokeError> {
+        let shared = &self.inner.shared;
+        let capture = Capture::new(inv.log.clone(), inv.limits.output_bytes);
+        let (wasi, network) = sandbox::wasi_ctx(&inv.grants, &capture, shared.config.inline_fs)
+            .await
+            .map_err(|error| InvokeError::Grant {
+                plugin: self.name().to_owned(),
+                op,
+                error,
+            })?;
+        let memory_limit = inv.limits.memory_bytes.min(shared.config.max_memory_bytes);
+        let deadline = inv.limits.deadline(op);
+        let stop_at = Instant::now() + deadline;
+        let state = HostState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            http_gate: HttpGate {
+                network,
+                capture: capture.clone(),
+                stop_at,
+            },
+            table: ResourceTable::new(),
+            capture: capture.clone(),
+            inputs: inv.grants.inputs.iter().map(|i| i.name.clone()).collect(),
+            limiter: Limiter {
+                memory_bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
+                memory_hit: false,
+            },
+            deadline_hit: false,
+        };
+        let mut store = Store::new(&shared.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= stop_at {
+                ctx.data_mut().deadline_hit = true;
+                Err(Trap::Interrupt.into())
+            } else {
+                // Hand the thread back to tokio every tick so long computations don't starve
+                // other tasks.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Ok(Sandbox {
+            store,
+            capture,
+            deadline,
+            memory_limit,
+        })
+    }
+
+    /// Turns the raw result of an invocation into the plugin's answer or a typed error.
+    fn outcome<T>(
+        &self,
+        op: Operation,
+        raw: RawOutcome<T>,
+        sb: &Sandbox,
+    ) -> Result<T, InvokeError> {
+        sb.capture.finish();
+        let plugin = self.name().to_owned();
+        let data = sb.store.data();
+        let e = match raw {
+            RawOutcome::Done(Ok(v)) => return Ok(v),
+            RawOutcome::TimedOut => {
+                return Err(InvokeError::Deadline {
+                    plugin,
+                    op,
+                    limit: sb.deadline,
+                });
+            }
+            RawOutcome::Done(Err(e)) => e,
+        };
+        if data.deadline_hit || matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return Err(InvokeError::Deadline {
+                plugin,
+                op,
+                limit: sb.deadline,
+            });
+        }
+        if data.limiter.memory_hit {
+            return Err(InvokeError::MemoryLimit {
+                plugin,
+                op,
+                limit: sb.memory_limit,
+            });
+        }
+        let trap = e.downcast_ref::<Trap>().copied();
+        if trap == Some(Trap::StackOverflow) {
+            return Err(InvokeError::StackOverflow { plugin, op });
+        }
+        let stderr = sb.capture.stderr_tail();
+        if trap == Some(Trap::UnreachableCodeReached)
+            && let Some(message) = panic_message(&stderr)
+        {
+            return Err(InvokeError::Panicked {
+                plugin,
+                op,
+                message,
+            });
+        }
+        if trap.is_none() && format!("{e:#}").contains("concurrent") {
+            return Err(InvokeError::Instantiate {
+                plugin,
+                op,
+                reason: format!("{e:#}"),
+            });
+        }
+        let mut detail = format!("{e:?}");
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        if !tail.is_empty() {
+            detail.push_str("\nlast lines of stderr:\n");
+            for line in tail.into_iter().rev() {
+                detail.push_str("  ");
+                detail.push_str(line);
+                detail.push('\n');
+            }
+        }
+        Err(InvokeError::Trap {
+            plugin,
+            op,
+            detail: detail.trim_end().to_owned(),
+        })
+    }
+}
+
+/// How the future of an invocation ended.
+enum RawOutcome<T> {
+    Done(wasmtime::Result<T>),
+    TimedOut,
+}
+
+/// Runs the invocation's future under the host-side deadline (for plugins blocked in a host
+/// call, where epoch interruption cannot reach them).
+async fn finish<T>(
+    fut: impl Future<Output = wasmtime::Result<T>>,
+    deadline: Duration,
+) -> RawOutcome<T> {
+    let started = std::time::Instant::now();
+    let outcome = match tokio::time::timeout(deadline + DEADLINE_GRACE, fut).await {
+        Ok(r) => RawOutcome::Done(r),
+        Err(_) => RawOutcome::TimedOut,
+    };
+    crate::metrics::invocation(started.elapsed());
+    outcome
+}
+
+/// Extracts a Rust panic message ("panicked at FILE:LINE:COL:\nMESSAGE") from stderr.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let rest = &stderr[start + "panicked at ".len()..];
+    let (location, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    let location = location.trim_end_matches(':');
+    let message: Vec<&str> = body
+        .lines()
+        .take_while(|l| !l.starts_with("note: ") && !l.starts_with("stack backtrace"))
+        .collect();
+    let message = message.join(" ");
+    let message = message.trim();
+    Some(if message.is_empty() {
+        format!("panic at {location}")
+    } else {
+        format!("{message} (at {location})")
+    })
+}
+
+fn version_to_wit(v: &Version) -> Vec<wit::Pair> {
+    v.pairs()
+        .map(|(n, v)| wit::Pair {
+            name: n.to_owned(),
+            value: v.to_owned(),
+        })
+        .collect()
+}
+
+fn version_from_wit(v: Vec<wit::Pair>) -> Result<Version, String> {
+    Version::from_pairs(v.into_iter().map(|p| (p.name, p.value))).map_err(|e| e.to_string())
+}
+
+fn fetched_from_wit(f: wit::Fetched) -> Result<Fetched, String> {
+    Ok(Fetched {
+        version: version_from_wit(f.version)?,
+        metadata: f.metadata.into_iter().map(|p| (p.name, p.value)).collect(),
+    })
+}
+
+fn report_from_wit(r: wit::TestReport) -> TestReport {
+    TestReport {
+        suites: r
+            .suites
+            .into_iter()
+            .map(|s| TestSuite {
+                name: s.name,
+                cases: s
+                    .cases
+                    .into_iter()
+                    .map(|c| TestCase {
+                        name: c.name,
+                        status: match c.status {
+                            wit::CaseStatus::Passed => CaseStatus::Passed,
+                            wit::CaseStatus::Failed => CaseStatus::Failed,
+                            wit::CaseStatus::Skipped => CaseStatus::Skipped,
+                            wit::CaseStatus::Errored => CaseStatus::Errored,
+                        },
+                        duration_ms: c.duration_ms,
+                        message: c.message,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn description_from_wit(d: wit::Description) -> Result<Description, String> {
+    let schema = |what: &str, s: Option<String>| -> Result<Option<serde_json::Value>, String> {
+        s.map(|s| {
+            serde_json::from_str(&s).map_err(|e| format!("its {what} schema is not JSON: {e}"))
+        })
+        .transpose()
+    };
+    if d.name.is_empty()
+        || !d
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(format!(
+            "its name `{}` must be non-empty letters, digits, `-`, `_` or `.`",
+            d.name
+        ));
+    }
+    if d.version.trim().is_empty() {
+        return Err("its version is empty".into());
+    }
+    Ok(Description {
+        name: d.name,
+        version: d.version,
+        kind: match d.kind {
+            wit::PluginKind::ResourceType => PluginKind::ResourceType,
+            wit::PluginKind::TestStep => PluginKind::TestStep,
+        },
+        summary: d.summary,
+        source_schema: schema("source", d.source_schema)?,
+        get_params_schema: schema("get params", d.get_params_schema)?,
+        put_params_schema: schema("put params", d.put_params_schema)?,
+        config_schema: schema("config", d.config_schema)?,
+        capabilities: Capabilities {
+            network: d
+                .capabilities
+                .network
+                .into_iter()
+                .map(|n| NetworkRequest {
+                    host: n.host,
+                    port: n.port,
+                    reason: n.reason,
+                })
+                .collect(),
+            env: d.capabilities.env,
+            dirs: d.capabilities.dirs,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_non_wasm_core_and_component_headers() {
+        let p = Path::new("x.wasm");
+        assert!(matches!(
+            classify(p, b"hello world"),
+            Err(LoadError::NotWasm { .. })
+        ));
+        assert!(matches!(
+            classify(p, b"\0asm"),
+            Err(LoadError::NotWasm { .. })
+        ));
+        assert!(matches!(
+            classify(p, b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule { .. })
+        ));
+        assert!(classify(p, b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn extracts_rust_panic_messages() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr).unwrap(), "boom (at src/lib.rs:10:5)");
+        assert_eq!(panic_message("no panic here"), None);
+    }
+}

@@ -1,0 +1,343 @@
+//! `lockgate.lock` beside a pipeline: the registry version and digest each `name@requirement`
+//! resolved to, so that every later run loads exactly the same bytes. Created on first run,
+//! changed only by `lockgate plugin update` (or when the pipeline asks for a plugin or a
+//! requirement the file does not pin yet); a component whose bytes no longer match its pin
+//! is refused.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Registry, write_atomic};
+
+/// File name of the lockfile, in the pipeline's directory.
+pub const LOCKFILE: &str = "lockgate.lock";
+
+/// What a registry reference resolves to when no registry was given and the default one does
+/// not exist.
+pub use lockgate_model::NO_REGISTRY;
+
+/// The contents of `lockgate.lock`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    /// Format (1).
+    pub version: u32,
+    /// One pin per `name@requirement` of the pipeline.
+    #[serde(default, rename = "plugin")]
+    pub plugins: Vec<LockedPlugin>,
+}
+
+/// One pinned plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPlugin {
+    /// Plugin name.
+    pub name: String,
+    /// The requirement as the pipeline writes it (normalised).
+    pub requirement: String,
+    /// The version it resolved to.
+    pub version: semver::Version,
+    /// SHA-256 of that version's `plugin.wasm`.
+    pub sha256: String,
+}
+
+impl Lockfile {
+    /// Parses lockfile text; errors name the line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let lock: Lockfile = toml::from_str(text).map_err(|e| e.to_string())?;
+        if lock.version != 1 {
+            return Err(format!(
+                "lockfile format {} is not supported by this lockgate (it writes format 1)",
+                lock.version
+            ));
+        }
+        Ok(lock)
+    }
+
+    /// The text of the lockfile.
+    pub fn render(&self) -> String {
+        let mut sorted = self.clone();
+        sorted.version = 1;
+        sorted
+            .plugins
+            .sort_by(|a, b| (&a.name, &a.requirement).cmp(&(&b.name, &b.requirement)));
+        format!(
+            "# Written by lockgate: the registry plugins of the pipeline beside it, pinned to a\n# version and its sha256. Commit it; change it with `lockgate plugin update`.\n{}",
+            toml::to_string_pretty(&sorted).unwrap_or_default()
+        )
+    }
+
+    fn pin(&self, name: &str, requirement: &str) -> Option<&LockedPlugin> {
+        self.plugins
+            .iter()
+            .find(|p| p.name == name && p.requirement == requirement)
+    }
+}
+
+/// How a [`Resolver`] treats the lockfile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Use the pins, pin what is missing and write the file when it changed (`run`, `server`).
+    Update,
+    /// Use the pins, resolve what is missing, never write (`validate`).
+    ReadOnly,
+    /// Use the pins; anything not pinned is an error (`--locked`).
+    Frozen,
+}
+
+/// A registry reference, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The component to load.
+    pub path: PathBuf,
+    /// `name@version`.
+    pub id: String,
+    /// The digest the bytes must have.
+    pub sha256: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    lock: Lockfile,
+    used: BTreeSet<(String, String)>,
+    notes: Vec<String>,
+}
+
+/// Resolves `name@requirement` references in a registry through a pipeline's lockfile.
+#[derive(Debug)]
+pub struct Resolver {
+    registry: Option<Registry>,
+    lock_path: Option<PathBuf>,
+    mode: LockMode,
+    state: Mutex<State>,
+}
+
+impl Resolver {
+    /// A resolver on `registry` (None: references are an error) with the lockfile at
+    /// `lock_path` (None: no lockfile). Fails when the lockfile exists but is unreadable.
+    pub fn new(
+        registry: Option<Registry>,
+        lock_path: Option<PathBuf>,
+        mode: LockMode,
+    ) -> Result<Self, String> {
+        let lock = match &lock_path {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => Lockfile::parse(&text).map_err(|e| {
+                    format!(
+                        "{}: invalid lockfile: {e} (delete it to re-resolve every plugin)",
+                        path.display()
+                    )
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Lockfile {
+                    version: 1,
+                    plugins: Vec::new(),
+                },
+                Err(e) => return Err(format!("{}: cannot read the lockfile: {e}", path.display())),
+            },
+            None => Lockfile::default(),
+        };
+        Ok(Self {
+            registry,
+            lock_path,
+            mode,
+            state: Mutex::new(State {
+                lock,
+                ..State::default()
+            }),
+        })
+    }
+
+    /// The lockfile path of pipeline file `pipeline`: `lockgate.lock` beside it.
+    pub fn lock_path_of(pipeline: &Path) -> PathBuf {
+        pipeline
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join(LOCKFILE)
+    }
+
+    /// The registry, if one is configured.
+    pub fn registry(&self) -> Option<&Registry> {
+        self.registry.as_ref()
+    }
+
+    /// Forgets the pins of these plugins (all when `names` is empty), so that they resolve
+    /// to the newest matching version again (`lockgate plugin update`).
+    pub fn unpin(&self, names: &[String]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .lock
+            .plugins
+            .retain(|p| !names.is_empty() && !names.contains(&p.name));
+    }
+
+    /// Resolves `name@req`: the pinned version when the lockfile has one that still
+    /// satisfies `req`, else the newest non-yanked matching version (then pinned).
+    pub fn resolve(&self, name: &str, req: &semver::VersionReq) -> Result<Resolved, String> {
+        let Some(registry) = &self.registry else {
+            return Err(NO_REGISTRY.into());
+        };
+        let requirement = req.to_string();
+        let lock_name = self
+            .lock_path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| LOCKFILE.into());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let pinned = state
+            .lock
+            .pin(name, &requirement)
+            .filter(|p| req.matches(&p.version))
+            .cloned();
+        if let Some(pin) = pinned {
+            let entry = registry.entry(name, &pin.version).map_err(|e| {
+                format!(
+                    "{lock_name} pins {name}@{}, which the registry no longer has: {e} (run `lockgate plugin update {name}` to choose another version)",
+                    pin.version
+                )
+            })?;
+            if entry.manifest.sha256 != pin.sha256 {
+                return Err(format!(
+                    "{lock_name} pins {name}@{} to sha256 {}, but the registry records {} for it: the published version was replaced; run `lockgate plugin verify`, and `lockgate plugin update {name}` only if you trust the new bytes",
+                    pin.version, pin.sha256, entry.manifest.sha256
+                ));
+            }
+            if let Some(yank) = &entry.manifest.yanked {
+                state.notes.push(format!(
+                    "{name}@{} (pinned in {lock_name}) is yanked{}: run `lockgate plugin update {name}` to move off it",
+                    pin.version,
+                    if yank.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", yank.reason)
+                    }
+                ));
+            }
+            state.used.insert((name.to_owned(), requirement));
+            return Ok(Resolved {
+                path: entry.wasm(),
+                id: entry.manifest.id(),
+                sha256: pin.sha256,
+            });
+        }
+        if self.mode == LockMode::Frozen && self.lock_path.is_some() {
+            return Err(format!(
+                "{lock_name} has no pin for {name}@{requirement} and --locked forbids adding one: run `lockgate plugin update` and commit the lockfile"
+            ));
+        }
+        let entry = registry.resolve(name, req).map_err(|e| e.to_string())?;
+        let pin = LockedPlugin {
+            name: name.to_owned(),
+            requirement: requirement.clone(),
+            version: entry.manifest.version.clone(),
+            sha256: entry.manifest.sha256.clone(),
+        };
+        state
+            .lock
+            .plugins
+            .retain(|p| !(p.name == name && p.requirement == requirement));
+        state.lock.plugins.push(pin);
+        state.used.insert((name.to_owned(), requirement));
+        Ok(Resolved {
+            path: entry.wasm(),
+            id: entry.manifest.id(),
+            sha256: entry.manifest.sha256.clone(),
+        })
+    }
+
+    /// Warnings gathered while resolving (yanked pins), each once.
+    pub fn take_notes(&self) -> Vec<String> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut notes = std::mem::take(&mut state.notes);
+        notes.dedup();
+        notes
+    }
+
+    /// The lockfile as it stands after resolving: pins of this run only.
+    pub fn lockfile(&self) -> Lockfile {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lock = state.lock.clone();
+        lock.version = 1;
+        lock.plugins.retain(|p| {
+            state
+                .used
+                .contains(&(p.name.clone(), p.requirement.clone()))
+        });
+        lock
+    }
+
+    /// In [`LockMode::Update`], writes the lockfile when its pins changed (a pin added, an
+    /// unused one dropped); returns whether it wrote. Call once every reference resolved.
+    pub fn save(&self) -> Result<bool, String> {
+        let Some(path) = &self.lock_path else {
+            return Ok(false);
+        };
+        if self.mode != LockMode::Update {
+            return Ok(false);
+        }
+        let lock = self.lockfile();
+        let on_disk = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| Lockfile::parse(&t).ok());
+        match on_disk {
+            None if lock.plugins.is_empty() => return Ok(false),
+            Some(old) if old.render() == lock.render() => return Ok(false),
+            _ => {}
+        }
+        write_atomic(path, lock.render().as_bytes()).map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockfile_round_trip_and_errors() {
+        let lock = Lockfile {
+            version: 1,
+            plugins: vec![LockedPlugin {
+                name: "git".into(),
+                requirement: "^1".into(),
+                version: semver::Version::new(1, 2, 0),
+                sha256: "ab".repeat(32),
+            }],
+        };
+        let text = lock.render();
+        assert!(text.starts_with("# Written by lockgate"), "{text}");
+        assert!(text.contains("[[plugin]]"), "{text}");
+        assert_eq!(Lockfile::parse(&text).unwrap(), lock);
+        assert!(
+            Lockfile::parse("version = 2\n")
+                .unwrap_err()
+                .contains("format 2")
+        );
+        let e = Lockfile::parse("version = 1\n[[plugin]]\nname = \"git\"\n").unwrap_err();
+        assert!(e.contains("line") || e.contains("missing field"), "{e}");
+    }
+
+    #[test]
+    fn no_registry_means_paths_only() {
+        let r = Resolver::new(None, None, LockMode::Update).unwrap();
+        assert_eq!(
+            r.resolve("git", &semver::VersionReq::STAR).unwrap_err(),
+            NO_REGISTRY
+        );
+    }
+
+    #[test]
+    fn an_unreadable_lockfile_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(LOCKFILE);
+        std::fs::write(&path, "version = \n").unwrap();
+        let e = Resolver::new(None, Some(path.clone()), LockMode::Update).unwrap_err();
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("invalid lockfile"),
+            "{e}"
+        );
+    }
+}
