@@ -71,9 +71,9 @@ go_bindings() { # WORLD DIR PKG_DIR
         >"$pkg/README.md"
 }
 
-# One copy per world in engine/templates/shared/: `lockgate plugin new` layers them into C,
+# One copy per world in engine/cli/templates/shared/: `lockgate plugin new` layers them into C,
 # Zig and Go projects, and the examples build from them.
-shared=$repo/engine/templates/shared
+shared=$repo/engine/cli/templates/shared
 for kind in resource-type test-step; do
     c_bindings "$kind" "$shared/c/$kind"
     go_bindings "$kind" "$shared/go/$kind" "$shared/go-pkg"

@@ -1,4 +1,4 @@
-//! The web dashboard: static assets (`engine/web/`) embedded in the binary and served by
+//! The web dashboard: static assets (`engine/api/web/`) embedded in the binary and served by
 //! `lockgate server` at `/` and `/assets/…`. The pages are plain HTML, CSS and JavaScript that
 //! talk to the JSON API (`/api/v1`); they hold no data of their own, so they are served without
 //! a token even when reads are protected (the page then asks for one).
@@ -43,7 +43,7 @@ async fn asset(UrlPath(path): UrlPath<String>, headers: HeaderMap) -> Response {
     serve(&path, &headers)
 }
 
-/// The bytes of asset `path` (relative to `engine/web/`), from `LOCKGATE_WEB_DIR` when set,
+/// The bytes of asset `path` (relative to `engine/api/web/`), from `LOCKGATE_WEB_DIR` when set,
 /// else embedded; `None` for a missing file or a path that leaves the folder.
 pub fn asset_bytes(path: &str) -> Option<Cow<'static, [u8]>> {
     let rel = Path::new(path);
@@ -131,7 +131,7 @@ mod tests {
             let path = part.split(['"', '?']).next().unwrap();
             assert!(
                 ASSETS.get_file(path).is_some(),
-                "index.html links assets/{path}, which engine/web/ lacks"
+                "index.html links assets/{path}, which engine/api/web/ lacks"
             );
         }
     }

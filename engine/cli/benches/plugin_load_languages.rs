@@ -53,7 +53,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this as a test without
     // it: then one quick round on the Rust baseline only, to keep the code working.
     let benching = std::env::args().any(|a| a == "--bench");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = std::env::var_os("LOCKGATE_BENCH_PLUGINS")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/example-plugins"));

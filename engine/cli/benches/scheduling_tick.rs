@@ -248,7 +248,7 @@ fn main() {
         rt.block_on(ticks(&path, &shape));
         return;
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-state");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-state");
     let path = dir.join(format!("scheduling-tick-{scale}.db"));
     let done_marker = path.with_extension("done");
     if !done_marker.exists() {

@@ -9,7 +9,7 @@
 //! transaction starts, the migration lock, connection settings) live in [`Backend`]-matching
 //! functions of this module.
 //!
-//! Migrations are the `.sql` files of `engine/migrations/`, embedded in the binary and applied
+//! Migrations are the `.sql` files of `engine/store/migrations/`, embedded in the binary and applied
 //! at open in one transaction, recorded in `schema_migrations` with a checksum.
 //!
 //! Every operation that writes more than one row runs in one transaction. On SQLite, write

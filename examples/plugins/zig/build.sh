@@ -18,7 +18,7 @@ bash "$repo/examples/plugins/toolchains/zig.sh"
 . "${LOCKGATE_TOOLCHAINS:-$repo/target/toolchains}/zig/env.sh"
 
 mkdir -p "$(dirname "$out")"
-shared=$repo/engine/templates/shared
+shared=$repo/engine/cli/templates/shared
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -1,6 +1,6 @@
 //! `lockgate plugin new`: writes a ready-to-build plugin project from the templates embedded
-//! in the binary (`engine/templates/<language>/<kind>/`, plus the layers of
-//! `engine/templates/shared/`: each language's build script, the generated C bindings of C and
+//! in the binary (`engine/cli/templates/<language>/<kind>/`, plus the layers of
+//! `engine/cli/templates/shared/`: each language's build script, the generated C bindings of C and
 //! Zig, the Go bindings and the Go package they import), with the WIT contract in `wit/` and, for
 //! languages whose libc targets WASI preview 1 (C, Go, Zig), the preview1 reactor adapter
 //! matching this engine's wasmtime. The examples in `examples/plugins/` build from the same
@@ -120,7 +120,7 @@ pub enum ScaffoldError {
 }
 
 /// The shared layers a project of `lang` and `kind` is made of besides its own template:
-/// (folder under `engine/templates/`, where it goes in the project).
+/// (folder under `engine/cli/templates/`, where it goes in the project).
 fn layers(lang: Language, kind: PluginKind) -> Vec<(String, &'static str)> {
     let kind = kind.world();
     // The build script and .gitignore, the same for both kinds.

@@ -543,7 +543,7 @@ pipeline.yml:6:12: warning: resource `spare` is not used by any job
 #[test]
 fn the_reference_example_is_a_valid_pipeline() {
     let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipeline-reference.md"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/pipeline-reference.md"),
     )
     .unwrap();
     let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
