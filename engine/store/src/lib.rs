@@ -199,11 +199,20 @@ impl Store {
                     spec: spec.clone(),
                     source,
                 })?;
-            conn.execute(sqlx::AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-            )))
-            .await
-            .op_for("create schema", || format!("schema `{schema}`"))?;
+            // Nodes starting together race here: PostgreSQL's `IF NOT EXISTS` is not atomic,
+            // and the loser of the race gets a unique violation on `pg_namespace` although
+            // the schema now exists.
+            let created = conn
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                )))
+                .await;
+            match created {
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {}
+                other => {
+                    other.op_for("create schema", || format!("schema `{schema}`"))?;
+                }
+            }
             sqlx::Connection::close(conn).await.op("close connection")?;
         }
         let pool = AnyPoolOptions::new()
