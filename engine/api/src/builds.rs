@@ -56,7 +56,7 @@ pub(super) fn log_json(l: &LogEntry) -> Value {
 }
 
 fn known_job(state: &AppState, name: &str) -> ApiResult<()> {
-    match state.scheduler.pipeline().job(name) {
+    match state.scheduler.plan().job(name) {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found(format!(
             "no job `{name}` in the pipeline"
@@ -76,13 +76,13 @@ pub(super) async fn jobs(_: Viewer, State(state): State<AppState>) -> ApiResult<
     let store = state.scheduler.store();
     let blocked = state.scheduler.blocked();
     let mut out = Vec::new();
-    for job in &state.scheduler.pipeline().jobs {
-        let name = &job.name.value;
+    for job in &state.scheduler.plan().jobs {
+        let name = &job.name;
         let last = store.builds(Some(name), Page::first(1)).await?;
         let blocker = blocked.get(name);
         out.push(json!({
             "name": name,
-            "environment": job.environment.value,
+            "environment": job.environment,
             "last_build": last.first().map(build_json),
             "blocked": blocker.map(|b| json!({"detail": b, "message": b.to_string()})),
         }));

@@ -17,15 +17,11 @@ use lockgate_engine::scheduler::EnvironmentStatus;
 use lockgate_store::{BuildStatus, Candidate};
 
 fn known_env(state: &AppState, env: &str) -> ApiResult<()> {
-    let p = state.scheduler.pipeline();
+    let p = state.scheduler.plan();
     if p.environment(env).is_some() {
         return Ok(());
     }
-    let names: Vec<&str> = p
-        .environments
-        .iter()
-        .map(|e| e.name.value.as_str())
-        .collect();
+    let names: Vec<&str> = p.environments.iter().map(|e| e.name.as_str()).collect();
     Err(ApiError::not_found(format!(
         "no environment `{env}` in the pipeline (it has {})",
         names.join(", ")
@@ -49,8 +45,8 @@ pub(super) async fn list(
     State(state): State<AppState>,
 ) -> ApiResult<Json<Vec<EnvironmentStatus>>> {
     let mut out = Vec::new();
-    for env in &state.scheduler.pipeline().environments {
-        out.push(state.scheduler.environment_status(&env.name.value).await?);
+    for env in &state.scheduler.plan().environments {
+        out.push(state.scheduler.environment_status(&env.name).await?);
     }
     ok(out)
 }
@@ -136,8 +132,8 @@ pub(super) async fn metrics(
 ) -> ApiResult<impl IntoResponse> {
     let store = state.scheduler.store();
     let mut gauges = crate::metrics::Gauges::default();
-    for job in &state.scheduler.pipeline().jobs {
-        let name = &job.name.value;
+    for job in &state.scheduler.plan().jobs {
+        let name = &job.name;
         gauges.pending_builds += store
             .builds_of_job_with_status(name, BuildStatus::Pending)
             .await? as u64;

@@ -28,10 +28,13 @@ pub(super) fn version_json(v: &StoredVersion) -> Value {
 }
 
 /// 404 unless the pipeline has resource `name`.
-fn known_resource<'a>(state: &'a AppState, name: &str) -> ApiResult<&'a lockgate_config::Resource> {
+fn known_resource<'a>(
+    state: &'a AppState,
+    name: &str,
+) -> ApiResult<&'a lockgate_engine::plan::ResourcePlan> {
     state
         .scheduler
-        .pipeline()
+        .plan()
         .resource(name)
         .ok_or_else(|| ApiError::not_found(format!("no resource `{name}` in the pipeline")))
 }
@@ -39,17 +42,17 @@ fn known_resource<'a>(state: &'a AppState, name: &str) -> ApiResult<&'a lockgate
 /// `GET /api/v1/pipeline`: environments in order, resources with their type, jobs with their
 /// environment, inputs (with `passed`) and outputs, and the `passed` edges between jobs.
 pub(super) async fn graph(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let p = state.scheduler.pipeline();
+    let p = state.scheduler.plan();
     let environments: Vec<Value> = p
         .environments
         .iter()
         .map(|e| {
             json!({
-                "name": e.name.value,
-                "approval": match e.approval() { Approval::Automatic => "automatic", Approval::Required => "required" },
-                "soak_ms": e.soak.as_ref().map(|s| s.value.as_millis() as u64),
-                "gate": e.gate.as_ref().map(|g| g.iter().map(|j| j.value.clone()).collect::<Vec<_>>()),
-                "jobs": p.jobs.iter().filter(|j| j.environment.value == e.name.value).map(|j| j.name.value.clone()).collect::<Vec<_>>(),
+                "name": e.name,
+                "approval": match e.approval { Approval::Automatic => "automatic", Approval::Required => "required" },
+                "soak_ms": e.soak.map(|s| s.as_millis() as u64),
+                "gate": e.gate_jobs,
+                "jobs": p.jobs_in(&e.name).map(|j| j.name.clone()).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -58,9 +61,9 @@ pub(super) async fn graph(_: Viewer, State(state): State<AppState>) -> ApiResult
         .iter()
         .map(|r| {
             json!({
-                "name": r.name.value,
-                "type": r.type_name.value,
-                "check_every": check_every(r.check_every()),
+                "name": r.name,
+                "type": r.type_name,
+                "check_every": check_every(r.check_every),
                 "webhook": r.webhook_token.is_some(),
             })
         })
@@ -71,24 +74,25 @@ pub(super) async fn graph(_: Viewer, State(state): State<AppState>) -> ApiResult
         .iter()
         .map(|j| {
             let inputs: Vec<Value> = j
-                .gets()
-                .map(|(_, g)| {
+                .inputs
+                .iter()
+                .map(|g| {
                     for from in &g.passed {
-                        edges.push(json!({"from": from.value, "to": j.name.value, "resource": g.resource.value}));
+                        edges.push(json!({"from": from, "to": j.name, "resource": g.resource}));
                     }
                     json!({
-                        "name": g.name.value,
-                        "resource": g.resource.value,
-                        "passed": g.passed.iter().map(|s| s.value.clone()).collect::<Vec<_>>(),
-                        "trigger": g.trigger(),
+                        "name": g.name,
+                        "resource": g.resource,
+                        "passed": g.passed,
+                        "trigger": g.trigger,
                     })
                 })
                 .collect();
-            let outputs: Vec<String> = j.puts().map(|(_, p)| p.resource.value.clone()).collect();
+            let outputs = &j.outputs;
             json!({
-                "name": j.name.value,
-                "environment": j.environment.value,
-                "serial": j.max_in_flight() == Some(1),
+                "name": j.name,
+                "environment": j.environment,
+                "serial": j.max_in_flight == Some(1),
                 "inputs": inputs,
                 "outputs": outputs,
             })
@@ -113,14 +117,14 @@ fn check_every(c: CheckEvery) -> Value {
 pub(super) async fn resources(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let store = state.scheduler.store();
     let mut out = Vec::new();
-    for r in &state.scheduler.pipeline().resources {
-        let name = &r.name.value;
+    for r in &state.scheduler.plan().resources {
+        let name = &r.name;
         let latest = store.latest_version(name).await?;
         let pinned = store.pinned_version(name).await?;
         out.push(json!({
             "name": name,
-            "type": r.type_name.value,
-            "check_every": check_every(r.check_every()),
+            "type": r.type_name,
+            "check_every": check_every(r.check_every),
             "webhook": r.webhook_token.is_some(),
             "latest": latest.as_ref().map(version_json),
             "pinned": pinned.as_ref().map(version_json),
@@ -269,7 +273,7 @@ pub(super) async fn check(
     let resource = known_resource(&state, &name)?;
     match query.webhook_token {
         Some(given) => {
-            let Some(expected) = resource.webhook_token.as_ref().map(|t| t.value.clone()) else {
+            let Some(expected) = resource.webhook_token.clone() else {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     format!("resource `{name}` has no `webhook_token`: webhooks are off for it"),

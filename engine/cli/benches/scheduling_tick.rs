@@ -17,10 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lockgate::plugin_host::{Fetched, Version};
-use lockgate::store::{
-    BuildStatus, InputSpec, JobConfig, ResolvedInput, ResourceConfig, Store, VersionSpec,
-};
+use lockgate::model::{Fetched, Version, VersionPolicy};
+use lockgate::store::{BuildStatus, InputSpec, JobConfig, ResolvedInput, ResourceConfig, Store};
 
 /// The figures at scale 1.
 const FULL_JOBS: usize = 1_000;
@@ -84,7 +82,7 @@ fn specs(shape: &Shape, chain: usize, env: usize) -> Vec<InputSpec> {
             } else {
                 vec![job_name(chain, env - 1)]
             },
-            version: VersionSpec::Latest,
+            version: VersionPolicy::Latest,
         })
         .collect()
 }

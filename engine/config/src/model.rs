@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::span::{Span, Spanned};
 use super::yaml::Node;
+pub use lockgate_model::VersionPolicy;
 use lockgate_model::{DirGrant, Grants, Limits, NetworkGrant, Version};
 
 /// Default interval between checks of a resource.
@@ -536,17 +537,6 @@ impl Get {
             .as_ref()
             .map_or(VersionPolicy::Latest, |v| v.value.clone())
     }
-}
-
-/// `version:` of a `get`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VersionPolicy {
-    /// The newest version satisfying `passed`.
-    Latest,
-    /// Every version, one build each.
-    Every,
-    /// Only this version.
-    Pinned(Version),
 }
 
 /// `put:`.

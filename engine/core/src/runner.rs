@@ -17,8 +17,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::plan::LoadedPlugins;
-use lockgate_config::{Action, Get, Hooks, Inputs, Pipeline, Put, Redactor, Step, Test};
+use crate::plan::{ActionPlan, GetPlan, HooksPlan, InputsPlan, Plan, PutPlan, StepPlan, TestPlan};
+use lockgate_config::Redactor;
 use lockgate_plugin_host::{DirGrant, Grants, Invocation, InvokeError, Limits, humanize};
 use lockgate_store::{Build, BuildStatus, StepStatus, Store};
 
@@ -90,8 +90,7 @@ impl Outcome {
 #[derive(Clone)]
 pub struct Runner {
     store: Store,
-    pipeline: Arc<Pipeline>,
-    plugins: Arc<LoadedPlugins>,
+    plan: Arc<Plan>,
     redactor: Redactor,
     work: PathBuf,
     observer: Arc<dyn BuildObserver>,
@@ -106,20 +105,12 @@ struct BuildCtx {
 }
 
 impl Runner {
-    /// A runner for `pipeline` whose plugins are `plugins`, keeping artifacts and caches
-    /// under `work`.
-    pub fn new(
-        store: Store,
-        pipeline: Arc<Pipeline>,
-        plugins: Arc<LoadedPlugins>,
-        redactor: Redactor,
-        work: impl Into<PathBuf>,
-    ) -> Self {
+    /// A runner of `plan`'s builds, keeping artifacts and caches under `work`.
+    pub fn new(store: Store, plan: Arc<Plan>, work: impl Into<PathBuf>) -> Self {
         Self {
             store,
-            pipeline,
-            plugins,
-            redactor,
+            redactor: plan.redactor.clone(),
+            plan,
             work: work.into(),
             observer: Arc::new(NoObserver),
         }
@@ -139,7 +130,7 @@ impl Runner {
     /// Runs started build `build` to the end and records its final status.
     pub async fn run(&self, build: Build) -> Result<Build, RunnerError> {
         let job = self
-            .pipeline
+            .plan
             .job(&build.job)
             .ok_or_else(|| RunnerError::UnknownJob {
                 build: build.id,
@@ -162,12 +153,11 @@ impl Runner {
         };
         self.observer.event(BuildEvent::Started { build: &build });
 
-        let job_timeout = job.timeout.as_ref().map(|t| t.value);
-        let attempts = job.attempts.as_ref().map_or(1, |a| a.value.max(1));
+        let attempts = job.attempts;
         let mut outcome = Outcome::Succeeded;
         for attempt in 1..=attempts {
-            let plan = self.run_steps(&ctx, &job.plan, "plan".to_owned());
-            outcome = match job_timeout {
+            let plan = self.run_steps(&ctx, &job.steps);
+            outcome = match job.timeout {
                 Some(t) => tokio::time::timeout(t, plan).await.unwrap_or_else(|_| {
                     Outcome::Errored(format!("job timed out after {}", humanize(t)))
                 }),
@@ -177,9 +167,7 @@ impl Runner {
                 break;
             }
         }
-        outcome = self
-            .run_hooks(&ctx, &job.hooks, "job".to_owned(), outcome)
-            .await;
+        outcome = self.run_hooks(&ctx, &job.hooks, outcome).await;
 
         let _ = std::fs::remove_dir_all(&dir);
         let finished = self
@@ -193,15 +181,10 @@ impl Runner {
         Ok(finished)
     }
 
-    fn run_steps<'a>(
-        &'a self,
-        ctx: &'a BuildCtx,
-        steps: &'a [Step],
-        path: String,
-    ) -> BoxFuture<'a, Outcome> {
+    fn run_steps<'a>(&'a self, ctx: &'a BuildCtx, steps: &'a [StepPlan]) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            for (i, step) in steps.iter().enumerate() {
-                let outcome = self.run_step(ctx, step, format!("{path}.{i}")).await;
+            for step in steps {
+                let outcome = self.run_step(ctx, step).await;
                 if outcome != Outcome::Succeeded {
                     return outcome;
                 }
@@ -211,18 +194,13 @@ impl Runner {
     }
 
     /// A step with its attempts, timeout and hooks.
-    fn run_step<'a>(
-        &'a self,
-        ctx: &'a BuildCtx,
-        step: &'a Step,
-        path: String,
-    ) -> BoxFuture<'a, Outcome> {
+    fn run_step<'a>(&'a self, ctx: &'a BuildCtx, step: &'a StepPlan) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            let attempts = step.attempts.as_ref().map_or(1, |a| a.value.max(1));
-            let timeout = step.timeout.as_ref().map(|t| t.value);
+            let (attempts, timeout) = (step.attempts, step.timeout);
+            let path = step.id.as_str();
             let mut outcome = Outcome::Succeeded;
             for attempt in 1..=attempts {
-                let action = self.run_action(ctx, step, &path, timeout);
+                let action = self.run_action(ctx, step, timeout);
                 outcome = match timeout {
                     Some(t) => tokio::time::timeout(t + Duration::from_secs(1), action)
                         .await
@@ -240,32 +218,26 @@ impl Runner {
                 )
                 .await;
             }
-            self.run_hooks(ctx, &step.hooks, path, outcome).await
+            self.run_hooks(ctx, &step.hooks, outcome).await
         })
     }
 
     /// Runs the hooks that apply to `outcome`; a failing hook fails the step.
-    async fn run_hooks(
-        &self,
-        ctx: &BuildCtx,
-        hooks: &Hooks,
-        path: String,
-        outcome: Outcome,
-    ) -> Outcome {
+    async fn run_hooks(&self, ctx: &BuildCtx, hooks: &HooksPlan, outcome: Outcome) -> Outcome {
         let mut result = outcome.clone();
         let hook = match &outcome {
-            Outcome::Succeeded => hooks.on_success.as_deref().map(|s| (s, "on_success")),
-            Outcome::Failed(_) => hooks.on_failure.as_deref().map(|s| (s, "on_failure")),
-            Outcome::Errored(_) => hooks.on_error.as_deref().map(|s| (s, "on_error")),
+            Outcome::Succeeded => hooks.on_success.as_deref(),
+            Outcome::Failed(_) => hooks.on_failure.as_deref(),
+            Outcome::Errored(_) => hooks.on_error.as_deref(),
         };
-        if let Some((step, name)) = hook {
-            let hook_outcome = self.run_step(ctx, step, format!("{path}.{name}")).await;
+        if let Some(step) = hook {
+            let hook_outcome = self.run_step(ctx, step).await;
             if result == Outcome::Succeeded && hook_outcome != Outcome::Succeeded {
                 result = hook_outcome;
             }
         }
         if let Some(step) = hooks.ensure.as_deref() {
-            let ensure = self.run_step(ctx, step, format!("{path}.ensure")).await;
+            let ensure = self.run_step(ctx, step).await;
             if result == Outcome::Succeeded && ensure != Outcome::Succeeded {
                 result = ensure;
             }
@@ -276,32 +248,32 @@ impl Runner {
     async fn run_action(
         &self,
         ctx: &BuildCtx,
-        step: &Step,
-        path: &str,
+        step: &StepPlan,
         timeout: Option<Duration>,
     ) -> Outcome {
+        let path = step.id.as_str();
         match &step.action {
-            Action::Get(get) => {
-                self.leaf(ctx, path, "get", &get.name.value, |log, id| {
+            ActionPlan::Get(get) => {
+                self.leaf(ctx, path, "get", &get.name, |log, id| {
                     self.get(ctx, get, log, id, timeout)
                 })
                 .await
             }
-            Action::Put(put) => {
-                self.leaf(ctx, path, "put", &put.name.value, |log, id| {
+            ActionPlan::Put(put) => {
+                self.leaf(ctx, path, "put", &put.name, |log, id| {
                     self.put(ctx, put, log, id, timeout)
                 })
                 .await
             }
-            Action::Test(test) => {
-                self.leaf(ctx, path, "test", &test.name.value, |log, id| {
+            ActionPlan::Test(test) => {
+                self.leaf(ctx, path, "test", &test.name, |log, id| {
                     self.test(ctx, test, log, id, timeout)
                 })
                 .await
             }
-            Action::Do(steps) => self.run_steps(ctx, steps, format!("{path}.do")).await,
-            Action::Try(inner) => {
-                let outcome = self.run_step(ctx, inner, format!("{path}.try")).await;
+            ActionPlan::Do(steps) => self.run_steps(ctx, steps).await,
+            ActionPlan::Try(inner) => {
+                let outcome = self.run_step(ctx, inner).await;
                 if outcome != Outcome::Succeeded {
                     self.engine_log(
                         ctx,
@@ -311,23 +283,19 @@ impl Runner {
                 }
                 Outcome::Succeeded
             }
-            Action::InParallel(par) => {
-                let limit = par
-                    .limit
-                    .as_ref()
-                    .map_or(usize::MAX, |l| l.value.max(1) as usize);
-                let fail_fast = par.fail_fast.as_ref().is_some_and(|f| f.value);
-                let mut pending = par.steps.iter().enumerate();
+            ActionPlan::InParallel {
+                steps,
+                limit,
+                fail_fast,
+            } => {
+                let (limit, fail_fast) = (*limit, *fail_fast);
+                let mut pending = steps.iter();
                 let mut running = FuturesUnordered::new();
                 let mut first_failure: Option<Outcome> = None;
                 loop {
                     while running.len() < limit {
                         match pending.next() {
-                            Some((i, s)) => running.push(self.run_step(
-                                ctx,
-                                s,
-                                format!("{path}.in_parallel.{i}"),
-                            )),
+                            Some(s) => running.push(self.run_step(ctx, s)),
                             None => break,
                         }
                     }
@@ -428,14 +396,10 @@ impl Runner {
     }
 
     /// The input directories a `put` or `test` sees.
-    fn input_grants(
-        &self,
-        ctx: &BuildCtx,
-        inputs: Option<&Inputs>,
-    ) -> Result<Vec<DirGrant>, String> {
+    fn input_grants(&self, ctx: &BuildCtx, inputs: &InputsPlan) -> Result<Vec<DirGrant>, String> {
         let artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
         match inputs {
-            None | Some(Inputs::All) => Ok(artifacts
+            InputsPlan::All => Ok(artifacts
                 .iter()
                 .map(|(name, path)| DirGrant {
                     name: name.clone(),
@@ -443,19 +407,17 @@ impl Runner {
                     writable: false,
                 })
                 .collect()),
-            Some(Inputs::Named(names)) => names
+            InputsPlan::Named(names) => names
                 .iter()
                 .map(|n| {
                     artifacts
-                        .get(&n.value)
+                        .get(n)
                         .map(|path| DirGrant {
-                            name: n.value.clone(),
+                            name: n.clone(),
                             path: path.clone(),
                             writable: false,
                         })
-                        .ok_or_else(|| {
-                            format!("input `{}` was not fetched by an earlier step", n.value)
-                        })
+                        .ok_or_else(|| format!("input `{n}` was not fetched by an earlier step"))
                 })
                 .collect(),
         }
@@ -474,55 +436,40 @@ impl Runner {
         String,
     > {
         let r = self
-            .pipeline
+            .plan
             .resource(resource)
             .ok_or_else(|| format!("unknown resource `{resource}`"))?;
-        let t = self
-            .pipeline
-            .resource_type(&r.type_name.value)
-            .ok_or_else(|| format!("unknown resource type `{}`", r.type_name.value))?;
-        let plugin = self
-            .plugins
-            .resource_type(&r.type_name.value)
-            .ok_or_else(|| {
-                format!(
-                    "the plugin of resource type `{}` is not loaded",
-                    r.type_name.value
-                )
-            })?
-            .clone();
+        let plugin = r.plugin.clone().ok_or_else(|| {
+            format!(
+                "the plugin of resource type `{}` is not loaded",
+                r.type_name
+            )
+        })?;
         let cache = self.cache_dir(resource);
         std::fs::create_dir_all(&cache)
             .map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
-        let grants = r.grants.to_grants().cache(cache);
-        Ok((grants, t.limits(), plugin, r.source.value.clone()))
+        let grants = r.grants.clone().cache(cache);
+        Ok((grants, r.limits, plugin, r.source.clone()))
     }
 
     async fn get(
         &self,
         ctx: &BuildCtx,
-        get: &Get,
+        get: &GetPlan,
         log: Arc<StepLog>,
         _step: i64,
         timeout: Option<Duration>,
     ) -> Outcome {
-        let Some(input) = ctx.inputs.get(&get.name.value) else {
-            return Outcome::Errored(format!(
-                "no version was resolved for input `{}`",
-                get.name.value
-            ));
+        let Some(input) = ctx.inputs.get(&get.name) else {
+            return Outcome::Errored(format!("no version was resolved for input `{}`", get.name));
         };
         let version = input.version.clone();
-        let params = get
-            .params
-            .as_ref()
-            .map_or(serde_json::json!({}), |p| p.value.clone());
         self.fetch(
             ctx,
-            &get.name.value,
-            &get.resource.value,
+            &get.name,
+            &get.resource,
             &version,
-            &params,
+            &get.params,
             log,
             timeout,
         )
@@ -569,26 +516,22 @@ impl Runner {
     async fn put(
         &self,
         ctx: &BuildCtx,
-        put: &Put,
+        put: &PutPlan,
         log: Arc<StepLog>,
         _step: i64,
         timeout: Option<Duration>,
     ) -> Outcome {
-        let resource = &put.resource.value;
+        let resource = &put.resource;
         let (mut grants, limits, plugin, source) = match self.resource_grants(resource) {
             Ok(x) => x,
             Err(e) => return Outcome::Errored(e),
         };
-        grants.inputs = match self.input_grants(ctx, put.inputs.as_ref().map(|i| &i.value)) {
+        grants.inputs = match self.input_grants(ctx, &put.inputs) {
             Ok(i) => i,
             Err(e) => return Outcome::Errored(e),
         };
-        let params = put
-            .params
-            .as_ref()
-            .map_or(serde_json::json!({}), |p| p.value.clone());
         let inv = self.invocation(grants, limits, timeout, &log);
-        let fetched = match plugin.put(&inv, &source, &params).await {
+        let fetched = match plugin.put(&inv, &source, &put.params).await {
             Ok(f) => f,
             Err(e) => return invoke_outcome(e),
         };
@@ -603,7 +546,7 @@ impl Runner {
         // Like Concourse, fetch what was just created so later steps (tests) see it.
         self.fetch(
             ctx,
-            &put.name.value,
+            &put.name,
             resource,
             &fetched.version,
             &serde_json::json!({}),
@@ -616,32 +559,24 @@ impl Runner {
     async fn test(
         &self,
         ctx: &BuildCtx,
-        test: &Test,
+        test: &TestPlan,
         log: Arc<StepLog>,
         step: i64,
         timeout: Option<Duration>,
     ) -> Outcome {
-        let Some(plugin) = self.plugins.test_type(&test.type_name.value) else {
+        let Some(plugin) = &test.plugin else {
             return Outcome::Errored(format!(
                 "the plugin of test type `{}` is not loaded",
-                test.type_name.value
+                test.type_name
             ));
         };
-        let limits = self
-            .pipeline
-            .test_type(&test.type_name.value)
-            .map_or_else(Limits::default, |t| t.limits());
-        let mut grants = test.grants.to_grants();
-        grants.inputs = match self.input_grants(ctx, test.inputs.as_ref().map(|i| &i.value)) {
+        let mut grants = test.grants.clone();
+        grants.inputs = match self.input_grants(ctx, &test.inputs) {
             Ok(i) => i,
             Err(e) => return Outcome::Errored(e),
         };
-        let config = test
-            .config
-            .as_ref()
-            .map_or(serde_json::json!({}), |c| c.value.clone());
-        let inv = self.invocation(grants, limits, timeout, &log);
-        let report = match plugin.run(&inv, &config).await {
+        let inv = self.invocation(grants, test.limits, timeout, &log);
+        let report = match plugin.run(&inv, &test.config).await {
             Ok(r) => r,
             Err(e) => return invoke_outcome(e),
         };

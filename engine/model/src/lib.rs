@@ -20,7 +20,7 @@ pub use grants::{DirGrant, GrantError, Grants, NetworkGrant};
 pub use limits::{Limits, Operation};
 pub use plugin::{
     Capabilities, CaseStatus, Description, Fetched, InvalidVersion, Metadata, NO_REGISTRY,
-    NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version,
+    NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version, VersionPolicy,
 };
 pub use status::{BuildStatus, CandidateEvent, StepStatus};
 pub use suggest::did_you_mean;

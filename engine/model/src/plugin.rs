@@ -8,6 +8,19 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Which versions of a resource a job's input accepts (`version:` of a `get`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum VersionPolicy {
+    /// The newest acceptable version (the default).
+    #[default]
+    Latest,
+    /// Every version, one build each: the oldest acceptable version no build of the job used
+    /// yet (the newest once all were used).
+    Every,
+    /// Exactly this version.
+    Pinned(Version),
+}
+
 /// The error of a registry reference resolved without a plugin registry.
 pub const NO_REGISTRY: &str = "no plugin registry to resolve it in";
 

@@ -42,7 +42,7 @@ pub use model::{
     Approval, Backend, Build, BuildInput, BuildOutput, BuildStatus, Candidate, CandidateEvent,
     CandidateVersion, InputSpec, Job, JobConfig, LogEntry, NewCandidateEvent, NewLogLine, Page,
     Recovered, ResolvedInput, Resource, ResourceConfig, SaveOutcome, Step, StepStatus,
-    StoredCandidateEvent, StoredTestReport, StoredVersion, SyncReport, VersionSpec, config_digest,
+    StoredCandidateEvent, StoredTestReport, StoredVersion, SyncReport, config_digest,
 };
 
 use error::DbContext;

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use lockgate_model::{BuildStatus, CandidateEvent, StepStatus};
-use lockgate_model::{Metadata, TestReport, Version};
+use lockgate_model::{Metadata, TestReport, Version, VersionPolicy};
 
 use super::digest;
 
@@ -242,18 +242,6 @@ pub struct Recovered {
     pub requeued: Build,
 }
 
-/// Which versions a `get` accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum VersionSpec {
-    /// The newest acceptable version.
-    #[default]
-    Latest,
-    /// The oldest acceptable version no build of the job used yet (the newest once all were used).
-    Every,
-    /// Exactly this version.
-    Pinned(Version),
-}
-
 /// One input of a job, for [`Store::resolve_inputs`](super::Store::resolve_inputs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputSpec {
@@ -264,7 +252,7 @@ pub struct InputSpec {
     /// Upstream jobs the version must have passed (each in a succeeded build).
     pub passed: Vec<String>,
     /// Version selection.
-    pub version: VersionSpec,
+    pub version: VersionPolicy,
 }
 
 /// A resolved input: the version a new build of the job would get.

@@ -23,7 +23,8 @@ use sqlx::AnyConnection;
 use super::error::DbContext;
 use super::pipeline::{IN_LIST_CHUNK, job_by_name, resources_by_names};
 use super::versions::{find_in_scope, version_by_id};
-use super::{InputSpec, ResolvedInput, Result, Store, StoreError, VersionSpec, col, parse_version};
+use super::{InputSpec, ResolvedInput, Result, Store, StoreError, col, parse_version};
+use lockgate_model::VersionPolicy;
 
 /// Rows fetched per query while walking upstream builds or versions (the first page of a walk
 /// is smaller: the newest build usually fits).
@@ -118,9 +119,9 @@ impl Store {
                 Policy::Pinned(pinned)
             } else {
                 match &spec.version {
-                    VersionSpec::Latest => Policy::Latest,
-                    VersionSpec::Every => Policy::Every,
-                    VersionSpec::Pinned(version) => {
+                    VersionPolicy::Latest => Policy::Latest,
+                    VersionPolicy::Every => Policy::Every,
+                    VersionPolicy::Pinned(version) => {
                         match find_in_scope(&mut tx, r.scope_id, version, &spec.resource).await? {
                             Some(v) => Policy::Pinned(v.id),
                             None => return Ok(None),

@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lockgate_model::{CaseStatus, Fetched, TestCase, TestReport, TestSuite, Version};
+use lockgate_model::{
+    CaseStatus, Fetched, TestCase, TestReport, TestSuite, Version, VersionPolicy,
+};
 use lockgate_store::{
     Backend, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
     NewLogLine, Page, ResolvedInput, ResourceConfig, StepStatus, Store, StoreError, StoreOptions,
-    VersionSpec,
 };
 use serde_json::json;
 
@@ -390,7 +391,7 @@ fn input(name: &str, passed: &[&str]) -> InputSpec {
         name: name.to_string(),
         resource: name.to_string(),
         passed: passed.iter().map(|p| p.to_string()).collect(),
-        version: VersionSpec::Latest,
+        version: VersionPolicy::Latest,
     }
 }
 
@@ -569,14 +570,14 @@ async fn pinning_and_disabling_steer_resolution_body(db: &mut Db) {
     assert_eq!(resolve(s, "unit", &specs).await, refs(&["a"]));
     // The resource pin wins over the step's own `version:`.
     let mut every = input("repo", &[]);
-    every.version = VersionSpec::Every;
+    every.version = VersionPolicy::Every;
     assert_eq!(resolve(s, "unit", &[every]).await, refs(&["a"]));
     s.unpin("repo").await.unwrap();
     assert!(s.pinned_version("repo").await.unwrap().is_none());
     assert_eq!(resolve(s, "unit", &specs).await, refs(&["c"]));
     // A step-level pin.
     let mut pinned = input("repo", &[]);
-    pinned.version = VersionSpec::Pinned(v("b"));
+    pinned.version = VersionPolicy::Pinned(v("b"));
     assert_eq!(resolve(s, "unit", &[pinned.clone()]).await, refs(&["b"]));
     // Disabled versions are skipped, and a disabled pin resolves to nothing.
     s.set_version_disabled("repo", &v("c"), true).await.unwrap();
@@ -595,7 +596,7 @@ async fn pinning_and_disabling_steer_resolution_body(db: &mut Db) {
     let err = s.pin_version("repo", &v("zzz")).await.unwrap_err();
     assert!(err.to_string().contains("zzz"), "{err}");
     let mut unknown = input("repo", &[]);
-    unknown.version = VersionSpec::Pinned(v("zzz"));
+    unknown.version = VersionPolicy::Pinned(v("zzz"));
     assert_eq!(resolve(s, "unit", &[unknown]).await, None);
 }
 
@@ -611,7 +612,7 @@ async fn resolution_without_passed_body(db: &mut Db) {
     let specs = [input("repo", &[]), input("img", &[])];
     assert_eq!(resolve(s, "unit", &specs).await, refs(&["c", "1"]));
     let mut every = input("repo", &[]);
-    every.version = VersionSpec::Every;
+    every.version = VersionPolicy::Every;
     let specs = [every, input("img", &[])];
     assert_eq!(resolve(s, "unit", &specs).await, refs(&["a", "1"]));
     run_build(
@@ -812,7 +813,7 @@ async fn every_with_passed_body(db: &mut Db) {
         run_build(s, "unit", &[("repo", r)], &[], BuildStatus::Succeeded).await;
     }
     let mut every = input("repo", &["unit"]);
-    every.version = VersionSpec::Every;
+    every.version = VersionPolicy::Every;
     let specs = [every];
     assert_eq!(resolve(s, "deploy", &specs).await, refs(&["v1"]));
     run_build(s, "deploy", &[("repo", "v1")], &[], BuildStatus::Succeeded).await;

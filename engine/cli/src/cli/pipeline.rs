@@ -137,20 +137,10 @@ impl PipelineArgs {
         let loaded = self.load(cli).await?;
         let store = self.store().await?;
         let work = work_dir(&self.pipeline);
-        let pipeline = Arc::new(loaded.pipeline);
-        let plugins = Arc::new(loaded.plugins);
-        let runner = Runner::new(
-            store.clone(),
-            pipeline.clone(),
-            plugins.clone(),
-            loaded.redactor,
-            work,
-        )
-        .with_observer(observer);
+        let runner = Runner::new(store.clone(), loaded.plan.clone(), work).with_observer(observer);
         Ok(Scheduler::new(
             store,
-            pipeline,
-            plugins,
+            loaded.plan,
             runner,
             lockgate_engine::scheduler::node_name(),
         )
@@ -276,8 +266,8 @@ pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Resul
         "{} build(s) ran; where each environment stands:",
         summary.builds.len()
     );
-    for env in &scheduler.pipeline().environments {
-        print_environment(&scheduler.environment_status(&env.name.value).await?);
+    for env in &scheduler.plan().environments {
+        print_environment(&scheduler.environment_status(&env.name).await?);
     }
     Ok(if summary.has_failures() {
         ExitCode::from(1)
@@ -344,17 +334,17 @@ pub async fn status(cli: &Cli, args: &PipelineArgs, json: bool) -> anyhow::Resul
         .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
         .await?;
     let mut statuses = Vec::new();
-    for env in &scheduler.pipeline().environments {
-        statuses.push(scheduler.environment_status(&env.name.value).await?);
+    for env in &scheduler.plan().environments {
+        statuses.push(scheduler.environment_status(&env.name).await?);
     }
     let mut jobs = Vec::new();
     if !json {
         let store = scheduler.store();
-        for job in &scheduler.pipeline().jobs {
-            let last = store.builds(Some(&job.name.value), Page::first(1)).await?;
+        for job in &scheduler.plan().jobs {
+            let last = store.builds(Some(&job.name), Page::first(1)).await?;
             jobs.push(JobSummary {
-                name: job.name.value.clone(),
-                environment: job.environment.value.clone(),
+                name: job.name.clone(),
+                environment: job.environment.clone(),
                 last_build: last.first().map(BuildInfo::from),
             });
         }

@@ -1,7 +1,5 @@
 //! The HTTP API over real HTTP: health, and resource webhooks that run a check at once.
 
-use std::sync::Arc;
-
 use lockgate::config::Vars;
 use lockgate::runner::Runner;
 use lockgate::scheduler::Scheduler;
@@ -65,15 +63,8 @@ async fn webhooks_check_at_once_with_the_right_token_only() {
     let store = Store::open_sqlite(dir.path().join("state.db"))
         .await
         .unwrap();
-    let (pipeline, plugins) = (Arc::new(loaded.pipeline), Arc::new(loaded.plugins));
-    let runner = Runner::new(
-        store.clone(),
-        pipeline.clone(),
-        plugins.clone(),
-        loaded.redactor,
-        dir.path().join("work"),
-    );
-    let scheduler = Scheduler::new(store.clone(), pipeline, plugins, runner, "api-test");
+    let runner = Runner::new(store.clone(), loaded.plan.clone(), dir.path().join("work"));
+    let scheduler = Scheduler::new(store.clone(), loaded.plan, runner, "api-test");
     scheduler.prepare().await.unwrap();
 
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();

@@ -3,7 +3,6 @@
 //! metrics, the OpenAPI document, and JSON errors for bad requests.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use lockgate::api::{self, ApiConfig, Role, TokenEntry};
@@ -178,15 +177,8 @@ async fn setup() -> Setup {
         .await
         .unwrap_or_else(|r| panic!("{}", r.render_plain()));
     let store = Store::open_sqlite(dir.join("state.db")).await.unwrap();
-    let (pipeline, plugins) = (Arc::new(loaded.pipeline), Arc::new(loaded.plugins));
-    let runner = Runner::new(
-        store.clone(),
-        pipeline.clone(),
-        plugins.clone(),
-        loaded.redactor,
-        dir.join("work"),
-    );
-    let scheduler = Scheduler::new(store, pipeline, plugins, runner, "api-v1-test");
+    let runner = Runner::new(store.clone(), loaded.plan.clone(), dir.join("work"));
+    let scheduler = Scheduler::new(store, loaded.plan, runner, "api-v1-test");
     scheduler.prepare().await.unwrap();
     Setup {
         _dir: tmp,

@@ -195,13 +195,21 @@ async fn the_valid_pipeline_loads_with_the_real_plugins() {
     assert_eq!(candidate.passed[0].value, "deploy-staging");
 
     // The plugins were loaded with the real host and their schemas used.
-    let counter = loaded.plugins.resource_type("counter").unwrap();
+    let plan = &loaded.plan;
+    let counter = plan.resource("release").unwrap().plugin.as_ref().unwrap();
     assert_eq!(counter.description().name, "counter");
-    assert!(loaded.plugins.test_type("assert-file").is_some());
+    let mut steps = Vec::new();
+    for job in &plan.jobs {
+        job.steps.iter().for_each(|s| s.walk(&mut steps));
+    }
+    assert!(steps.iter().any(|s| matches!(
+        &s.action,
+        lockgate::plan::ActionPlan::Test(t) if t.type_name == "assert-file" && t.plugin.is_some()
+    )));
 
     // The secret is redacted wherever it would be shown.
     assert_eq!(
-        loaded.redactor.redact("POST /hooks?token=wh-0123456789"),
+        loaded.redactor().redact("POST /hooks?token=wh-0123456789"),
         "POST /hooks?token=((redacted))"
     );
 }

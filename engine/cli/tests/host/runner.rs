@@ -2,7 +2,6 @@
 //! `timeout`, `in_parallel` with `fail_fast`, and secret redaction of stored logs.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use lockgate::config::Vars;
 use lockgate::runner::Runner;
@@ -50,16 +49,8 @@ async fn run_jobs(dir: &Path, jobs: &str, secrets: &[(&str, &str)]) -> Store {
         Err(report) => panic!("invalid test pipeline:\n{}", report.render_plain()),
     };
     let store = Store::open_sqlite(dir.join("state.db")).await.unwrap();
-    let pipeline = Arc::new(loaded.pipeline);
-    let plugins = Arc::new(loaded.plugins);
-    let runner = Runner::new(
-        store.clone(),
-        pipeline.clone(),
-        plugins.clone(),
-        loaded.redactor,
-        dir.join("work"),
-    );
-    let scheduler = Scheduler::new(store.clone(), pipeline, plugins, runner, "test-node");
+    let runner = Runner::new(store.clone(), loaded.plan.clone(), dir.join("work"));
+    let scheduler = Scheduler::new(store.clone(), loaded.plan, runner, "test-node");
     scheduler.run_until_idle().await.unwrap();
     store
 }

@@ -1,9 +1,17 @@
 //! The plan stage: a parsed pipeline, the plugin registry and the plugin host compiled into
-//! what the scheduler and the runner execute.
+//! a [`Plan`], what the scheduler and the runner execute (as Concourse compiles config into a
+//! plan before anything runs).
+//!
+//! [`load`] parses and validates the file (`lockgate-config`), loads each plugin once
+//! ([`plugins`]), and [`compile`]s: defaults applied, step ids assigned, the promotion graph
+//! computed. Nothing after this stage sees a source position.
 
+mod compile;
+mod model;
 mod plugins;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use lockgate_config::{
     Parsed, Pipeline, Redactor, Report, Vars, extend_with_checks, parse_file, validate,
@@ -11,19 +19,26 @@ use lockgate_config::{
 use lockgate_plugin_host::PluginHost;
 use lockgate_registry::Resolver;
 
+pub use compile::compile;
+pub use model::*;
 pub use plugins::LoadedPlugins;
 
-/// A valid pipeline with its plugins loaded.
+/// A valid pipeline, compiled.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The pipeline.
+    /// The pipeline as written (with positions, for messages about the file).
     pub pipeline: Pipeline,
-    /// The plugin of every resource type and test type.
-    pub plugins: LoadedPlugins,
-    /// Redacts secret values: apply it to every log line and API answer.
-    pub redactor: Redactor,
+    /// What runs.
+    pub plan: Arc<Plan>,
     /// Warnings (unused resources, short secrets, ungranted directories); no errors.
     pub warnings: Report,
+}
+
+impl Loaded {
+    /// Redacts secret values: apply it to every log line and API answer.
+    pub fn redactor(&self) -> &Redactor {
+        &self.plan.redactor
+    }
 }
 
 /// Parses, interpolates and validates pipeline `file`, loading every plugin with `host`
@@ -46,10 +61,10 @@ pub async fn load(
     if report.has_errors() {
         return Err(report);
     }
+    let plan = Arc::new(compile(&pipeline, &plugins, redactor));
     Ok(Loaded {
         pipeline,
-        plugins,
-        redactor,
+        plan,
         warnings: report,
     })
 }

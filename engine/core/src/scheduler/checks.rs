@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use super::{Result, Scheduler, SchedulerError};
-use lockgate_config::{CheckEvery, Resource};
+use crate::plan::ResourcePlan;
+use lockgate_config::CheckEvery;
 use lockgate_plugin_host::{Fetched, Invocation};
 use lockgate_store::config_digest;
 
@@ -26,22 +27,11 @@ pub struct CheckOutcome {
 impl Scheduler {
     /// Resources that are polled, grouped by (type, source): one entry per group, with the
     /// shortest `check_every` of the group.
-    pub fn check_groups(&self) -> Vec<(&Resource, CheckEvery)> {
-        let pipeline = &self.inner.pipeline;
-        let mut polled = std::collections::BTreeSet::new();
-        for job in &pipeline.jobs {
-            for (_, get) in job.gets().filter(|(_, g)| g.passed.is_empty()) {
-                polled.insert(get.resource.value.clone());
-            }
-        }
-        let mut groups: BTreeMap<String, (&Resource, CheckEvery)> = BTreeMap::new();
-        for r in pipeline
-            .resources
-            .iter()
-            .filter(|r| polled.contains(&r.name.value))
-        {
-            let key = config_digest(&r.type_name.value, &super::identity(r));
-            let every = r.check_every();
+    pub fn check_groups(&self) -> Vec<(&ResourcePlan, CheckEvery)> {
+        let mut groups: BTreeMap<String, (&ResourcePlan, CheckEvery)> = BTreeMap::new();
+        for r in self.inner.plan.resources.iter().filter(|r| r.polled) {
+            let key = config_digest(&r.type_name, &r.identity);
+            let every = r.check_every;
             groups
                 .entry(key)
                 .and_modify(|(_, e)| *e = shortest(*e, every))
@@ -55,7 +45,7 @@ impl Scheduler {
         let mut set = JoinSet::new();
         for (r, _) in self.check_groups() {
             let this = self.clone();
-            let name = r.name.value.clone();
+            let name = r.name.clone();
             set.spawn(async move {
                 let result = this.check(&name).await.map_err(|e| e.to_string());
                 CheckOutcome {
@@ -77,27 +67,15 @@ impl Scheduler {
     /// Checks `resource` now (`lockgate check`, a webhook): asks the plugin for versions since
     /// the newest stored one and stores the new ones. Returns how many were new.
     pub async fn check(&self, resource: &str) -> Result<usize> {
-        let pipeline = &self.inner.pipeline;
-        let r = pipeline.resource(resource).ok_or_else(|| {
+        let r = self.inner.plan.resource(resource).ok_or_else(|| {
             SchedulerError::Unknown(format!("no resource `{resource}` in the pipeline"))
         })?;
-        let plugin = self
-            .inner
-            .plugins
-            .resource_type(&r.type_name.value)
-            .ok_or_else(|| {
-                SchedulerError::Unknown(format!(
-                    "resource `{resource}`: the plugin of type `{}` is not loaded",
-                    r.type_name.value
-                ))
-            })?;
-        let mut limits = pipeline
-            .resource_type(&r.type_name.value)
-            .map(|t| t.limits())
-            .unwrap_or_default();
-        if let Some(t) = &r.check_timeout {
-            limits.check = t.value;
-        }
+        let plugin = r.plugin.as_ref().ok_or_else(|| {
+            SchedulerError::Unknown(format!(
+                "resource `{resource}`: the plugin of type `{}` is not loaded",
+                r.type_name
+            ))
+        })?;
         let cache = self.inner.runner.cache_dir(resource);
         std::fs::create_dir_all(&cache).map_err(|e| {
             SchedulerError::Unknown(format!(
@@ -112,14 +90,11 @@ impl Scheduler {
             .await?
             .map(|v| v.version);
         let log = std::sync::Arc::new(CheckLog(resource.to_owned()));
-        let inv = Invocation::new(r.grants.to_grants().cache(cache))
-            .limits(limits)
+        let inv = Invocation::new(r.grants.clone().cache(cache))
+            .limits(r.limits)
             .log(log);
-        let versions =
-            crate::metrics::checked(plugin.check(&inv, &r.source.value, from.as_ref()).await)
-                .map_err(|e| {
-                    SchedulerError::Unknown(format!("check of `{resource}` failed: {e}"))
-                })?;
+        let versions = crate::metrics::checked(plugin.check(&inv, &r.source, from.as_ref()).await)
+            .map_err(|e| SchedulerError::Unknown(format!("check of `{resource}` failed: {e}")))?;
         let fetched: Vec<Fetched> = versions
             .into_iter()
             .map(|version| Fetched {
@@ -128,16 +103,16 @@ impl Scheduler {
             })
             .collect();
         let saved = self.inner.store.save_versions(resource, &fetched).await?;
-        if let Some(pin) = &r.version
+        if let Some(pin) = &r.pinned
             && self.inner.store.pinned_version(resource).await?.is_none()
             && self
                 .inner
                 .store
-                .find_version(resource, &pin.value)
+                .find_version(resource, pin)
                 .await?
                 .is_some()
         {
-            self.inner.store.pin_version(resource, &pin.value).await?;
+            self.inner.store.pin_version(resource, pin).await?;
         }
         if !saved.new_versions.is_empty() {
             tracing::info!(resource, "{} new version(s)", saved.new_versions.len());
@@ -153,7 +128,7 @@ impl Scheduler {
         let mut set = JoinSet::new();
         for (r, every) in self.check_groups() {
             let this = self.clone();
-            let name = r.name.value.clone();
+            let name = r.name.clone();
             set.spawn(async move {
                 loop {
                     if let Err(e) = this.check(&name).await {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Scheduler, SchedulerError};
-use lockgate_config::{Approval, Job};
+use crate::plan::{EnvironmentPlan, JobPlan, Plan};
+use lockgate_config::Approval;
 use lockgate_plugin_host::humanize;
 use lockgate_store::{
     Build, BuildStatus, Candidate, CandidateEvent, NewCandidateEvent, ResolvedInput, now_ms,
@@ -108,10 +109,10 @@ impl Scheduler {
     /// The gate that holds `inputs` out of `job`'s environment, if any.
     pub(super) async fn gate(
         &self,
-        job: &Job,
+        job: &JobPlan,
         inputs: &[ResolvedInput],
     ) -> Result<Option<Blocker>> {
-        let Some(env) = self.inner.pipeline.environment(&job.environment.value) else {
+        let Some(env) = self.inner.plan.environment(&job.environment) else {
             return Ok(None);
         };
         let Some(candidate) = self.candidate_of(inputs).await? else {
@@ -123,52 +124,44 @@ impl Scheduler {
     /// What holds `candidate` out of `env` (soak, then approval); nothing once it entered.
     async fn gate_candidate(
         &self,
-        env: &lockgate_config::Environment,
+        env: &EnvironmentPlan,
         candidate: &Candidate,
     ) -> Result<Option<Blocker>> {
-        let pipeline = &self.inner.pipeline;
+        let plan = &self.inner.plan;
         let store = &self.inner.store;
         let events = store.candidate_events(candidate.id).await?;
         let entered = events
             .iter()
-            .any(|e| e.environment == env.name.value && e.event == CandidateEvent::Promoted);
+            .any(|e| e.environment == env.name && e.event == CandidateEvent::Promoted);
         if entered {
             return Ok(None);
         }
-        if let Some(soak) = &env.soak {
-            let index = pipeline.environment_index(&env.name.value).unwrap_or(0);
-            if index > 0 {
-                let upstream = &pipeline.environments[index - 1].name.value;
-                let qualified_at = events
-                    .iter()
-                    .find(|e| &e.environment == upstream && e.event == CandidateEvent::Qualified)
-                    .map(|e| e.at);
-                let soak_ms = i64::try_from(soak.value.as_millis()).unwrap_or(i64::MAX);
-                let remaining = match qualified_at {
-                    Some(at) => (at.saturating_add(soak_ms) - now_ms()).max(0),
-                    None => soak_ms,
-                };
-                if remaining > 0 {
-                    return Ok(Some(Blocker::Soak {
-                        environment: env.name.value.clone(),
-                        candidate: candidate.id,
-                        remaining_ms: remaining as u64,
-                    }));
-                }
+        if let Some(soak) = env.soak
+            && let Some(upstream) = plan.upstream_of(env)
+        {
+            let upstream = &upstream.name;
+            let qualified_at = events
+                .iter()
+                .find(|e| &e.environment == upstream && e.event == CandidateEvent::Qualified)
+                .map(|e| e.at);
+            let soak_ms = i64::try_from(soak.as_millis()).unwrap_or(i64::MAX);
+            let remaining = match qualified_at {
+                Some(at) => (at.saturating_add(soak_ms) - now_ms()).max(0),
+                None => soak_ms,
+            };
+            if remaining > 0 {
+                return Ok(Some(Blocker::Soak {
+                    environment: env.name.clone(),
+                    candidate: candidate.id,
+                    remaining_ms: remaining as u64,
+                }));
             }
         }
-        let needs_approval = env
-            .approval
-            .as_ref()
-            .is_some_and(|a| a.value == Approval::Required);
-        if needs_approval
-            && store
-                .approval(&env.name.value, candidate.id)
-                .await?
-                .is_none()
+        if env.approval == Approval::Required
+            && store.approval(&env.name, candidate.id).await?.is_none()
         {
             return Ok(Some(Blocker::Approval {
-                environment: env.name.value.clone(),
+                environment: env.name.clone(),
                 candidate: candidate.id,
             }));
         }
@@ -180,30 +173,29 @@ impl Scheduler {
     /// qualified there.
     pub(super) async fn after_success(&self, build: &Build) -> Result<()> {
         let store = &self.inner.store;
-        let pipeline = &self.inner.pipeline;
-        let Some(job) = pipeline.job(&build.job) else {
+        let plan = &self.inner.plan;
+        let Some(job) = plan.job(&build.job) else {
             return Ok(());
         };
-        let Some(env) = pipeline.environment(&job.environment.value) else {
+        let Some(env) = plan.environment(&job.environment) else {
             return Ok(());
         };
         let inputs = self.build_inputs(build.id).await?;
         let Some(candidate) = self.candidate_of(&inputs).await? else {
             return Ok(());
         };
-        let deploys = job.puts().next().is_some();
-        let event = if deploys {
+        let event = if job.deploys {
             CandidateEvent::Deployed
         } else {
             CandidateEvent::Tested
         };
-        let detail = serde_json::json!({ "job": job.name.value, "build": build.number });
+        let detail = serde_json::json!({ "job": job.name, "build": build.number });
         store
             .record_event(&NewCandidateEvent {
                 candidate_id: candidate.id,
-                environment: env.name.value.clone(),
+                environment: env.name.clone(),
                 event,
-                by: Some(job.name.value.clone()),
+                by: Some(job.name.clone()),
                 build_id: Some(build.id),
                 detail: Some(detail),
             })
@@ -213,7 +205,7 @@ impl Scheduler {
         let events = store.candidate_events(candidate.id).await?;
         let mut jobs_done = std::collections::BTreeSet::new();
         for e in events.iter().filter(|e| {
-            e.environment == env.name.value
+            e.environment == env.name
                 && matches!(e.event, CandidateEvent::Deployed | CandidateEvent::Tested)
         }) {
             if let Some(id) = e.build_id {
@@ -223,12 +215,11 @@ impl Scheduler {
                 }
             }
         }
-        let gates = pipeline.gate_jobs(env);
-        if gates.iter().all(|g| jobs_done.contains(&g.name.value)) {
+        if env.gate_jobs.iter().all(|g| jobs_done.contains(g)) {
             let first = store
                 .record_event(&NewCandidateEvent {
                     candidate_id: candidate.id,
-                    environment: env.name.value.clone(),
+                    environment: env.name.clone(),
                     event: CandidateEvent::Qualified,
                     by: Some(self.inner.node.clone()),
                     build_id: Some(build.id),
@@ -236,7 +227,7 @@ impl Scheduler {
                 })
                 .await?;
             if first {
-                tracing::info!(environment = %env.name.value, "candidate #{} qualified", candidate.id);
+                tracing::info!(environment = %env.name, "candidate #{} qualified", candidate.id);
             }
         }
         Ok(())
@@ -269,20 +260,17 @@ impl Scheduler {
 
     /// Where `environment` stands and what holds its next candidate back.
     pub async fn environment_status(&self, environment: &str) -> Result<EnvironmentStatus> {
-        let pipeline = &self.inner.pipeline;
+        let plan = &self.inner.plan;
         let store = &self.inner.store;
-        let env = pipeline
+        let env = plan
             .environment(environment)
-            .ok_or_else(|| SchedulerError::Unknown(unknown_env(pipeline, environment)))?;
-        let index = pipeline.environment_index(environment).unwrap_or(0);
+            .ok_or_else(|| SchedulerError::Unknown(unknown_env(plan, environment)))?;
         let current = store.current_candidate(environment).await?.map(|(c, _)| c);
         let qualified = store.newest_qualified(environment).await?.map(|(c, _)| c);
         let mut blockers = Vec::new();
-        let next = if index == 0 {
-            None
-        } else {
-            let upstream = &pipeline.environments[index - 1].name.value;
-            match store.newest_qualified(upstream).await? {
+        let next = match plan.upstream_of(env).map(|u| &u.name) {
+            None => None,
+            Some(upstream) => match store.newest_qualified(upstream).await? {
                 None => {
                     blockers.push(format!("no candidate has qualified in `{upstream}` yet"));
                     None
@@ -299,7 +287,7 @@ impl Scheduler {
                         Some(c)
                     }
                 }
-            }
+            },
         };
         Ok(EnvironmentStatus {
             environment: environment.to_owned(),
@@ -313,13 +301,13 @@ impl Scheduler {
     /// Collects what holds candidate `c` back from `env`.
     async fn explain(
         &self,
-        env: &lockgate_config::Environment,
+        env: &EnvironmentPlan,
         c: &Candidate,
         events: &[lockgate_store::StoredCandidateEvent],
         blockers: &mut Vec<String>,
     ) -> Result<()> {
         let store = &self.inner.store;
-        let name = &env.name.value;
+        let name = &env.name;
         let entered = events
             .iter()
             .any(|e| &e.environment == name && e.event == CandidateEvent::Promoted);
@@ -339,21 +327,20 @@ impl Scheduler {
             .iter()
             .map(|v| (v.resource.as_str(), v.version_id))
             .collect();
-        for gate in self.inner.pipeline.gate_jobs(env) {
-            let builds = store.builds_with_versions(&gate.name.value, &pairs).await?;
+        for gate in self.inner.plan.gate_jobs(env) {
+            let builds = store.builds_with_versions(&gate.name, &pairs).await?;
             match builds.last() {
                 None => blockers.push(format!(
                     "job `{}` has not run with candidate #{}",
-                    gate.name.value, c.id
+                    gate.name, c.id
                 )),
                 Some(b) if b.status == BuildStatus::Succeeded => {}
                 Some(b) if !b.status.is_finished() => blockers.push(format!(
                     "job `{}` build #{} is {}",
-                    gate.name.value, b.number, b.status
+                    gate.name, b.number, b.status
                 )),
                 Some(b) => {
-                    let mut line =
-                        format!("job `{}` build #{} {}", gate.name.value, b.number, b.status);
+                    let mut line = format!("job `{}` build #{} {}", gate.name, b.number, b.status);
                     for report in store.test_reports(b.id).await? {
                         for case in report.report.cases().filter(|c| {
                             matches!(
@@ -378,12 +365,8 @@ impl Scheduler {
     }
 }
 
-fn unknown_env(pipeline: &lockgate_config::Pipeline, name: &str) -> String {
-    let names: Vec<&str> = pipeline
-        .environments
-        .iter()
-        .map(|e| e.name.value.as_str())
-        .collect();
+fn unknown_env(plan: &Plan, name: &str) -> String {
+    let names: Vec<&str> = plan.environments.iter().map(|e| e.name.as_str()).collect();
     format!(
         "no environment `{name}` in the pipeline (environments: {})",
         names.join(", ")
@@ -396,11 +379,11 @@ impl Scheduler {
     /// environment with that candidate's versions pinned, and records the rollback. The builds
     /// run on the next scheduling pass (`lockgate run`, or a running server).
     pub async fn rollback(&self, environment: &str, by: &str) -> Result<(Candidate, Vec<Build>)> {
-        let pipeline = &self.inner.pipeline;
+        let plan = &self.inner.plan;
         let store = &self.inner.store;
-        let env = pipeline
+        let env = plan
             .environment(environment)
-            .ok_or_else(|| SchedulerError::Unknown(unknown_env(pipeline, environment)))?;
+            .ok_or_else(|| SchedulerError::Unknown(unknown_env(plan, environment)))?;
         let current = store
             .current_candidate(environment)
             .await?
@@ -425,34 +408,33 @@ impl Scheduler {
         })?;
         let candidate = store.candidate_by_id(target).await?;
         let mut builds = Vec::new();
-        for job in pipeline.jobs_in(&env.name.value) {
-            if job.puts().next().is_none() {
+        for job in plan.jobs_in(&env.name) {
+            if !job.deploys {
                 continue;
             }
-            let specs: Vec<lockgate_store::InputSpec> = self
-                .input_specs(job)
+            let specs: Vec<lockgate_store::InputSpec> = Self::input_specs(job)
                 .into_iter()
-                .map(|(mut spec, _)| {
+                .map(|mut spec| {
                     if let Some(v) = candidate
                         .versions
                         .iter()
                         .find(|v| v.resource == spec.resource)
                     {
-                        spec.version = lockgate_store::VersionSpec::Pinned(v.version.clone());
+                        spec.version = lockgate_model::VersionPolicy::Pinned(v.version.clone());
                     }
                     spec
                 })
                 .collect();
-            let Some(inputs) = store.resolve_inputs(&job.name.value, &specs).await? else {
+            let Some(inputs) = self.inner.resolver.resolve(&job.name, &specs).await? else {
                 return Err(SchedulerError::Unknown(format!(
                     "job `{}` cannot get the versions of candidate #{target} any more",
-                    job.name.value
+                    job.name
                 )));
             };
             builds.push(
                 store
                     .create_build(
-                        &job.name.value,
+                        &job.name,
                         &format!("rollback to candidate #{target}"),
                         &inputs,
                     )

@@ -10,6 +10,9 @@
 
 mod checks;
 mod gates;
+mod resolver;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -18,16 +21,16 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use crate::plan::LoadedPlugins;
+use crate::plan::{JobPlan, Plan};
 use crate::runner::Runner;
-use lockgate_config::{Job, Pipeline, VersionPolicy};
 use lockgate_store::{
     Build, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
-    ResolvedInput, ResourceConfig, Store, StoreError, VersionSpec,
+    ResolvedInput, ResourceConfig, Store, StoreError,
 };
 
 pub use checks::CheckOutcome;
 pub use gates::{Blocker, EnvironmentStatus};
+pub use resolver::InputResolver;
 
 /// Why the scheduler could not do its work.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +57,11 @@ pub struct Scheduler {
 
 struct Inner {
     store: Store,
-    pipeline: Arc<Pipeline>,
-    plugins: Arc<LoadedPlugins>,
+    plan: Arc<Plan>,
+    /// Chooses the versions of new builds (the store's resolution; fakes in tests).
+    resolver: Arc<dyn InputResolver>,
     runner: Runner,
     node: String,
-    /// Resources whose versions flow between environments: what a candidate is made of.
-    promotable: BTreeSet<String>,
     /// Why each job did not start a build at the last tick.
     blocked: Mutex<BTreeMap<String, Blocker>>,
     /// Woken when something happened that may let a build start.
@@ -89,24 +91,16 @@ impl RunSummary {
 }
 
 impl Scheduler {
-    /// A scheduler for `pipeline` on `store`, running builds with `runner`; `node` names this
-    /// engine process in the store (build claims).
-    pub fn new(
-        store: Store,
-        pipeline: Arc<Pipeline>,
-        plugins: Arc<LoadedPlugins>,
-        runner: Runner,
-        node: impl Into<String>,
-    ) -> Self {
-        let promotable = promotable_resources(&pipeline);
+    /// A scheduler for `plan` on `store`, running builds with `runner`; `node` names this
+    /// engine process in the store (build claims). Inputs are resolved by the store.
+    pub fn new(store: Store, plan: Arc<Plan>, runner: Runner, node: impl Into<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
+                resolver: Arc::new(store.clone()),
                 store,
-                pipeline,
-                plugins,
+                plan,
                 runner,
                 node: node.into(),
-                promotable,
                 blocked: Mutex::default(),
                 wake: Notify::new(),
                 log_retention: None,
@@ -123,36 +117,39 @@ impl Scheduler {
         self
     }
 
+    /// Resolves inputs with `resolver` instead of the store (tests of scheduling decisions).
+    /// Call before sharing the scheduler.
+    pub fn with_resolver(mut self, resolver: Arc<dyn InputResolver>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.resolver = resolver;
+        }
+        self
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
 
-    /// The pipeline.
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.inner.pipeline
+    /// The plan it runs.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.inner.plan
     }
 
     /// Records the pipeline's resources and jobs in the store.
     pub async fn prepare(&self) -> Result<()> {
-        let p = &self.inner.pipeline;
+        let p = &self.inner.plan;
         let resources: Vec<ResourceConfig> = p
             .resources
             .iter()
-            .map(|r| {
-                ResourceConfig::new(
-                    r.name.value.clone(),
-                    r.type_name.value.clone(),
-                    &identity(r),
-                )
-            })
+            .map(|r| ResourceConfig::new(r.name.clone(), r.type_name.clone(), &r.identity))
             .collect();
         let jobs: Vec<JobConfig> = p
             .jobs
             .iter()
             .map(|j| JobConfig {
-                name: j.name.value.clone(),
-                environment: Some(j.environment.value.clone()),
+                name: j.name.clone(),
+                environment: Some(j.environment.clone()),
             })
             .collect();
         self.inner.store.sync_pipeline(&resources, &jobs).await?;
@@ -213,32 +210,17 @@ impl Scheduler {
         self.inner.wake.notify_one();
     }
 
-    /// The inputs of `job`: every `get` of its plan (hooks and nested steps included).
-    fn input_specs(&self, job: &Job) -> Vec<(InputSpec, bool)> {
-        let mut seen = BTreeSet::new();
-        let mut specs = Vec::new();
-        for (_, get) in job.gets() {
-            {
-                if !seen.insert(get.name.value.clone()) {
-                    continue;
-                }
-                let version = match get.version() {
-                    VersionPolicy::Latest => VersionSpec::Latest,
-                    VersionPolicy::Every => VersionSpec::Every,
-                    VersionPolicy::Pinned(v) => VersionSpec::Pinned(v),
-                };
-                specs.push((
-                    InputSpec {
-                        name: get.name.value.clone(),
-                        resource: get.resource.value.clone(),
-                        passed: get.passed.iter().map(|p| p.value.clone()).collect(),
-                        version,
-                    },
-                    get.trigger(),
-                ));
-            }
-        }
-        specs
+    /// The inputs of `job` as the store resolves them.
+    fn input_specs(job: &JobPlan) -> Vec<InputSpec> {
+        job.inputs
+            .iter()
+            .map(|i| InputSpec {
+                name: i.name.clone(),
+                resource: i.resource.clone(),
+                passed: i.passed.clone(),
+                version: i.version.clone(),
+            })
+            .collect()
     }
 
     fn set_blocked(&self, job: &str, blocker: Option<Blocker>) {
@@ -250,9 +232,9 @@ impl Scheduler {
     }
 
     /// Decides whether `job` gets a new build now; creates it (pending) if so.
-    pub async fn schedule_job(&self, job: &Job) -> Result<Option<Build>> {
+    pub async fn schedule_job(&self, job: &JobPlan) -> Result<Option<Build>> {
         let store = &self.inner.store;
-        let name = &job.name.value;
+        let name = &job.name;
         // One queued build per job. A triggered build still waiting (serial job, busy serial
         // group) is replaced when newer versions arrive: superseded candidates are skipped in
         // favour of the newest. Manual, rollback and re-queued builds are never replaced.
@@ -278,18 +260,13 @@ impl Scheduler {
         } else {
             None
         };
-        let specs = self.input_specs(job);
-        let triggers: Vec<&str> = specs
-            .iter()
-            .filter(|(_, t)| *t)
-            .map(|(s, _)| s.name.as_str())
-            .collect();
+        let triggers: Vec<&str> = job.triggers().map(|i| i.name.as_str()).collect();
         if triggers.is_empty() {
             self.set_blocked(name, Some(Blocker::ManualOnly));
             return Ok(None);
         }
-        let input_specs: Vec<InputSpec> = specs.iter().map(|(s, _)| s.clone()).collect();
-        let Some(inputs) = store.resolve_inputs(name, &input_specs).await? else {
+        let specs = Self::input_specs(job);
+        let Some(inputs) = self.inner.resolver.resolve(name, &specs).await? else {
             self.set_blocked(name, Some(Blocker::NoInputs));
             return Ok(None);
         };
@@ -331,11 +308,11 @@ impl Scheduler {
     /// Creates a build of `job` now, with its newest resolvable inputs (`lockgate trigger`).
     /// Environment gates still apply.
     pub async fn trigger(&self, job_name: &str) -> Result<Build> {
-        let job = self.inner.pipeline.job(job_name).ok_or_else(|| {
+        let job = self.inner.plan.job(job_name).ok_or_else(|| {
             SchedulerError::Unknown(format!("no job `{job_name}` in the pipeline"))
         })?;
-        let specs: Vec<InputSpec> = self.input_specs(job).into_iter().map(|(s, _)| s).collect();
-        let inputs = self.inner.store.resolve_inputs(job_name, &specs).await?.ok_or_else(|| {
+        let specs = Self::input_specs(job);
+        let inputs = self.inner.resolver.resolve(job_name, &specs).await?.ok_or_else(|| {
             SchedulerError::Unknown(format!(
                 "job `{job_name}` has no versions that satisfy its inputs yet (run `lockgate check`?)"
             ))
@@ -355,15 +332,20 @@ impl Scheduler {
     }
 
     /// Records that the candidate of `inputs` entered `job`'s environment (its build started).
-    async fn record_entry(&self, job: &Job, build: &Build, inputs: &[ResolvedInput]) -> Result<()> {
+    async fn record_entry(
+        &self,
+        job: &JobPlan,
+        build: &Build,
+        inputs: &[ResolvedInput],
+    ) -> Result<()> {
         if let Some(candidate) = self.candidate_of(inputs).await? {
             self.inner
                 .store
                 .record_event(&NewCandidateEvent {
                     candidate_id: candidate.id,
-                    environment: job.environment.value.clone(),
+                    environment: job.environment.clone(),
                     event: CandidateEvent::Promoted,
-                    by: Some(job.name.value.clone()),
+                    by: Some(job.name.clone()),
                     build_id: Some(build.id),
                     detail: None,
                 })
@@ -396,7 +378,7 @@ impl Scheduler {
     ) -> Result<Option<lockgate_store::Candidate>> {
         let pairs: Vec<(&str, i64)> = inputs
             .iter()
-            .filter(|i| self.inner.promotable.contains(&i.resource))
+            .filter(|i| self.inner.plan.promotion.is_promoted(&i.resource))
             .map(|i| (i.resource.as_str(), i.version_id))
             .collect();
         if pairs.is_empty() {
@@ -423,11 +405,11 @@ impl Scheduler {
             if started >= capacity {
                 break;
             }
-            let Some(job) = self.inner.pipeline.job(&build.job) else {
+            let Some(job) = self.inner.plan.job(&build.job) else {
                 store.finish_build(build.id, BuildStatus::Aborted).await?;
                 continue;
             };
-            let limits = self.claim_limits(job);
+            let limits = Self::claim_limits(job);
             if !store
                 .claim_build(build.id, &build.job, &self.inner.node, &limits)
                 .await?
@@ -446,25 +428,10 @@ impl Scheduler {
 
     /// What may keep a build of `job` from starting: `max_in_flight` (1 when serial) and the
     /// other jobs of its serial groups.
-    fn claim_limits(&self, job: &Job) -> ClaimLimits {
-        let mut exclusive_with: Vec<String> = Vec::new();
-        for group in &job.serial_groups {
-            for other in self
-                .inner
-                .pipeline
-                .jobs
-                .iter()
-                .filter(|j| j.name.value != job.name.value)
-                .filter(|j| j.serial_groups.iter().any(|g| g.value == group.value))
-            {
-                if !exclusive_with.contains(&other.name.value) {
-                    exclusive_with.push(other.name.value.clone());
-                }
-            }
-        }
+    fn claim_limits(job: &JobPlan) -> ClaimLimits {
         ClaimLimits {
-            max_in_flight: job.max_in_flight(),
-            exclusive_with,
+            max_in_flight: job.max_in_flight,
+            exclusive_with: job.exclusive_with.clone(),
         }
     }
 
@@ -508,7 +475,7 @@ impl Scheduler {
     }
 
     async fn schedule_all(&self) -> Result<()> {
-        for job in &self.inner.pipeline.jobs {
+        for job in &self.inner.plan.jobs {
             self.schedule_job(job).await?;
         }
         Ok(())
@@ -741,38 +708,4 @@ pub fn node_is_dead_here(node: &str) -> bool {
     host == host_name()
         && cfg!(target_os = "linux")
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// What makes two resources the same: their `source` and what they are granted. Two env-dir
-/// resources with the same `source` but different granted directories are different targets,
-/// with different version histories; identical ones share a history and are checked once.
-pub fn identity(r: &lockgate_config::Resource) -> serde_json::Value {
-    let g = r.grants.to_grants();
-    let dirs: Vec<serde_json::Value> = g
-        .dirs
-        .iter()
-        .map(|d| serde_json::json!([d.name, d.path, d.writable]))
-        .collect();
-    let network: Vec<String> = g.network.iter().map(ToString::to_string).collect();
-    serde_json::json!({
-        "source": r.source.value,
-        "grants": { "dirs": dirs, "network": network, "env": g.env },
-    })
-}
-
-/// Resources gotten by jobs of two or more environments: a change that flows through the
-/// environments is made of their versions.
-fn promotable_resources(pipeline: &Pipeline) -> BTreeSet<String> {
-    let mut envs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for job in &pipeline.jobs {
-        for (_, get) in job.gets() {
-            envs.entry(get.resource.value.clone())
-                .or_default()
-                .insert(job.environment.value.clone());
-        }
-    }
-    envs.into_iter()
-        .filter(|(_, e)| e.len() >= 2)
-        .map(|(r, _)| r)
-        .collect()
 }
