@@ -241,7 +241,10 @@ async fn healthz() -> &'static str {
         content_type = "application/json")),
     extensions(("x-lockgate-role" = json!("viewer"))))]
 async fn openapi_document(_: auth::Viewer) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], openapi::json())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::json(),
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -118,9 +118,7 @@ impl Modify for Conventions {
                     Content::new(Some(Ref::from_schema_name("ErrorBody"))),
                 )
                 .build();
-            components
-                .responses
-                .insert(name.into(), RefOr::T(response));
+            components.responses.insert(name.into(), RefOr::T(response));
         }
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, op) in operations(item) {
@@ -286,7 +284,10 @@ mod tests {
             operation_id("/api/v1/builds/{id}/logs/stream", "get"),
             "getBuildsIdLogsStream"
         );
-        assert_eq!(operation_id("/api/v1/openapi.json", "get"), "getOpenapiJson");
+        assert_eq!(
+            operation_id("/api/v1/openapi.json", "get"),
+            "getOpenapiJson"
+        );
         assert_eq!(operation_id("/metrics", "get"), "getMetricsRoot");
         assert_eq!(operation_id("/healthz", "get"), "getHealthz");
     }

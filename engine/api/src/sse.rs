@@ -8,15 +8,15 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
 use super::auth::Viewer;
 use super::builds::{LogQuery, build_id};
 use super::error::ApiResult;
 use super::wire::{self, event};
 use super::{AppState, Q};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
 use lockgate_store::Store;
 
 /// An event of name `name` with `data` as JSON.
@@ -112,8 +112,7 @@ pub(super) async fn stream(
                     for l in &lines {
                         f.after = l.seq;
                         f.queue.push_back(
-                            json_event(event::LOG, &wire::LogLine::from(l))
-                                .id(l.seq.to_string()),
+                            json_event(event::LOG, &wire::LogLine::from(l)).id(l.seq.to_string()),
                         );
                     }
                     continue;

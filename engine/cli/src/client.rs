@@ -359,7 +359,11 @@ impl Client {
     }
 
     /// `GET /api/v1/jobs/{job}/builds/{number}`.
-    pub async fn build_by_number(&self, job: &str, number: i64) -> Result<wire::Build, ClientError> {
+    pub async fn build_by_number(
+        &self,
+        job: &str,
+        number: i64,
+    ) -> Result<wire::Build, ClientError> {
         self.get(self.endpoint(&["jobs", job, "builds", &number.to_string()]))
             .await
     }
@@ -421,8 +425,12 @@ impl Client {
 
     /// `POST /api/v1/jobs/{job}/trigger`: queues a build.
     pub async fn trigger(&self, job: &str) -> Result<wire::Build, ClientError> {
-        self.send(Method::POST, self.endpoint(&["jobs", job, "trigger"]), None::<()>)
-            .await
+        self.send(
+            Method::POST,
+            self.endpoint(&["jobs", job, "trigger"]),
+            None::<()>,
+        )
+        .await
     }
 
     /// `POST /api/v1/resources/{name}/check` with the token: how many versions were new.

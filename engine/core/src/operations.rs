@@ -36,7 +36,11 @@ pub enum OperationError {
         suggestion: Option<String>,
     },
     /// The pipeline has no environment of that name.
-    #[error("no environment `{name}` in the pipeline (it has {}){}", list_of(known), hint(suggestion))]
+    #[error(
+        "no environment `{name}` in the pipeline (it has {}){}",
+        list_of(known),
+        hint(suggestion)
+    )]
     UnknownEnvironment {
         /// The name given.
         name: String,
@@ -266,7 +270,10 @@ impl<'a> Operations<'a> {
     ) -> Result<()> {
         self.require_resource(resource)?;
         let store = self.scheduler.store();
-        if let Err(e) = store.set_version_disabled(resource, version, disabled).await {
+        if let Err(e) = store
+            .set_version_disabled(resource, version, disabled)
+            .await
+        {
             return Err(self.version_error(e).await);
         }
         self.scheduler.wake();
@@ -285,14 +292,10 @@ impl<'a> Operations<'a> {
     /// Checks `resource` for new versions now; returns how many were new.
     pub async fn check(&self, resource: &str) -> Result<usize> {
         self.require_resource(resource)?;
-        let new = self
-            .scheduler
-            .check(resource)
-            .await
-            .map_err(|e| match e {
-                SchedulerError::Unknown(m) => OperationError::CheckFailed(m),
-                e => e.into(),
-            })?;
+        let new = self.scheduler.check(resource).await.map_err(|e| match e {
+            SchedulerError::Unknown(m) => OperationError::CheckFailed(m),
+            e => e.into(),
+        })?;
         self.scheduler.wake();
         Ok(new)
     }

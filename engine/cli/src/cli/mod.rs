@@ -516,10 +516,7 @@ async fn pipeline_command(backend: &impl Backend, command: &Command) -> anyhow::
         | Command::Validate(_)
         | Command::Run { .. }
         | Command::Server { .. } => {
-            anyhow::bail!(
-                "`lockgate {}` cannot run against a server",
-                command.name()
-            )
+            anyhow::bail!("`lockgate {}` cannot run against a server", command.name())
         }
     }
 }

@@ -49,7 +49,10 @@ impl Backend for Remote {
         limit: u32,
         before: Option<i64>,
     ) -> Result<wire::BuildPage> {
-        Ok(self.client.builds(job, Some(limit.min(PAGE)), before).await?)
+        Ok(self
+            .client
+            .builds(job, Some(limit.min(PAGE)), before)
+            .await?)
     }
 
     async fn build(&self, build: &BuildRef) -> Result<wire::Build> {
@@ -137,7 +140,10 @@ impl Backend for Remote {
         version: &Version,
         disabled: bool,
     ) -> Result<wire::DisabledAnswer> {
-        Ok(self.client.set_disabled(resource, version, disabled).await?)
+        Ok(self
+            .client
+            .set_disabled(resource, version, disabled)
+            .await?)
     }
 
     async fn trigger(&self, job: &str) -> Result<wire::Build> {

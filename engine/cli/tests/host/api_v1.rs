@@ -309,10 +309,20 @@ async fn a_release_walks_to_production_through_the_api() {
     // Trigger -> a build appears; follow its logs live before any node runs it.
     let build = operator.trigger("deploy-dev").await.unwrap();
     assert_eq!(build.status, BuildStatus::Pending);
-    let (status, _, _) = raw(addr, "POST", "/api/v1/jobs/deploy-dev/trigger", Some(OPERATOR), None).await;
+    let (status, _, _) = raw(
+        addr,
+        "POST",
+        "/api/v1/jobs/deploy-dev/trigger",
+        Some(OPERATOR),
+        None,
+    )
+    .await;
     assert_eq!(status, 201, "a trigger answers 201 Created");
     let id = build.id;
-    let builds = anonymous.builds(Some("deploy-dev"), None, None).await.unwrap();
+    let builds = anonymous
+        .builds(Some("deploy-dev"), None, None)
+        .await
+        .unwrap();
     assert_eq!(builds.job.as_deref(), Some("deploy-dev"));
     assert_eq!(builds.builds.last().unwrap().id, id);
     let follower = client(addr, None);
@@ -364,7 +374,10 @@ async fn a_release_walks_to_production_through_the_api() {
     assert_eq!(detail.outputs[0].resource, "dev-env");
     let steps = anonymous.steps(id).await.unwrap();
     let kinds: Vec<&str> = steps.iter().map(|s| s.kind.as_str()).collect();
-    assert!(kinds.contains(&"test") && kinds.contains(&"put"), "{steps:?}");
+    assert!(
+        kinds.contains(&"test") && kinds.contains(&"put"),
+        "{steps:?}"
+    );
     let reports = anonymous.reports(id).await.unwrap();
     assert!(reports[0].passed, "{reports:?}");
     assert_eq!(reports[0].report.suites[0].name, "smoke", "{reports:?}");
@@ -375,7 +388,11 @@ async fn a_release_walks_to_production_through_the_api() {
     assert!(first.finished && first.more);
     let rest = anonymous.logs(id, 1, None).await.unwrap();
     assert!(rest.lines.iter().all(|l| l.seq > 1));
-    assert_eq!(rest.lines.len(), lines.len() - 1, "the stream sent every line");
+    assert_eq!(
+        rest.lines.len(),
+        lines.len() - 1,
+        "the stream sent every line"
+    );
     let by_number = anonymous.build_by_number("deploy-dev", 1).await.unwrap();
     assert_eq!(by_number, dev);
 
@@ -408,7 +425,11 @@ async fn a_release_walks_to_production_through_the_api() {
         candidate: None,
         comment: Some("ship it".into()),
     };
-    refused(anonymous.approve("production", &ship_it).await, 401, "approver");
+    refused(
+        anonymous.approve("production", &ship_it).await,
+        401,
+        "approver",
+    );
     refused(
         operator.approve("production", &ship_it).await,
         403,
@@ -418,7 +439,11 @@ async fn a_release_walks_to_production_through_the_api() {
         candidate: Some(9999),
         comment: None,
     };
-    refused(approver.approve("production", &unknown).await, 404, "candidate");
+    refused(
+        approver.approve("production", &unknown).await,
+        404,
+        "candidate",
+    );
     refused(
         approver.approve("prod", &ship_it).await,
         404,
@@ -531,14 +556,22 @@ async fn bad_requests_get_json_errors_naming_the_problem() {
     let (addr, stop) = serve(&s.scheduler, tokens(false)).await;
     let api = client(addr, None);
     let op = client(addr, Some(OPERATOR));
-    refused(op.trigger("nope").await, 404, "no job `nope` in the pipeline");
+    refused(
+        op.trigger("nope").await,
+        404,
+        "no job `nope` in the pipeline",
+    );
     refused(
         op.trigger("deploy-devv").await,
         404,
         "no job `deploy-devv` in the pipeline; did you mean `deploy-dev`?",
     );
     refused(op.trigger("deploy-dev").await, 409, "no versions");
-    refused(api.builds(Some("nope"), None, None).await, 404, "no job `nope`");
+    refused(
+        api.builds(Some("nope"), None, None).await,
+        404,
+        "no job `nope`",
+    );
     refused(
         api.versions("releese", None, None).await,
         404,
@@ -552,8 +585,16 @@ async fn bad_requests_get_json_errors_naming_the_problem() {
     refused(op.unpin("nope").await, 404, "no resource `nope`");
     refused(api.why("qa").await, 404, "no environment `qa`");
     refused(api.steps(4242).await, 404, "unknown build 4242");
-    refused(api.log_stream(4242, 0).await.map(|_| ()), 404, "unknown build 4242");
-    refused(api.builds(Some("deploy-dev"), Some(0), None).await, 400, "`limit`");
+    refused(
+        api.log_stream(4242, 0).await.map(|_| ()),
+        404,
+        "unknown build 4242",
+    );
+    refused(
+        api.builds(Some("deploy-dev"), Some(0), None).await,
+        400,
+        "`limit`",
+    );
     refused(
         op.pin("release", &number("7")).await,
         404,
@@ -568,7 +609,16 @@ async fn bad_requests_get_json_errors_naming_the_problem() {
     );
 
     // Malformed requests the typed client cannot send.
-    raw_error(addr, "GET", "/api/v1/builds/abc", None, None, 400, "`abc` is not a build id").await;
+    raw_error(
+        addr,
+        "GET",
+        "/api/v1/builds/abc",
+        None,
+        None,
+        400,
+        "`abc` is not a build id",
+    )
+    .await;
     raw_error(
         addr,
         "GET",
@@ -579,10 +629,28 @@ async fn bad_requests_get_json_errors_naming_the_problem() {
         "invalid query",
     )
     .await;
-    raw_error(addr, "GET", "/api/v1/nothing-here", None, None, 404, "no such API route").await;
+    raw_error(
+        addr,
+        "GET",
+        "/api/v1/nothing-here",
+        None,
+        None,
+        404,
+        "no such API route",
+    )
+    .await;
     let pin = "/api/v1/resources/release/pin";
     let opt = Some(OPERATOR);
-    raw_error(addr, "POST", pin, opt, Some("{not json"), 400, "invalid JSON body").await;
+    raw_error(
+        addr,
+        "POST",
+        pin,
+        opt,
+        Some("{not json"),
+        400,
+        "invalid JSON body",
+    )
+    .await;
     raw_error(
         addr,
         "POST",
@@ -676,8 +744,15 @@ async fn pins_and_disabled_versions_through_the_api() {
     assert!(unpinned.pinned.is_none());
     assert!(api.resources().await.unwrap()[0].pinned.is_none());
 
-    refused(viewer.set_disabled("release", &number("3"), true).await, 403, "operator");
-    let disabled = op.set_disabled("release", &number("3"), true).await.unwrap();
+    refused(
+        viewer.set_disabled("release", &number("3"), true).await,
+        403,
+        "operator",
+    );
+    let disabled = op
+        .set_disabled("release", &number("3"), true)
+        .await
+        .unwrap();
     assert!(disabled.disabled, "{disabled:?}");
     assert_eq!(disabled.version, number("3"));
     let page = api.versions("release", None, None).await.unwrap();
@@ -687,7 +762,10 @@ async fn pins_and_disabled_versions_through_the_api() {
     let build = op.trigger("deploy-dev").await.unwrap();
     let detail = api.build(build.id).await.unwrap();
     assert_eq!(detail.inputs[0].version, number("2"), "{detail:?}");
-    let enabled = op.set_disabled("release", &number("3"), false).await.unwrap();
+    let enabled = op
+        .set_disabled("release", &number("3"), false)
+        .await
+        .unwrap();
     assert!(!enabled.disabled);
     assert!(!api.versions("release", None, None).await.unwrap().versions[0].disabled);
     refused(
@@ -721,8 +799,11 @@ async fn the_openapi_document_describes_every_route() {
     let doc = client(addr, None).openapi().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let on_disk: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json"))
-            .unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(doc, on_disk, "the served document is docs/openapi.json");
