@@ -283,7 +283,7 @@ impl Client {
         }
     }
 
-    /// Sends `req` and returns the text of a successful answer (non-JSON endpoints).
+    /// `GET url` and the text of a successful answer (the endpoints that are not JSON).
     async fn text(&self, url: Url) -> Result<String, ClientError> {
         let response = self
             .request(Method::GET, url.clone())

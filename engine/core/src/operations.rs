@@ -353,3 +353,42 @@ impl<'a> Operations<'a> {
 fn nearest(name: &str, known: &[String]) -> Option<String> {
     did_you_mean(name, known.iter().map(String::as_str)).map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_names_are_named_with_the_nearest_one() {
+        let known = ["development".to_owned(), "production".to_owned()];
+        let e = OperationError::UnknownEnvironment {
+            name: "prod".into(),
+            suggestion: nearest("prod", &known),
+            known: known.to_vec(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no environment `prod` in the pipeline (it has `development` and `production`); did you mean `production`?"
+        );
+        let e = OperationError::UnknownJob {
+            name: "zzz".into(),
+            suggestion: nearest("zzz", &known),
+        };
+        assert_eq!(e.to_string(), "no job `zzz` in the pipeline");
+        let e = OperationError::UnknownVersion {
+            resource: "release".into(),
+            version: "{number: 9}".into(),
+            newest: Some("{number: 3}".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "resource `release` has no version {number: 9} (its newest is {number: 3})"
+        );
+    }
+
+    #[test]
+    fn the_schedulers_cannot_now_is_a_refusal() {
+        let e: OperationError = SchedulerError::Unknown("nothing waits".into()).into();
+        assert!(matches!(e, OperationError::Refused(ref m) if m == "nothing waits"));
+    }
+}

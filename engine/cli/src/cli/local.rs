@@ -94,8 +94,14 @@ impl Backend for Local<'_> {
     ) -> Result<wire::BuildPage> {
         let store = self.store().await?;
         if let Some(job) = job {
-            // Without loading the pipeline: the jobs the store knows.
-            store.job(job).await?;
+            // Without loading the pipeline: the jobs the store knows (none before a first run).
+            let known = store.jobs().await?;
+            if !known.is_empty() && !known.iter().any(|j| j.name == job) {
+                let names: Vec<&str> = known.iter().map(|j| j.name.as_str()).collect();
+                let hint = lockgate_model::did_you_mean(job, names)
+                    .map_or(String::new(), |n| format!("; did you mean `{n}`?"));
+                bail!("no job `{job}` in the pipeline's state{hint}");
+            }
         }
         let page = match before {
             Some(b) => Page::before(b, limit),
