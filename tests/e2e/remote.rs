@@ -339,6 +339,20 @@ fn remote_commands_print_what_the_local_ones_print_and_act_through_the_api() {
         r.stderr
     );
     assert!(!ex.dir.path().join("other.db").exists());
+
+    // 9. An unknown name is refused the same way locally and through the server, with the
+    //    nearest name the pipeline has.
+    let typo = &["pin", "app-relase", "version=1.0.0"];
+    let message = "no resource `app-relase` in the pipeline; did you mean `app-release`?";
+    refused(ex.lg(typo), message);
+    refused(
+        remote(&ex, &url, Some(OPERATOR), typo),
+        &format!("{message} (HTTP 404)"),
+    );
+    refused(
+        ex.lg(&["why", "prod"]),
+        "no environment `prod` in the pipeline (it has `development`, `staging` and `production`); did you mean `production`?",
+    );
     drop(server);
 }
 

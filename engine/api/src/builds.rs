@@ -5,64 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::auth::{Operator, Viewer};
 use super::error::{ApiError, ApiResult};
 use super::pipeline::PageQuery;
-use super::{AppState, Q, limit, ok};
-use lockgate_store::{Build, LogEntry, Page, Step};
-
-/// A build as JSON (the fields of `lockgate builds --json`).
-pub(super) fn build_json(b: &Build) -> Value {
-    json!({
-        "id": b.id,
-        "job": b.job,
-        "number": b.number,
-        "status": b.status.as_str(),
-        "finished": b.status.is_finished(),
-        "reason": b.reason,
-        "retry_of": b.retry_of,
-        "node": b.claimed_by,
-        "created_at": b.created_at,
-        "started_at": b.started_at,
-        "finished_at": b.finished_at,
-    })
-}
-
-fn step_json(s: &Step) -> Value {
-    json!({
-        "id": s.id,
-        "build_id": s.build_id,
-        "path": s.path,
-        "kind": s.kind,
-        "name": s.name,
-        "status": s.status.as_str(),
-        "started_at": s.started_at,
-        "finished_at": s.finished_at,
-        "error": s.error,
-    })
-}
-
-/// A log line as JSON.
-pub(super) fn log_json(l: &LogEntry) -> Value {
-    json!({
-        "seq": l.seq,
-        "step_id": l.step_id,
-        "at": l.at,
-        "stream": l.stream,
-        "text": l.text,
-    })
-}
-
-fn known_job(state: &AppState, name: &str) -> ApiResult<()> {
-    match state.scheduler.plan().job(name) {
-        Some(_) => Ok(()),
-        None => Err(ApiError::not_found(format!(
-            "no job `{name}` in the pipeline"
-        ))),
-    }
-}
+use super::{AppState, Q, limit, ok, service, wire};
+use lockgate_engine::operations::Operations;
 
 /// A build id from the path: 400 when it is not a number.
 pub(super) fn build_id(text: &str) -> ApiResult<i64> {
@@ -70,190 +19,175 @@ pub(super) fn build_id(text: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::bad_request(format!("`{text}` is not a build id (a number)")))
 }
 
-/// `GET /api/v1/jobs`: each job with its environment, last build and what blocked it at the
-/// scheduler's last pass.
-pub(super) async fn jobs(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let store = state.scheduler.store();
-    let blocked = state.scheduler.blocked();
-    let mut out = Vec::new();
-    for job in &state.scheduler.plan().jobs {
-        let name = &job.name;
-        let last = store.builds(Some(name), Page::first(1)).await?;
-        let blocker = blocked.get(name);
-        out.push(json!({
-            "name": name,
-            "environment": job.environment,
-            "last_build": last.first().map(build_json),
-            "blocked": blocker.map(|b| json!({"detail": b, "message": b.to_string()})),
-        }));
-    }
-    ok(json!(out))
+/// Each job with its environment, last build, and what blocked it at the scheduler's last
+/// pass.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs",
+    responses((status = 200, description = "The jobs, in pipeline order.", body = Vec<wire::JobSummary>)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
+pub(super) async fn jobs(
+    _: Viewer,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<wire::JobSummary>>> {
+    ok(service::jobs(&state.scheduler).await?)
 }
 
-/// `GET /api/v1/jobs/{name}/builds?limit=&before=`: newest first; `next_before` (a build id)
-/// pages on.
+/// A page of a job's builds, newest first; `next_before` (a build id) pages on.
+#[utoipa::path(get, path = "/api/v1/jobs/{name}/builds", tag = "jobs",
+    params(("name" = String, Path, description = "Job name."), PageQuery),
+    responses(
+        (status = 200, description = "A page of builds.", body = wire::BuildPage),
+        (status = 400, description = "A bad `limit` or `before`.", body = wire::ErrorBody),
+        (status = 404, description = "No such job.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn job_builds(
     _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Q(q): Q<PageQuery>,
-) -> ApiResult<Json<Value>> {
-    known_job(&state, &name)?;
+) -> ApiResult<Json<wire::BuildPage>> {
+    Operations::new(&state.scheduler).require_job(&name)?;
     let page = q.page(50)?;
-    let builds = state.scheduler.store().builds(Some(&name), page).await?;
-    let next = (builds.len() as u32 == page.limit)
-        .then(|| builds.last().map(|b| b.id))
-        .flatten();
-    ok(json!({
-        "job": name,
-        "builds": builds.iter().map(build_json).collect::<Vec<_>>(),
-        "next_before": next,
-    }))
+    ok(service::builds(state.scheduler.store(), Some(&name), page).await?)
 }
 
-/// `GET /api/v1/builds?limit=&before=`: the builds of every job, newest first (as
-/// `lockgate builds`); `next_before` (a build id) pages on.
+/// A page of every job's builds, newest first (as `lockgate builds`); `next_before` (a build
+/// id) pages on.
+#[utoipa::path(get, path = "/api/v1/builds", tag = "builds",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of builds.", body = wire::BuildPage),
+        (status = 400, description = "A bad `limit` or `before`.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn all_builds(
     _: Viewer,
     State(state): State<AppState>,
     Q(q): Q<PageQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::BuildPage>> {
     let page = q.page(50)?;
-    let builds = state.scheduler.store().builds(None, page).await?;
-    let next = (builds.len() as u32 == page.limit)
-        .then(|| builds.last().map(|b| b.id))
-        .flatten();
-    ok(json!({
-        "builds": builds.iter().map(build_json).collect::<Vec<_>>(),
-        "next_before": next,
-    }))
+    ok(service::builds(state.scheduler.store(), None, page).await?)
 }
 
-/// `GET /api/v1/jobs/{name}/builds/{number}`: a build by its number within the job (`lockgate
-/// logs JOB/NUMBER`).
+/// A build by its number within its job (`lockgate logs JOB/NUMBER`).
+#[utoipa::path(get, path = "/api/v1/jobs/{name}/builds/{number}", tag = "jobs",
+    params(("name" = String, Path, description = "Job name."),
+           ("number" = i64, Path, description = "Build number within the job.")),
+    responses(
+        (status = 200, description = "The build.", body = wire::Build),
+        (status = 400, description = "The number is not a number.", body = wire::ErrorBody),
+        (status = 404, description = "No such build.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn job_build(
     _: Viewer,
     State(state): State<AppState>,
     Path((name, number)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::Build>> {
     let number: i64 = number.trim_start_matches('#').parse().map_err(|_| {
         ApiError::bad_request(format!("`{number}` is not a build number (a number)"))
     })?;
-    let build = state
-        .scheduler
-        .store()
-        .build_by_number(&name, number)
-        .await?;
-    ok(build_json(&build))
+    ok(service::build_by_number(state.scheduler.store(), &name, number).await?)
 }
 
-/// `POST /api/v1/jobs/{name}/trigger`: queues a build with the newest resolvable inputs (201);
+/// Queue a build with the newest inputs.
+///
 /// 409 when no versions satisfy its inputs or an environment gate holds them back.
+#[utoipa::path(post, path = "/api/v1/jobs/{name}/trigger", tag = "jobs",
+    params(("name" = String, Path, description = "Job name.")),
+    responses(
+        (status = 201, description = "The build, queued.", body = wire::Build),
+        (status = 404, description = "No such job.", body = wire::ErrorBody),
+        (status = 409, description = "No versions satisfy its inputs, or a gate holds them back.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("operator"))))]
 pub(super) async fn trigger(
     _: Operator,
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    known_job(&state, &name)?;
-    let build = state.scheduler.trigger(&name).await?;
-    Ok((StatusCode::CREATED, Json(build_json(&build))))
+) -> ApiResult<(StatusCode, Json<wire::Build>)> {
+    let build = service::trigger(&state.scheduler, &name).await?;
+    Ok((StatusCode::CREATED, Json(build)))
 }
 
-/// `GET /api/v1/builds/{id}`: the build, its inputs and outputs.
+/// A build with its inputs and outputs.
+#[utoipa::path(get, path = "/api/v1/builds/{id}", tag = "builds",
+    params(("id" = i64, Path, description = "Build id.")),
+    responses(
+        (status = 200, description = "The build.", body = wire::BuildDetail),
+        (status = 400, description = "The id is not a number.", body = wire::ErrorBody),
+        (status = 404, description = "No such build.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn build(
     _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::BuildDetail>> {
     let id = build_id(&id)?;
-    let store = state.scheduler.store();
-    let build = store.build(id).await?;
-    let inputs = store.build_inputs(id).await?;
-    let outputs = store.build_outputs(id).await?;
-    let mut out = build_json(&build);
-    out["inputs"] = json!(
-        inputs
-            .iter()
-            .map(|i| json!({"name": i.name, "resource": i.resource, "version_id": i.version_id, "version": i.version}))
-            .collect::<Vec<_>>()
-    );
-    out["outputs"] = json!(
-        outputs
-            .iter()
-            .map(|o| json!({"resource": o.resource, "version_id": o.version_id, "version": o.version}))
-            .collect::<Vec<_>>()
-    );
-    ok(out)
+    ok(service::build_detail(state.scheduler.store(), id).await?)
 }
 
-/// `GET /api/v1/builds/{id}/steps`.
+/// The steps of a build.
+#[utoipa::path(get, path = "/api/v1/builds/{id}/steps", tag = "builds",
+    params(("id" = i64, Path, description = "Build id.")),
+    responses(
+        (status = 200, description = "Its steps, in the order they started.", body = Vec<wire::Step>),
+        (status = 400, description = "The id is not a number.", body = wire::ErrorBody),
+        (status = 404, description = "No such build.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn steps(
     _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<wire::Step>>> {
     let id = build_id(&id)?;
-    let store = state.scheduler.store();
-    store.build(id).await?;
-    let steps = store.steps(id).await?;
-    ok(json!(steps.iter().map(step_json).collect::<Vec<_>>()))
+    ok(service::steps(state.scheduler.store(), id).await?)
 }
 
 /// `?after=&limit=` of the logs.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LogQuery {
+    /// Lines after this sequence number (default 0: from the start).
     pub(super) after: Option<i64>,
+    /// Page size, 1 to 500 (default 500).
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/builds/{id}/logs?after=SEQ&limit=N`: lines with a sequence number above
-/// `after`, oldest first; `next_after` is the last one returned (pass it back as `after`).
+/// A page of a build's log: lines after sequence number `after`, oldest first.
+///
+/// `next_after` is the last one returned: pass it back as `after`.
+#[utoipa::path(get, path = "/api/v1/builds/{id}/logs", tag = "builds",
+    params(("id" = i64, Path, description = "Build id."), LogQuery),
+    responses(
+        (status = 200, description = "A page of log lines.", body = wire::LogPage),
+        (status = 400, description = "A bad id, `after` or `limit`.", body = wire::ErrorBody),
+        (status = 404, description = "No such build.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn logs(
     _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Q(q): Q<LogQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::LogPage>> {
     let id = build_id(&id)?;
     let limit = limit(q.limit, 500)?;
     let after = q.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::bad_request("`after` must not be negative"));
     }
-    let store = state.scheduler.store();
-    let build = store.build(id).await?;
-    let lines = store.logs(id, after, limit).await?;
-    let next_after = lines.last().map_or(after, |l| l.seq);
-    ok(json!({
-        "build_id": id,
-        "status": build.status.as_str(),
-        "finished": build.status.is_finished(),
-        "lines": lines.iter().map(log_json).collect::<Vec<_>>(),
-        "next_after": next_after,
-        "more": lines.len() as u32 == limit,
-    }))
+    ok(service::logs(state.scheduler.store(), id, after, limit).await?)
 }
 
-/// `GET /api/v1/builds/{id}/reports`: the test reports of the build's test steps.
+/// The test reports of a build's test steps.
+#[utoipa::path(get, path = "/api/v1/builds/{id}/reports", tag = "builds",
+    params(("id" = i64, Path, description = "Build id.")),
+    responses(
+        (status = 200, description = "One report per test step that finished.", body = Vec<wire::StepReport>),
+        (status = 400, description = "The id is not a number.", body = wire::ErrorBody),
+        (status = 404, description = "No such build.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn reports(
     _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<wire::StepReport>>> {
     let id = build_id(&id)?;
-    let store = state.scheduler.store();
-    store.build(id).await?;
-    let reports = store.test_reports(id).await?;
-    ok(json!(
-        reports
-            .iter()
-            .map(|r| json!({
-                "step_id": r.step_id,
-                "build_id": r.build_id,
-                "passed": r.passed,
-                "created_at": r.created_at,
-                "report": r.report,
-            }))
-            .collect::<Vec<_>>()
-    ))
+    ok(service::reports(state.scheduler.store(), id).await?)
 }

@@ -6,139 +6,104 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::{Approver, Viewer};
-use super::builds::build_json;
-use super::error::{ApiError, ApiResult};
-use super::{AppState, Body, ok};
-use lockgate_engine::scheduler::EnvironmentStatus;
-use lockgate_store::{BuildStatus, Candidate};
+use super::error::ApiResult;
+use super::{AppState, Body, ok, service, wire};
+use lockgate_engine::operations::Operations;
+use lockgate_store::BuildStatus;
 
-fn known_env(state: &AppState, env: &str) -> ApiResult<()> {
-    let p = state.scheduler.plan();
-    if p.environment(env).is_some() {
-        return Ok(());
-    }
-    let names: Vec<&str> = p.environments.iter().map(|e| e.name.as_str()).collect();
-    Err(ApiError::not_found(format!(
-        "no environment `{env}` in the pipeline (it has {})",
-        names.join(", ")
-    )))
-}
-
-fn candidate_json(c: &Candidate) -> Value {
-    json!({
-        "id": c.id,
-        "digest": c.digest,
-        "created_at": c.created_at,
-        "versions": c.versions.iter().map(|v| json!({
-            "resource": v.resource, "version_id": v.version_id, "version": v.version,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// `GET /api/v1/environments`: where each environment stands (as `lockgate status --json`).
+/// Where each environment stands (as `lockgate status --json`).
+#[utoipa::path(get, path = "/api/v1/environments", tag = "environments",
+    responses((status = 200, description = "Each environment, in promotion order.", body = Vec<wire::EnvironmentStatus>)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn list(
     _: Viewer,
     State(state): State<AppState>,
-) -> ApiResult<Json<Vec<EnvironmentStatus>>> {
-    let mut out = Vec::new();
-    for env in &state.scheduler.plan().environments {
-        out.push(state.scheduler.environment_status(&env.name).await?);
-    }
-    ok(out)
+) -> ApiResult<Json<Vec<wire::EnvironmentStatus>>> {
+    ok(service::environments(&state.scheduler).await?)
 }
 
-/// `GET /api/v1/environments/{env}/why`: what holds its next candidate back.
+/// What holds an environment's next candidate back.
+#[utoipa::path(get, path = "/api/v1/environments/{env}/why", tag = "environments",
+    params(("env" = String, Path, description = "Environment name.")),
+    responses(
+        (status = 200, description = "Where it stands.", body = wire::EnvironmentStatus),
+        (status = 404, description = "No such environment.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn why(
     _: Viewer,
     State(state): State<AppState>,
     Path(env): Path<String>,
-) -> ApiResult<Json<EnvironmentStatus>> {
-    known_env(&state, &env)?;
-    ok(state.scheduler.environment_status(&env).await?)
+) -> ApiResult<Json<wire::EnvironmentStatus>> {
+    ok(service::why(&state.scheduler, &env).await?)
 }
 
-/// Body of an approval.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ApproveBody {
-    candidate: Option<i64>,
-    comment: Option<String>,
-}
-
-/// `POST /api/v1/environments/{env}/approve` (body optional: `candidate`, `comment`): approves
-/// the given candidate, or the one waiting at the gate, as the token's name.
+/// Approve a candidate for an environment, as the token's name.
+///
+/// The body is optional: without `candidate`, the candidate waiting at the gate is approved.
+#[utoipa::path(post, path = "/api/v1/environments/{env}/approve", tag = "environments",
+    params(("env" = String, Path, description = "Environment name.")),
+    request_body(content = wire::ApproveBody, example = json!({"comment": "ship it"})),
+    responses(
+        (status = 200, description = "Approved (`first_approval` is false when it was already).", body = wire::ApproveAnswer),
+        (status = 400, description = "A malformed body.", body = wire::ErrorBody),
+        (status = 404, description = "No such environment or candidate.", body = wire::ErrorBody),
+        (status = 409, description = "No candidate waits at the gate.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("approver"))))]
 pub(super) async fn approve(
     Approver { 0: caller }: Approver,
     State(state): State<AppState>,
     Path(env): Path<String>,
-    Body(body): Body<ApproveBody>,
-) -> ApiResult<Json<Value>> {
-    known_env(&state, &env)?;
-    let approver = caller.actor();
-    let (candidate, first) = state
-        .scheduler
-        .approve(&env, body.candidate, &approver, body.comment.as_deref())
-        .await?;
-    ok(json!({
-        "environment": env,
-        "candidate": candidate_json(&candidate),
-        "approved_by": approver,
-        "first_approval": first,
-    }))
+    Body(body): Body<wire::ApproveBody>,
+) -> ApiResult<Json<wire::ApproveAnswer>> {
+    ok(service::approve(&state.scheduler, &env, &body, &caller.actor()).await?)
 }
 
-/// `POST /api/v1/environments/{env}/rollback`: re-deploys the previous qualified candidate.
+/// Re-deploy the previous qualified candidate of an environment.
+#[utoipa::path(post, path = "/api/v1/environments/{env}/rollback", tag = "environments",
+    params(("env" = String, Path, description = "Environment name.")),
+    responses(
+        (status = 200, description = "The builds that re-deploy it were queued.", body = wire::RollbackAnswer),
+        (status = 404, description = "No such environment.", body = wire::ErrorBody),
+        (status = 409, description = "Nothing to roll back to.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("approver"))))]
 pub(super) async fn rollback(
     Approver { 0: caller }: Approver,
     State(state): State<AppState>,
     Path(env): Path<String>,
-) -> ApiResult<Json<Value>> {
-    known_env(&state, &env)?;
-    let by = caller.actor();
-    let (candidate, builds) = state.scheduler.rollback(&env, &by).await?;
-    state.scheduler.wake();
-    ok(json!({
-        "environment": env,
-        "candidate": candidate_json(&candidate),
-        "builds": builds.iter().map(build_json).collect::<Vec<_>>(),
-        "by": by,
-    }))
+) -> ApiResult<Json<wire::RollbackAnswer>> {
+    ok(service::rollback(&state.scheduler, &env, &caller.actor()).await?)
 }
 
-/// `GET /api/v1/nodes`: engine nodes and the holder of the scheduler lease.
-pub(super) async fn nodes(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let store = state.scheduler.store();
-    let nodes = store.nodes().await?;
-    let lease = store
-        .lease(lockgate_engine::scheduler::SCHEDULER_LEASE)
-        .await?;
-    ok(json!({
-        "scheduler": lease.as_ref().map(|l| &l.holder),
-        "lease": lease.as_ref().map(|l| json!({
-            "holder": l.holder, "acquired_at": l.acquired_at, "expires_at": l.expires_at,
-        })),
-        "nodes": nodes,
-    }))
+/// The engine nodes and the holder of the scheduler lease.
+#[utoipa::path(get, path = "/api/v1/nodes", tag = "server",
+    responses((status = 200, description = "The nodes.", body = wire::Nodes)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
+pub(super) async fn nodes(
+    _: Viewer,
+    State(state): State<AppState>,
+) -> ApiResult<Json<wire::Nodes>> {
+    ok(service::nodes(state.scheduler.store()).await?)
 }
 
-/// `GET /api/v1/metrics`: Prometheus text.
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "server",
+    responses((status = 200, description = "The metrics.", body = String,
+        content_type = "text/plain; version=0.0.4")),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn metrics(
     _: Viewer,
     State(state): State<AppState>,
 ) -> ApiResult<impl IntoResponse> {
     let store = state.scheduler.store();
     let mut gauges = crate::metrics::Gauges::default();
-    for job in &state.scheduler.plan().jobs {
-        let name = &job.name;
+    for job in Operations::new(&state.scheduler).jobs() {
         gauges.pending_builds += store
-            .builds_of_job_with_status(name, BuildStatus::Pending)
+            .builds_of_job_with_status(&job.name, BuildStatus::Pending)
             .await? as u64;
         gauges.running_builds += store
-            .builds_of_job_with_status(name, BuildStatus::Started)
+            .builds_of_job_with_status(&job.name, BuildStatus::Started)
             .await? as u64;
     }
     let mut by_role: BTreeMap<String, u64> = BTreeMap::new();
@@ -153,4 +118,16 @@ pub(super) async fn metrics(
         )],
         crate::metrics::render(&gauges),
     ))
+}
+
+/// The same metrics at the path Prometheus scrapes by default.
+#[utoipa::path(get, path = "/metrics", tag = "server",
+    responses((status = 200, description = "The metrics.", body = String,
+        content_type = "text/plain; version=0.0.4")),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
+pub(super) async fn root_metrics(
+    viewer: Viewer,
+    state: State<AppState>,
+) -> ApiResult<impl IntoResponse> {
+    metrics(viewer, state).await
 }

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use lockgate_engine::operations::OperationError;
 use lockgate_engine::scheduler::SchedulerError;
 use lockgate_store::StoreError;
 
@@ -50,7 +50,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        let body = crate::wire::ErrorBody {
+            error: self.message,
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -88,6 +91,26 @@ impl From<SchedulerError> for ApiError {
             SchedulerError::Unknown(m) => Self::conflict(m),
             e => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
+    }
+}
+
+impl From<OperationError> for ApiError {
+    /// Unknown names are 404, a refusal of the state 409, a failed check 502.
+    fn from(e: OperationError) -> Self {
+        let status = match &e {
+            OperationError::UnknownResource { .. }
+            | OperationError::UnknownJob { .. }
+            | OperationError::UnknownEnvironment { .. }
+            | OperationError::UnknownVersion { .. } => StatusCode::NOT_FOUND,
+            OperationError::Refused(_) => StatusCode::CONFLICT,
+            OperationError::CheckFailed(_) => StatusCode::BAD_GATEWAY,
+            _ => match e {
+                OperationError::Store(e) => return e.into(),
+                OperationError::Scheduler(e) => return e.into(),
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        };
+        Self::new(status, e.to_string())
     }
 }
 

@@ -4,139 +4,46 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::IntoParams;
 
 use super::auth::{Operator, Role, Viewer, authorize};
 use super::error::{ApiError, ApiResult};
-use super::{AppState, Body, Q, limit, ok};
-use lockgate_config::{Approval, CheckEvery};
-use lockgate_engine::scheduler::SchedulerError;
-use lockgate_plugin_host::Version;
-use lockgate_store::{Page, StoredVersion};
+use super::{AppState, Body, Q, limit, ok, service, wire};
+use lockgate_engine::operations::Operations;
+use lockgate_model::Version;
+use lockgate_store::Page;
 
-/// A stored version as JSON.
-pub(super) fn version_json(v: &StoredVersion) -> Value {
-    json!({
-        "id": v.id,
-        "version": v.version,
-        "digest": v.digest,
-        "metadata": v.metadata.iter().map(|(name, value)| json!({"name": name, "value": value})).collect::<Vec<_>>(),
-        "check_order": v.check_order,
-        "first_seen_at": v.first_seen_at,
-        "disabled": v.disabled,
-    })
+/// The environments in order, resources with their type, jobs with their environment, inputs
+/// (with `passed`) and outputs, and the `passed` edges between jobs.
+#[utoipa::path(get, path = "/api/v1/pipeline", tag = "pipeline",
+    responses((status = 200, description = "The graph.", body = wire::PipelineGraph)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
+pub(super) async fn graph(
+    _: Viewer,
+    State(state): State<AppState>,
+) -> ApiResult<Json<wire::PipelineGraph>> {
+    ok(service::graph(&state.scheduler))
 }
 
-/// 404 unless the pipeline has resource `name`.
-fn known_resource<'a>(
-    state: &'a AppState,
-    name: &str,
-) -> ApiResult<&'a lockgate_engine::plan::ResourcePlan> {
-    state
-        .scheduler
-        .plan()
-        .resource(name)
-        .ok_or_else(|| ApiError::not_found(format!("no resource `{name}` in the pipeline")))
-}
-
-/// `GET /api/v1/pipeline`: environments in order, resources with their type, jobs with their
-/// environment, inputs (with `passed`) and outputs, and the `passed` edges between jobs.
-pub(super) async fn graph(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let p = state.scheduler.plan();
-    let environments: Vec<Value> = p
-        .environments
-        .iter()
-        .map(|e| {
-            json!({
-                "name": e.name,
-                "approval": match e.approval { Approval::Automatic => "automatic", Approval::Required => "required" },
-                "soak_ms": e.soak.map(|s| s.as_millis() as u64),
-                "gate": e.gate_jobs,
-                "jobs": p.jobs_in(&e.name).map(|j| j.name.clone()).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let resources: Vec<Value> = p
-        .resources
-        .iter()
-        .map(|r| {
-            json!({
-                "name": r.name,
-                "type": r.type_name,
-                "check_every": check_every(r.check_every),
-                "webhook": r.webhook_token.is_some(),
-            })
-        })
-        .collect();
-    let mut edges = Vec::new();
-    let jobs: Vec<Value> = p
-        .jobs
-        .iter()
-        .map(|j| {
-            let inputs: Vec<Value> = j
-                .inputs
-                .iter()
-                .map(|g| {
-                    for from in &g.passed {
-                        edges.push(json!({"from": from, "to": j.name, "resource": g.resource}));
-                    }
-                    json!({
-                        "name": g.name,
-                        "resource": g.resource,
-                        "passed": g.passed,
-                        "trigger": g.trigger,
-                    })
-                })
-                .collect();
-            let outputs = &j.outputs;
-            json!({
-                "name": j.name,
-                "environment": j.environment,
-                "serial": j.max_in_flight == Some(1),
-                "inputs": inputs,
-                "outputs": outputs,
-            })
-        })
-        .collect();
-    ok(json!({
-        "environments": environments,
-        "resources": resources,
-        "jobs": jobs,
-        "edges": edges,
-    }))
-}
-
-fn check_every(c: CheckEvery) -> Value {
-    match c {
-        CheckEvery::Never => json!("never"),
-        CheckEvery::Interval(d) => json!(format!("{}ms", d.as_millis())),
-    }
-}
-
-/// `GET /api/v1/resources`: each resource with its type, newest and pinned version.
-pub(super) async fn resources(_: Viewer, State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let store = state.scheduler.store();
-    let mut out = Vec::new();
-    for r in &state.scheduler.plan().resources {
-        let name = &r.name;
-        let latest = store.latest_version(name).await?;
-        let pinned = store.pinned_version(name).await?;
-        out.push(json!({
-            "name": name,
-            "type": r.type_name,
-            "check_every": check_every(r.check_every),
-            "webhook": r.webhook_token.is_some(),
-            "latest": latest.as_ref().map(version_json),
-            "pinned": pinned.as_ref().map(version_json),
-        }));
-    }
-    ok(json!(out))
+/// Each resource with its type, newest and pinned version.
+#[utoipa::path(get, path = "/api/v1/resources", tag = "resources",
+    responses((status = 200, description = "The resources, in pipeline order.", body = Vec<wire::ResourceSummary>)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
+pub(super) async fn resources(
+    _: Viewer,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<wire::ResourceSummary>>> {
+    ok(service::resources(&state.scheduler).await?)
 }
 
 /// `?limit=&before=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PageQuery {
+    /// Page size, 1 to 500 (default 50).
     limit: Option<u32>,
+    /// Only items older than this cursor (`next_before` of the previous page).
     before: Option<i64>,
 }
 
@@ -150,25 +57,24 @@ impl PageQuery {
     }
 }
 
-/// `GET /api/v1/resources/{name}/versions?limit=&before=`: newest first; `next_before` pages
-/// on (the `check_order` cursor), `null` on the last page.
+/// A page of a resource's versions, newest first.
+///
+/// `next_before` pages on (the `check_order` cursor); it is `null` on the last page.
+#[utoipa::path(get, path = "/api/v1/resources/{name}/versions", tag = "resources",
+    params(("name" = String, Path, description = "Resource name."), PageQuery),
+    responses(
+        (status = 200, description = "A page of versions.", body = wire::VersionPage),
+        (status = 400, description = "A bad `limit` or `before`.", body = wire::ErrorBody),
+        (status = 404, description = "No such resource.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn versions(
     _: Viewer,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Q(q): Q<PageQuery>,
-) -> ApiResult<Json<Value>> {
-    known_resource(&state, &name)?;
+) -> ApiResult<Json<wire::VersionPage>> {
     let page = q.page(50)?;
-    let versions = state.scheduler.store().versions(&name, page).await?;
-    let next = (versions.len() as u32 == page.limit)
-        .then(|| versions.last().map(|v| v.check_order))
-        .flatten();
-    ok(json!({
-        "resource": name,
-        "versions": versions.iter().map(version_json).collect::<Vec<_>>(),
-        "next_before": next,
-    }))
+    ok(service::versions(&state.scheduler, &name, page).await?)
 }
 
 /// A version from a body: `{"version": {"number": "3"}}`, or the version object itself.
@@ -192,31 +98,39 @@ fn body_version(body: Value) -> ApiResult<Version> {
     Ok(version)
 }
 
-/// `POST /api/v1/resources/{name}/pin` (body: the version): every input of the resource gets
-/// exactly that version.
+/// Pin a resource to a stored version: every input of the resource gets exactly that version.
+#[utoipa::path(post, path = "/api/v1/resources/{name}/pin", tag = "resources",
+    params(("name" = String, Path, description = "Resource name.")),
+    request_body(content = wire::VersionBody, example = json!({"version": {"number": "3"}})),
+    responses(
+        (status = 200, description = "Pinned.", body = wire::PinAnswer),
+        (status = 400, description = "The body is not a version.", body = wire::ErrorBody),
+        (status = 404, description = "No such resource, or it has no such version.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("operator"))))]
 pub(super) async fn pin(
-    Operator { .. }: Operator,
+    _: Operator,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Body(body): Body<Value>,
-) -> ApiResult<Json<Value>> {
-    known_resource(&state, &name)?;
+) -> ApiResult<Json<wire::PinAnswer>> {
+    Operations::new(&state.scheduler).require_resource(&name)?;
     let version = body_version(body)?;
-    let pinned = state.scheduler.store().pin_version(&name, &version).await?;
-    state.scheduler.wake();
-    ok(json!({ "resource": name, "pinned": version_json(&pinned) }))
+    ok(service::pin(&state.scheduler, &name, &version).await?)
 }
 
-/// `DELETE /api/v1/resources/{name}/pin`.
+/// Unpin a resource.
+#[utoipa::path(delete, path = "/api/v1/resources/{name}/pin", tag = "resources",
+    params(("name" = String, Path, description = "Resource name.")),
+    responses(
+        (status = 200, description = "Unpinned (`pinned` is null).", body = wire::PinAnswer),
+        (status = 404, description = "No such resource.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("operator"))))]
 pub(super) async fn unpin(
     _: Operator,
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
-    known_resource(&state, &name)?;
-    state.scheduler.store().unpin(&name).await?;
-    state.scheduler.wake();
-    ok(json!({ "resource": name, "pinned": null }))
+) -> ApiResult<Json<wire::PinAnswer>> {
+    ok(service::unpin(&state.scheduler, &name).await?)
 }
 
 async fn set_disabled(
@@ -224,56 +138,77 @@ async fn set_disabled(
     name: String,
     body: Value,
     disabled: bool,
-) -> ApiResult<Json<Value>> {
-    known_resource(&state, &name)?;
+) -> ApiResult<Json<wire::DisabledAnswer>> {
+    Operations::new(&state.scheduler).require_resource(&name)?;
     let version = body_version(body)?;
-    state
-        .scheduler
-        .store()
-        .set_version_disabled(&name, &version, disabled)
-        .await?;
-    state.scheduler.wake();
-    ok(json!({ "resource": name, "version": version, "disabled": disabled }))
+    ok(service::set_disabled(&state.scheduler, &name, &version, disabled).await?)
 }
 
-/// `POST /api/v1/resources/{name}/versions/disable` (body: the version).
+/// Disable a version: no job gets it again.
+#[utoipa::path(post, path = "/api/v1/resources/{name}/versions/disable", tag = "resources",
+    params(("name" = String, Path, description = "Resource name.")),
+    request_body(content = wire::VersionBody, example = json!({"version": {"number": "3"}})),
+    responses(
+        (status = 200, description = "Disabled.", body = wire::DisabledAnswer),
+        (status = 400, description = "The body is not a version.", body = wire::ErrorBody),
+        (status = 404, description = "No such resource, or it has no such version.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("operator"))))]
 pub(super) async fn disable(
     _: Operator,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Body(body): Body<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::DisabledAnswer>> {
     set_disabled(state, name, body, true).await
 }
 
-/// `POST /api/v1/resources/{name}/versions/enable` (body: the version).
+/// Enable a disabled version again.
+#[utoipa::path(post, path = "/api/v1/resources/{name}/versions/enable", tag = "resources",
+    params(("name" = String, Path, description = "Resource name.")),
+    request_body(content = wire::VersionBody, example = json!({"version": {"number": "3"}})),
+    responses(
+        (status = 200, description = "Enabled.", body = wire::DisabledAnswer),
+        (status = 400, description = "The body is not a version.", body = wire::ErrorBody),
+        (status = 404, description = "No such resource, or it has no such version.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("operator"))))]
 pub(super) async fn enable(
     _: Operator,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Body(body): Body<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<wire::DisabledAnswer>> {
     set_disabled(state, name, body, false).await
 }
 
 /// Query of the check endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct WebhookQuery {
+    /// The resource's `webhook_token`: a webhook needs no bearer token.
     webhook_token: Option<String>,
 }
 
-/// `POST /api/v1/resources/{name}/check`: with `?webhook_token=` (the resource's
-/// `webhook_token`, no bearer token needed), or with an operator token.
+/// Check a resource for new versions now (also a webhook).
+///
+/// With `?webhook_token=` (the resource's `webhook_token`) no bearer token is needed;
+/// otherwise the token needs the role `operator`.
+#[utoipa::path(post, path = "/api/v1/resources/{name}/check", tag = "resources",
+    params(("name" = String, Path, description = "Resource name."), WebhookQuery),
+    responses(
+        (status = 200, description = "Checked.", body = wire::CheckAnswer),
+        (status = 404, description = "No such resource.", body = wire::ErrorBody),
+        (status = 502, description = "The resource's plugin failed to check it.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("operator (or the resource's webhook token)"))))]
 pub(super) async fn check(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
     Q(query): Q<WebhookQuery>,
-) -> ApiResult<Json<Value>> {
-    let resource = known_resource(&state, &name)?;
+) -> ApiResult<Json<wire::CheckAnswer>> {
+    let expected = Operations::new(&state.scheduler).webhook_token(&name)?;
     match query.webhook_token {
         Some(given) => {
-            let Some(expected) = resource.webhook_token.clone() else {
+            let Some(expected) = expected else {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     format!("resource `{name}` has no `webhook_token`: webhooks are off for it"),
@@ -290,12 +225,5 @@ pub(super) async fn check(
             authorize(&state.config, &headers, Role::Operator)?;
         }
     }
-    match state.scheduler.check(&name).await {
-        Ok(new) => {
-            state.scheduler.wake();
-            ok(json!({ "resource": name, "new_versions": new }))
-        }
-        Err(SchedulerError::Unknown(m)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, m)),
-        Err(e) => Err(e.into()),
-    }
+    ok(service::check(&state.scheduler, &name).await?)
 }

@@ -8,17 +8,23 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use super::auth::Viewer;
+use super::builds::{LogQuery, build_id};
+use super::error::ApiResult;
+use super::wire::{self, event};
+use super::{AppState, Q};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde_json::json;
-
-use super::auth::Viewer;
-use super::builds::{LogQuery, build_id, log_json};
-use super::error::ApiResult;
-use super::{AppState, Q};
 use lockgate_store::Store;
+
+/// An event of name `name` with `data` as JSON.
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(data).unwrap_or_default())
+}
 
 /// How often the store is polled for new lines.
 const POLL: Duration = Duration::from_millis(200);
@@ -32,7 +38,23 @@ struct Follow {
     stopping: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The handler.
+/// Follow a build's log live (Server-Sent Events).
+///
+/// Sends every stored line as an event `log` (`id`: its sequence number, `data`: a
+/// `LogLine`), then new lines as they are written, then one event `end` (`data`: a
+/// `StreamEnd`) once the build finished, and closes. A reconnecting client resumes with
+/// `Last-Event-ID` (or `?after=`). When the server stops first, the stream ends with an event
+/// `shutdown` (`data`: a `StreamShutdown`); when it cannot read the build, with an event
+/// `error` (`data`: an `ErrorBody`).
+#[utoipa::path(get, path = "/api/v1/builds/{id}/logs/stream", tag = "builds",
+    params(("id" = i64, Path, description = "Build id."),
+           ("after" = Option<i64>, Query, description = "Start after this sequence number."),
+           ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this sequence number (wins over `after`).")),
+    responses(
+        (status = 200, description = "The event stream.", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "The id is not a number.", body = wire::ErrorBody),
+        (status = 404, description = "No such build.", body = wire::ErrorBody)),
+    extensions(("x-lockgate-role" = json!("viewer"))))]
 pub(super) async fn stream(
     _: Viewer,
     State(state): State<AppState>,
@@ -65,11 +87,10 @@ pub(super) async fn stream(
             }
             if *f.stopping.borrow() {
                 f.ended = true;
-                f.queue.push_back(
-                    Event::default()
-                        .event("shutdown")
-                        .data(json!({"build_id": f.build}).to_string()),
-                );
+                f.queue.push_back(json_event(
+                    event::SHUTDOWN,
+                    &wire::StreamShutdown { build_id: f.build },
+                ));
                 continue;
             }
             // Read the status before the lines: a build that finished has written them all.
@@ -77,11 +98,12 @@ pub(super) async fn stream(
                 Ok(b) => b.status.is_finished().then_some(b.status),
                 Err(e) => {
                     f.ended = true;
-                    f.queue.push_back(
-                        Event::default()
-                            .event("error")
-                            .data(json!({"error": e.to_string()}).to_string()),
-                    );
+                    f.queue.push_back(json_event(
+                        event::ERROR,
+                        &wire::ErrorBody {
+                            error: e.to_string(),
+                        },
+                    ));
                     continue;
                 }
             };
@@ -90,10 +112,7 @@ pub(super) async fn stream(
                     for l in &lines {
                         f.after = l.seq;
                         f.queue.push_back(
-                            Event::default()
-                                .event("log")
-                                .id(l.seq.to_string())
-                                .data(log_json(l).to_string()),
+                            json_event(event::LOG, &wire::LogLine::from(l)).id(l.seq.to_string()),
                         );
                     }
                     continue;
@@ -101,21 +120,24 @@ pub(super) async fn stream(
                 Ok(_) => {}
                 Err(e) => {
                     f.ended = true;
-                    f.queue.push_back(
-                        Event::default()
-                            .event("error")
-                            .data(json!({"error": e.to_string()}).to_string()),
-                    );
+                    f.queue.push_back(json_event(
+                        event::ERROR,
+                        &wire::ErrorBody {
+                            error: e.to_string(),
+                        },
+                    ));
                     continue;
                 }
             }
             if let Some(status) = finished {
                 f.ended = true;
-                f.queue.push_back(
-                    Event::default()
-                        .event("end")
-                        .data(json!({"build_id": f.build, "status": status.as_str()}).to_string()),
-                );
+                f.queue.push_back(json_event(
+                    event::END,
+                    &wire::StreamEnd {
+                        build_id: f.build,
+                        status,
+                    },
+                ));
                 continue;
             }
             tokio::select! {

@@ -1,24 +1,19 @@
 //! A typed client of the `/api/v1` HTTP API of `lockgate server` (see docs/api.md), used by
-//! `lockgate --server URL …`: one async method per endpoint, typed answers, and errors that
-//! say what to do (start the server, give a token, fix the URL).
-//!
-//! The answer types are also the data the command line prints from, locally and remotely, so
-//! both print the same text and JSON.
+//! `lockgate --server URL …`: one async method per endpoint, answers in the API's
+//! [wire](lockgate_api::wire) types (the ones its handlers answer with), the live log as
+//! typed events, and errors that say what to do (start the server, give a token, fix the
+//! URL).
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::Bytes;
+use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use lockgate_engine::scheduler::EnvironmentStatus;
-use lockgate_plugin_host::Version;
-use lockgate_store::{BuildStatus, NodeInfo};
+use lockgate_api::wire::{self, BuildStatus, ErrorBody, Version};
 
 /// How long a connection may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,200 +101,17 @@ pub enum ClientError {
     },
 }
 
-/// A build as the API returns it (also the rows of `lockgate builds`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BuildInfo {
-    /// Build id (unique across jobs).
-    pub id: i64,
-    /// Job name.
-    pub job: String,
-    /// Number within the job.
-    pub number: i64,
-    /// Status.
-    pub status: BuildStatus,
-    /// Why it was created.
-    pub reason: String,
-    /// The interrupted build it re-runs.
-    pub retry_of: Option<i64>,
-    /// The node that ran (or runs) it.
-    pub node: Option<String>,
-    /// Creation time (Unix ms).
-    pub created_at: i64,
-    /// Start time (Unix ms).
-    pub started_at: Option<i64>,
-    /// End time (Unix ms).
-    pub finished_at: Option<i64>,
-}
-
-impl From<&lockgate_store::Build> for BuildInfo {
-    fn from(b: &lockgate_store::Build) -> Self {
-        Self {
-            id: b.id,
-            job: b.job.clone(),
-            number: b.number,
-            status: b.status,
-            reason: b.reason.clone(),
-            retry_of: b.retry_of,
-            node: b.claimed_by.clone(),
-            created_at: b.created_at,
-            started_at: b.started_at,
-            finished_at: b.finished_at,
-        }
-    }
-}
-
-/// A job with its environment and last build (`GET /api/v1/jobs`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct JobSummary {
-    /// Job name.
-    pub name: String,
-    /// Its environment.
-    pub environment: String,
-    /// Its newest build.
-    pub last_build: Option<BuildInfo>,
-}
-
-/// A page of builds, newest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct BuildPage {
-    /// The builds.
-    pub builds: Vec<BuildInfo>,
-    /// Pass as `before` for the next page; `None` on the last one.
-    pub next_before: Option<i64>,
-}
-
-/// A log line.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LogLine {
-    /// Sequence number within the build.
-    pub seq: i64,
-    /// `stdout`, `stderr`, `engine`, …
-    pub stream: String,
-    /// The text.
-    pub text: String,
-}
-
-/// A page of log lines, oldest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LogPage {
-    /// The lines.
-    pub lines: Vec<LogLine>,
-    /// The last sequence number returned (pass it back as `after`).
-    pub next_after: i64,
-    /// Whether a full page came back (more may follow).
-    pub more: bool,
-    /// Whether the build had finished when the page was read.
-    pub finished: bool,
-}
-
 /// What the live log stream says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEvent {
     /// A log line.
-    Line(LogLine),
+    Line(wire::LogLine),
     /// The build finished with this status and every line was sent.
     End(BuildStatus),
     /// The server is shutting down.
     Shutdown,
     /// The server failed to read the build or its logs.
     Error(String),
-}
-
-/// A resource with its newest and pinned version (`GET /api/v1/resources`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ResourceInfo {
-    /// Resource name.
-    pub name: String,
-    /// Its newest version.
-    pub latest: Option<VersionInfo>,
-    /// Its pinned version.
-    pub pinned: Option<VersionInfo>,
-}
-
-/// A stored version (only what the command line uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct VersionInfo {
-    /// Version row id.
-    pub id: i64,
-    /// The version.
-    pub version: Version,
-}
-
-/// One version of a candidate.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CandidateVersion {
-    /// Resource name.
-    pub resource: String,
-    /// The version.
-    pub version: Version,
-}
-
-/// A candidate: one version of every resource.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CandidateInfo {
-    /// Candidate id.
-    pub id: i64,
-    /// Its versions.
-    pub versions: Vec<CandidateVersion>,
-}
-
-impl CandidateInfo {
-    /// `resource version` for each of its versions.
-    pub fn version_lines(&self) -> Vec<String> {
-        self.versions
-            .iter()
-            .map(|v| format!("{} {}", v.resource, v.version))
-            .collect()
-    }
-}
-
-/// The answer of an approval.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Approval {
-    /// The candidate approved.
-    pub candidate: CandidateInfo,
-    /// Who approved: the token's name.
-    pub approved_by: String,
-    /// False when it was approved already.
-    pub first_approval: bool,
-}
-
-/// The answer of a rollback.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Rollback {
-    /// The candidate re-deployed.
-    pub candidate: CandidateInfo,
-    /// The builds queued for it.
-    pub builds: Vec<BuildInfo>,
-}
-
-/// Engine nodes and the scheduler (`GET /api/v1/nodes`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Nodes {
-    /// The node holding the scheduler lease.
-    pub scheduler: Option<String>,
-    /// The nodes.
-    pub nodes: Vec<NodeInfo>,
-}
-
-#[derive(Deserialize)]
-struct CheckAnswer {
-    new_versions: u64,
-}
-
-#[derive(Deserialize)]
-struct PinAnswer {
-    pinned: VersionInfo,
-}
-
-#[derive(Deserialize)]
-struct EndEvent {
-    status: BuildStatus,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
 }
 
 /// A client of one server.
@@ -392,7 +204,7 @@ impl Client {
         &self,
         method: Method,
         url: Url,
-        body: Option<Value>,
+        body: Option<impl Serialize>,
     ) -> Result<T, ClientError> {
         let mut req = self.request(method, url.clone());
         if let Some(body) = body {
@@ -471,61 +283,118 @@ impl Client {
         }
     }
 
+    /// `GET url` and the text of a successful answer (the endpoints that are not JSON).
+    async fn text(&self, url: Url) -> Result<String, ClientError> {
+        let response = self
+            .request(Method::GET, url.clone())
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let response = self.checked(response).await?;
+        response.text().await.map_err(|e| ClientError::Read {
+            url: url.to_string(),
+            cause: cause(&e),
+        })
+    }
+
+    /// `GET /healthz`: `ok`.
+    pub async fn health(&self) -> Result<String, ClientError> {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}healthz", self.base.path()));
+        self.text(url).await
+    }
+
+    /// `GET /api/v1/openapi.json`: the OpenAPI document.
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        self.get(self.endpoint(&["openapi.json"])).await
+    }
+
+    /// `GET /api/v1/metrics`: the Prometheus text.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        self.text(self.endpoint(&["metrics"])).await
+    }
+
+    /// `GET /api/v1/pipeline`: the graph.
+    pub async fn pipeline(&self) -> Result<wire::PipelineGraph, ClientError> {
+        self.get(self.endpoint(&["pipeline"])).await
+    }
+
     /// `GET /api/v1/environments`: where each environment stands.
-    pub async fn environments(&self) -> Result<Vec<EnvironmentStatus>, ClientError> {
+    pub async fn environments(&self) -> Result<Vec<wire::EnvironmentStatus>, ClientError> {
         self.get(self.endpoint(&["environments"])).await
     }
 
     /// `GET /api/v1/environments/{env}/why`.
-    pub async fn why(&self, environment: &str) -> Result<EnvironmentStatus, ClientError> {
+    pub async fn why(&self, environment: &str) -> Result<wire::EnvironmentStatus, ClientError> {
         self.get(self.endpoint(&["environments", environment, "why"]))
             .await
     }
 
     /// `GET /api/v1/jobs`: each job with its last build.
-    pub async fn jobs(&self) -> Result<Vec<JobSummary>, ClientError> {
+    pub async fn jobs(&self) -> Result<Vec<wire::JobSummary>, ClientError> {
         self.get(self.endpoint(&["jobs"])).await
     }
 
     /// `GET /api/v1/builds` (every job) or `/api/v1/jobs/{job}/builds`: a page of builds,
-    /// newest first, `limit` (1 to 500) of them with an id below `before`.
+    /// newest first, `limit` (1 to 500; the server's default without) of them with an id
+    /// below `before`.
     pub async fn builds(
         &self,
         job: Option<&str>,
-        limit: u32,
+        limit: Option<u32>,
         before: Option<i64>,
-    ) -> Result<BuildPage, ClientError> {
+    ) -> Result<wire::BuildPage, ClientError> {
         let mut url = match job {
             Some(job) => self.endpoint(&["jobs", job, "builds"]),
             None => self.endpoint(&["builds"]),
         };
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("limit", &limit.to_string());
-            if let Some(b) = before {
-                q.append_pair("before", &b.to_string());
-            }
-        }
+        page_query(&mut url, limit, before);
         self.get(url).await
     }
 
-    /// `GET /api/v1/builds/{id}`.
-    pub async fn build(&self, id: i64) -> Result<BuildInfo, ClientError> {
+    /// `GET /api/v1/builds/{id}`: the build with its inputs and outputs.
+    pub async fn build(&self, id: i64) -> Result<wire::BuildDetail, ClientError> {
         self.get(self.endpoint(&["builds", &id.to_string()])).await
     }
 
     /// `GET /api/v1/jobs/{job}/builds/{number}`.
-    pub async fn build_by_number(&self, job: &str, number: i64) -> Result<BuildInfo, ClientError> {
+    pub async fn build_by_number(
+        &self,
+        job: &str,
+        number: i64,
+    ) -> Result<wire::Build, ClientError> {
         self.get(self.endpoint(&["jobs", job, "builds", &number.to_string()]))
             .await
     }
 
+    /// `GET /api/v1/builds/{id}/steps`.
+    pub async fn steps(&self, id: i64) -> Result<Vec<wire::Step>, ClientError> {
+        self.get(self.endpoint(&["builds", &id.to_string(), "steps"]))
+            .await
+    }
+
+    /// `GET /api/v1/builds/{id}/reports`.
+    pub async fn reports(&self, id: i64) -> Result<Vec<wire::StepReport>, ClientError> {
+        self.get(self.endpoint(&["builds", &id.to_string(), "reports"]))
+            .await
+    }
+
     /// `GET /api/v1/builds/{id}/logs?after=&limit=`: lines after sequence number `after`.
-    pub async fn logs(&self, id: i64, after: i64, limit: u32) -> Result<LogPage, ClientError> {
+    pub async fn logs(
+        &self,
+        id: i64,
+        after: i64,
+        limit: Option<u32>,
+    ) -> Result<wire::LogPage, ClientError> {
         let mut url = self.endpoint(&["builds", &id.to_string(), "logs"]);
-        url.query_pairs_mut()
-            .append_pair("after", &after.to_string())
-            .append_pair("limit", &limit.to_string());
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("after", &after.to_string());
+            if let Some(l) = limit {
+                q.append_pair("limit", &l.to_string());
+            }
+        }
         self.get(url).await
     }
 
@@ -551,59 +420,85 @@ impl Client {
                 what: format!("a `{content}` answer instead of an event stream"),
             });
         }
-        Ok(LogStream {
-            url: url.to_string(),
-            body: Box::pin(response.bytes_stream()),
-            parser: SseParser::default(),
-            queue: VecDeque::new(),
-        })
+        Ok(LogStream::new(url.to_string(), response.bytes_stream()))
     }
 
     /// `POST /api/v1/jobs/{job}/trigger`: queues a build.
-    pub async fn trigger(&self, job: &str) -> Result<BuildInfo, ClientError> {
-        self.send(Method::POST, self.endpoint(&["jobs", job, "trigger"]), None)
-            .await
+    pub async fn trigger(&self, job: &str) -> Result<wire::Build, ClientError> {
+        self.send(
+            Method::POST,
+            self.endpoint(&["jobs", job, "trigger"]),
+            None::<()>,
+        )
+        .await
     }
 
-    /// `POST /api/v1/resources/{name}/check`: the number of new versions.
-    pub async fn check(&self, resource: &str) -> Result<u64, ClientError> {
-        let a: CheckAnswer = self
-            .send(
-                Method::POST,
-                self.endpoint(&["resources", resource, "check"]),
-                None,
-            )
-            .await?;
-        Ok(a.new_versions)
+    /// `POST /api/v1/resources/{name}/check` with the token: how many versions were new.
+    pub async fn check(&self, resource: &str) -> Result<wire::CheckAnswer, ClientError> {
+        self.send(
+            Method::POST,
+            self.endpoint(&["resources", resource, "check"]),
+            None::<()>,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/resources/{name}/check?webhook_token=TOKEN`: a webhook (no bearer token
+    /// is sent).
+    pub async fn webhook(
+        &self,
+        resource: &str,
+        webhook_token: &str,
+    ) -> Result<wire::CheckAnswer, ClientError> {
+        let mut url = self.endpoint(&["resources", resource, "check"]);
+        url.query_pairs_mut()
+            .append_pair("webhook_token", webhook_token);
+        let req = self.http.request(Method::POST, url.clone());
+        self.call(url, req).await
     }
 
     /// `GET /api/v1/resources`.
-    pub async fn resources(&self) -> Result<Vec<ResourceInfo>, ClientError> {
+    pub async fn resources(&self) -> Result<Vec<wire::ResourceSummary>, ClientError> {
         self.get(self.endpoint(&["resources"])).await
     }
 
-    /// `POST /api/v1/resources/{name}/pin`: the version pinned.
-    pub async fn pin(&self, resource: &str, version: &Version) -> Result<Version, ClientError> {
-        let a: PinAnswer = self
-            .send(
-                Method::POST,
-                self.endpoint(&["resources", resource, "pin"]),
-                Some(json!({ "version": version })),
-            )
-            .await?;
-        Ok(a.pinned.version)
+    /// `GET /api/v1/resources/{name}/versions?limit=&before=`: a page of versions, newest
+    /// first.
+    pub async fn versions(
+        &self,
+        resource: &str,
+        limit: Option<u32>,
+        before: Option<i64>,
+    ) -> Result<wire::VersionPage, ClientError> {
+        let mut url = self.endpoint(&["resources", resource, "versions"]);
+        page_query(&mut url, limit, before);
+        self.get(url).await
+    }
+
+    /// `POST /api/v1/resources/{name}/pin`: pins the resource to a stored version.
+    pub async fn pin(
+        &self,
+        resource: &str,
+        version: &Version,
+    ) -> Result<wire::PinAnswer, ClientError> {
+        self.send(
+            Method::POST,
+            self.endpoint(&["resources", resource, "pin"]),
+            Some(wire::VersionBody {
+                version: version.clone(),
+            }),
+        )
+        .await
     }
 
     /// `DELETE /api/v1/resources/{name}/pin`.
-    pub async fn unpin(&self, resource: &str) -> Result<(), ClientError> {
-        let _: Value = self
-            .send(
-                Method::DELETE,
-                self.endpoint(&["resources", resource, "pin"]),
-                None,
-            )
-            .await?;
-        Ok(())
+    pub async fn unpin(&self, resource: &str) -> Result<wire::PinAnswer, ClientError> {
+        self.send(
+            Method::DELETE,
+            self.endpoint(&["resources", resource, "pin"]),
+            None::<()>,
+        )
+        .await
     }
 
     /// `POST /api/v1/resources/{name}/versions/disable` (or `enable`).
@@ -612,181 +507,138 @@ impl Client {
         resource: &str,
         version: &Version,
         disabled: bool,
-    ) -> Result<(), ClientError> {
+    ) -> Result<wire::DisabledAnswer, ClientError> {
         let action = if disabled { "disable" } else { "enable" };
-        let _: Value = self
-            .send(
-                Method::POST,
-                self.endpoint(&["resources", resource, "versions", action]),
-                Some(json!({ "version": version })),
-            )
-            .await?;
-        Ok(())
+        self.send(
+            Method::POST,
+            self.endpoint(&["resources", resource, "versions", action]),
+            Some(wire::VersionBody {
+                version: version.clone(),
+            }),
+        )
+        .await
     }
 
-    /// `POST /api/v1/environments/{env}/approve`: approves `candidate` (default: the one at
-    /// the gate) as the token's name.
+    /// `POST /api/v1/environments/{env}/approve`: approves `body.candidate` (default: the one
+    /// at the gate) as the token's name.
     pub async fn approve(
         &self,
         environment: &str,
-        candidate: Option<i64>,
-        comment: Option<&str>,
-    ) -> Result<Approval, ClientError> {
-        let mut body = serde_json::Map::new();
-        if let Some(c) = candidate {
-            body.insert("candidate".into(), json!(c));
-        }
-        if let Some(c) = comment {
-            body.insert("comment".into(), json!(c));
-        }
+        body: &wire::ApproveBody,
+    ) -> Result<wire::ApproveAnswer, ClientError> {
         self.send(
             Method::POST,
             self.endpoint(&["environments", environment, "approve"]),
-            Some(Value::Object(body)),
+            Some(body),
         )
         .await
     }
 
     /// `POST /api/v1/environments/{env}/rollback`.
-    pub async fn rollback(&self, environment: &str) -> Result<Rollback, ClientError> {
+    pub async fn rollback(&self, environment: &str) -> Result<wire::RollbackAnswer, ClientError> {
         self.send(
             Method::POST,
             self.endpoint(&["environments", environment, "rollback"]),
-            None,
+            None::<()>,
         )
         .await
     }
 
     /// `GET /api/v1/nodes`.
-    pub async fn nodes(&self) -> Result<Nodes, ClientError> {
+    pub async fn nodes(&self) -> Result<wire::Nodes, ClientError> {
         self.get(self.endpoint(&["nodes"])).await
     }
 }
 
+/// Appends `?limit=&before=` when given.
+fn page_query(url: &mut Url, limit: Option<u32>, before: Option<i64>) {
+    if limit.is_none() && before.is_none() {
+        return;
+    }
+    let mut q = url.query_pairs_mut();
+    if let Some(l) = limit {
+        q.append_pair("limit", &l.to_string());
+    }
+    if let Some(b) = before {
+        q.append_pair("before", &b.to_string());
+    }
+}
+
+/// Server-Sent Events, parsed by `eventsource-stream`; errors as their cause.
+type Events = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
+
 /// The live log of a build ([`Client::log_stream`]).
 pub struct LogStream {
     url: String,
-    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
-    parser: SseParser,
-    queue: VecDeque<LogEvent>,
+    events: Events,
 }
 
 impl LogStream {
+    /// The events of the byte stream `body` (the answer of `url`).
+    fn new<B, E>(url: String, body: impl Stream<Item = Result<B, E>> + Send + 'static) -> Self
+    where
+        B: AsRef<[u8]> + Send + 'static,
+        E: std::error::Error + Send + 'static,
+    {
+        let events = body.eventsource().map(|e| {
+            e.map_err(|e| match e {
+                eventsource_stream::EventStreamError::Transport(e) => cause(&e),
+                e => e.to_string(),
+            })
+        });
+        Self {
+            url,
+            events: Box::pin(events),
+        }
+    }
+
     /// The next event; `None` when the connection closed, [`ClientError::Read`] when it broke
     /// or stayed silent for [`STREAM_IDLE`] (reconnect from the last line's sequence number).
     pub async fn next(&mut self) -> Result<Option<LogEvent>, ClientError> {
         loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Ok(Some(e));
-            }
-            let next = tokio::time::timeout(STREAM_IDLE, self.body.next()).await;
+            let next = tokio::time::timeout(STREAM_IDLE, self.events.next()).await;
             let Ok(next) = next else {
                 return Err(ClientError::Read {
                     url: self.url.clone(),
                     cause: format!("nothing came for {} s", STREAM_IDLE.as_secs()),
                 });
             };
-            let Some(chunk) = next else {
+            let Some(event) = next else {
                 return Ok(None);
             };
-            let chunk = chunk.map_err(|e| ClientError::Read {
+            let event = event.map_err(|cause| ClientError::Read {
                 url: self.url.clone(),
-                cause: cause(&e),
+                cause,
             })?;
-            for event in self.parser.feed(&chunk) {
-                if let Some(e) = log_event(&event).map_err(|what| ClientError::NotApi {
-                    url: self.url.clone(),
-                    status: 200,
-                    what,
-                })? {
-                    self.queue.push_back(e);
-                }
+            if let Some(e) = log_event(&event).map_err(|what| ClientError::NotApi {
+                url: self.url.clone(),
+                status: 200,
+                what,
+            })? {
+                return Ok(Some(e));
             }
         }
     }
 }
 
 /// A typed event from a Server-Sent Event; `None` for events it does not know.
-fn log_event(e: &SseEvent) -> Result<Option<LogEvent>, String> {
+fn log_event(e: &eventsource_stream::Event) -> Result<Option<LogEvent>, String> {
     let bad = |err: serde_json::Error| format!("a malformed `{}` event ({err})", e.event);
     Ok(Some(match e.event.as_str() {
-        "log" => LogEvent::Line(serde_json::from_str(&e.data).map_err(bad)?),
-        "end" => LogEvent::End(
-            serde_json::from_str::<EndEvent>(&e.data)
+        wire::event::LOG => LogEvent::Line(serde_json::from_str(&e.data).map_err(bad)?),
+        wire::event::END => LogEvent::End(
+            serde_json::from_str::<wire::StreamEnd>(&e.data)
                 .map_err(bad)?
                 .status,
         ),
-        "shutdown" => LogEvent::Shutdown,
-        "error" => LogEvent::Error(
+        wire::event::SHUTDOWN => LogEvent::Shutdown,
+        wire::event::ERROR => LogEvent::Error(
             serde_json::from_str::<ErrorBody>(&e.data)
                 .map(|b| b.error)
                 .unwrap_or_else(|_| e.data.clone()),
         ),
         _ => return Ok(None),
     }))
-}
-
-/// One Server-Sent Event.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct SseEvent {
-    event: String,
-    id: Option<String>,
-    data: String,
-}
-
-/// Splits a byte stream into Server-Sent Events.
-#[derive(Debug, Default)]
-struct SseParser {
-    buf: Vec<u8>,
-    current: SseEvent,
-    has_data: bool,
-}
-
-impl SseParser {
-    fn feed(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
-        self.buf.extend_from_slice(chunk);
-        let mut out = Vec::new();
-        while let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-            let mut line: Vec<u8> = self.buf.drain(..=end).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            let line = String::from_utf8_lossy(&line);
-            if line.is_empty() {
-                let event = std::mem::take(&mut self.current);
-                if std::mem::take(&mut self.has_data) {
-                    out.push(SseEvent {
-                        event: if event.event.is_empty() {
-                            "message".to_owned()
-                        } else {
-                            event.event
-                        },
-                        ..event
-                    });
-                }
-                continue;
-            }
-            if line.starts_with(':') {
-                continue;
-            }
-            let (field, value) = line.split_once(':').unwrap_or((line.as_ref(), ""));
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match field {
-                "event" => self.current.event = value.to_owned(),
-                "id" => self.current.id = Some(value.to_owned()),
-                "data" => {
-                    if self.has_data {
-                        self.current.data.push('\n');
-                    }
-                    self.current.data.push_str(value);
-                    self.has_data = true;
-                }
-                _ => {}
-            }
-        }
-        out
-    }
 }
 
 /// The base URL of a server: `http(s)` only, path ending in `/`, a trailing `api/v1` dropped.
@@ -1013,26 +865,29 @@ mod tests {
         assert!(text.ends_with("(is `lockgate server` running? --server / LOCKGATE_SERVER)"));
     }
 
-    #[test]
-    fn server_sent_events_parse_across_chunks() {
-        let mut p = SseParser::default();
-        assert!(p.feed(b": keep-alive\n\nevent: log\nid: 3\nda").is_empty());
-        let events = p.feed(b"ta: {\"seq\":3,\"stream\":\"stdout\",\"text\":\"hi\"}\r\n\r\nevent: end\ndata: {\"build_id\":1,\"status\":\"failed\"}\n\n");
-        assert_eq!(events.len(), 2);
-        assert_eq!(events[0].id.as_deref(), Some("3"));
+    #[tokio::test]
+    async fn server_sent_events_parse_across_chunks() {
+        let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
+            Ok(b": keep-alive\n\nevent: log\nid: 3\nda"),
+            Ok(b"ta: {\"seq\":3,\"step_id\":null,\"at\":5,\"stream\":\"stdout\",\"text\":\"hi\"}\r\n\r\nevent: end\ndata: {\"build_id\":1,\"status\":\"failed\"}\n\n"),
+            Ok(b"event: other\ndata: {}\n\nevent: shutdown\ndata: {\"build_id\":1}\n\n"),
+        ];
+        let mut s = LogStream::new("u".into(), futures::stream::iter(chunks));
         assert_eq!(
-            log_event(&events[0]).unwrap(),
-            Some(LogEvent::Line(LogLine {
+            s.next().await.unwrap(),
+            Some(LogEvent::Line(wire::LogLine {
                 seq: 3,
+                step_id: None,
+                at: 5,
                 stream: "stdout".into(),
                 text: "hi".into()
             }))
         );
         assert_eq!(
-            log_event(&events[1]).unwrap(),
+            s.next().await.unwrap(),
             Some(LogEvent::End(BuildStatus::Failed))
         );
-        let shutdown = p.feed(b"event: shutdown\ndata: {}\n\n");
-        assert_eq!(log_event(&shutdown[0]).unwrap(), Some(LogEvent::Shutdown));
+        assert_eq!(s.next().await.unwrap(), Some(LogEvent::Shutdown));
+        assert_eq!(s.next().await.unwrap(), None);
     }
 }

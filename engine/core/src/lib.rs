@@ -3,6 +3,8 @@
 //! - [`plan`]: a parsed pipeline, the registry and the plugin host compiled into what runs;
 //! - [`scheduler`]: checks, triggers, input resolution, environment gates and promotion;
 //! - [`runner`]: one build's steps through the plugin host, logs into the store;
+//! - [`operations`]: pin, unpin, disable, enable, trigger, check, approve, rollback, with
+//!   names checked, for the HTTP API and the command line alike;
 //! - [`metrics`]: the figures the engine records (checks, finished builds).
 //!
 //! Layers below: `lockgate-config` (the file), `lockgate-plugin-host` (the sandbox),
@@ -10,6 +12,7 @@
 //! and the `lockgate` binary.
 
 pub mod metrics;
+pub mod operations;
 pub mod plan;
 pub mod runner;
 pub mod scheduler;

@@ -1,11 +1,23 @@
 //! The `lockgate` command line: argument parsing and dispatch to one module per command group.
-//! With `--server URL` the pipeline commands go to a running `lockgate server` instead
-//! ([`remote`]).
+//!
+//! The pipeline commands (`status`, `why`, `builds`, `logs`, `trigger`, `check`, `pin`,
+//! `unpin`, `disable`, `enable`, `approve`, `rollback`, `nodes`) are written once against a
+//! [`backend::Backend`]: the local state ([`local`]), or with `--server URL` a running
+//! `lockgate server` ([`remote`]). `run`, `server`, `validate` and `plugin` work on local
+//! files only.
 
+mod backend;
+mod builds;
+mod environments;
+mod local;
+mod logs;
+mod nodes;
 mod pipeline;
 mod plugin;
 mod registry;
 mod remote;
+mod resources;
+mod status;
 mod validate;
 
 use std::path::PathBuf;
@@ -14,6 +26,7 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use backend::Backend;
 use lockgate_plugin_host::{HostConfig, PluginHost, default_cache_dir};
 
 /// Lockgate walks every upstream change through development, staging and production, running
@@ -234,9 +247,10 @@ pub enum Command {
     Rollback {
         /// The environment.
         environment: String,
-        /// Who asks: recorded with the rollback (with `--server`, the token's name is).
-        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
-        by: String,
+        /// Who asks: recorded with the rollback [default: cli] (with `--server`, the token's
+        /// name is).
+        #[arg(long = "as", value_name = "NAME")]
+        by: Option<String>,
         /// The pipeline.
         #[command(flatten)]
         args: pipeline::PipelineArgs,
@@ -290,6 +304,30 @@ impl Command {
             Command::Approve { .. } => "approve",
             Command::Rollback { .. } => "rollback",
             Command::Why { .. } => "why",
+        }
+    }
+
+    /// The pipeline a pipeline command names (`None` for `run`, `server`, `validate` and
+    /// `plugin`, which take theirs otherwise).
+    fn pipeline_args(&self) -> Option<&pipeline::PipelineArgs> {
+        match self {
+            Command::Plugin(_)
+            | Command::Validate(_)
+            | Command::Run { .. }
+            | Command::Server { .. } => None,
+            Command::Nodes { args, .. }
+            | Command::Status { args, .. }
+            | Command::Builds { args, .. }
+            | Command::Logs { args, .. }
+            | Command::Trigger { args, .. }
+            | Command::Check { args, .. }
+            | Command::Pin { args, .. }
+            | Command::Unpin { args, .. }
+            | Command::Disable { args, .. }
+            | Command::Enable { args, .. }
+            | Command::Approve { args, .. }
+            | Command::Rollback { args, .. }
+            | Command::Why { args, .. } => Some(args),
         }
     }
 
@@ -370,7 +408,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if flags.len() == 1 { "it" } else { "them" }
                 );
             }
-            return remote::run(&cli, url).await;
+            let backend = remote::Remote::new(url, cli.token.as_deref())?;
+            return pipeline_command(&backend, &cli.command).await;
         }
         // A server from the environment (LOCKGATE_SERVER) does not stop local-only commands.
         if url_given {
@@ -423,47 +462,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             pipeline::server(&cli, &args, *listen, node, api).await
         }
-        Command::Nodes { args, json } => pipeline::nodes(args, *json).await,
-        Command::Status { args, json } => pipeline::status(&cli, args, *json).await,
+        command => match command.pipeline_args() {
+            Some(args) => pipeline_command(&local::Local::new(&cli, args), command).await,
+            None => anyhow::bail!("`lockgate {}` is not a pipeline command", command.name()),
+        },
+    }
+}
+
+/// Runs a pipeline command against `backend`.
+async fn pipeline_command(backend: &impl Backend, command: &Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Status { json, .. } => status::status(backend, *json).await,
+        Command::Why {
+            environment, json, ..
+        } => status::why(backend, environment, *json).await,
         Command::Builds {
-            args,
-            job,
-            limit,
-            json,
-        } => pipeline::builds(args, job.as_deref(), *limit, *json).await,
-        Command::Logs {
-            build,
-            follow,
-            args,
-        } => pipeline::logs(args, build, *follow).await,
-        Command::Trigger { job, args } => pipeline::trigger(&cli, args, job).await,
-        Command::Check { resource, args } => pipeline::check(&cli, args, resource).await,
+            job, limit, json, ..
+        } => builds::builds(backend, job.as_deref(), *limit, *json).await,
+        Command::Trigger { job, .. } => builds::trigger(backend, job).await,
+        Command::Logs { build, follow, .. } => logs::logs(backend, build, *follow).await,
+        Command::Check { resource, .. } => resources::check(backend, resource).await,
         Command::Pin {
-            resource,
-            version,
-            args,
-        } => pipeline::pin(args, resource, Some(version)).await,
-        Command::Unpin { resource, args } => pipeline::pin(args, resource, None).await,
+            resource, version, ..
+        } => resources::pin(backend, resource, version).await,
+        Command::Unpin { resource, .. } => resources::unpin(backend, resource).await,
         Command::Disable {
-            resource,
-            version,
-            args,
-        } => pipeline::disable(args, resource, version, true).await,
+            resource, version, ..
+        } => resources::set_disabled(backend, resource, version, true).await,
         Command::Enable {
-            resource,
-            version,
-            args,
-        } => pipeline::disable(args, resource, version, false).await,
+            resource, version, ..
+        } => resources::set_disabled(backend, resource, version, false).await,
         Command::Approve {
             environment,
             candidate,
             approver,
             comment,
-            args,
+            ..
         } => {
-            pipeline::approve(
-                &cli,
-                args,
+            environments::approve(
+                backend,
                 environment,
                 *candidate,
                 approver.as_deref(),
@@ -472,14 +509,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
         }
         Command::Rollback {
-            environment,
-            by,
-            args,
-        } => pipeline::rollback(&cli, args, environment, by).await,
-        Command::Why {
-            environment,
-            json,
-            args,
-        } => pipeline::why(&cli, args, environment, *json).await,
+            environment, by, ..
+        } => environments::rollback(backend, environment, by.as_deref()).await,
+        Command::Nodes { json, .. } => nodes::nodes(backend, *json).await,
+        Command::Plugin(_)
+        | Command::Validate(_)
+        | Command::Run { .. }
+        | Command::Server { .. } => {
+            anyhow::bail!("`lockgate {}` cannot run against a server", command.name())
+        }
     }
 }

@@ -1,29 +1,26 @@
-//! Commands that run or inspect a pipeline: `run`, `server`, `status`, `builds`, `logs`,
-//! `trigger`, `check`, `pin`, `unpin`, `approve`, `rollback`, `why`.
+//! Running a pipeline: `run` and `server` (local only), and the arguments that name a
+//! pipeline and its state, shared by every pipeline command.
 //!
-//! Every command opens the pipeline's state (`--state`, default `.lockgate/state.db` beside the
-//! pipeline file); SQLite in WAL mode lets them read while a server runs. The `print_*`
-//! functions print from data, so the same commands against a server (`--server`, see
-//! [`super::remote`]) print the same text and JSON.
+//! The state is `--state` (default `.lockgate/state.db` beside the pipeline file); SQLite in
+//! WAL mode lets other commands read it while a server runs.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
 use super::Cli;
-use crate::client::{BuildInfo, JobSummary};
+use super::status::print_environment;
+use lockgate_api::service;
 use lockgate_config::{self as config, Vars};
 use lockgate_engine::plan;
 use lockgate_engine::runner::{BuildEvent, BuildObserver, Outcome, Runner};
-use lockgate_engine::scheduler::{EnvironmentStatus, Scheduler};
-use lockgate_plugin_host::Version;
+use lockgate_engine::scheduler::Scheduler;
 use lockgate_registry::{LockMode, Resolver};
-use lockgate_store::{BuildStatus, NodeInfo, Page, Store, default_sqlite_path};
+use lockgate_store::{BuildStatus, Store, default_sqlite_path};
 
 /// Where a pipeline's state, vars and plugins are (shared by every pipeline command).
 #[derive(Debug, Clone, Args)]
@@ -212,36 +209,6 @@ impl BuildObserver for Progress {
     }
 }
 
-/// Prints where an environment stands (`status`, `why`, `run`).
-pub(super) fn print_environment(status: &EnvironmentStatus) {
-    println!("{}", status.environment);
-    match &status.current {
-        Some(c) => println!(
-            "  runs       candidate #{}: {}",
-            c.id,
-            c.versions.join(", ")
-        ),
-        None => println!("  runs       nothing yet"),
-    }
-    if let Some(q) = &status.qualified {
-        println!(
-            "  qualified  candidate #{}: {}",
-            q.id,
-            q.versions.join(", ")
-        );
-    }
-    if let Some(n) = &status.next {
-        println!(
-            "  next       candidate #{}: {}",
-            n.id,
-            n.versions.join(", ")
-        );
-    }
-    for b in &status.blockers {
-        println!("  blocked    {b}");
-    }
-}
-
 /// `lockgate run PIPELINE`.
 pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Result<ExitCode> {
     let scheduler = args.scheduler(cli, Arc::new(Progress { verbose })).await?;
@@ -266,8 +233,8 @@ pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Resul
         "{} build(s) ran; where each environment stands:",
         summary.builds.len()
     );
-    for env in &scheduler.plan().environments {
-        print_environment(&scheduler.environment_status(&env.name).await?);
+    for status in service::environments(&scheduler).await? {
+        print_environment(&status);
     }
     Ok(if summary.has_failures() {
         ExitCode::from(1)
@@ -328,176 +295,6 @@ pub async fn server(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lockgate status`.
-pub async fn status(cli: &Cli, args: &PipelineArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let scheduler = args
-        .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
-        .await?;
-    let mut statuses = Vec::new();
-    for env in &scheduler.plan().environments {
-        statuses.push(scheduler.environment_status(&env.name).await?);
-    }
-    let mut jobs = Vec::new();
-    if !json {
-        let store = scheduler.store();
-        for job in &scheduler.plan().jobs {
-            let last = store.builds(Some(&job.name), Page::first(1)).await?;
-            jobs.push(JobSummary {
-                name: job.name.clone(),
-                environment: job.environment.clone(),
-                last_build: last.first().map(BuildInfo::from),
-            });
-        }
-    }
-    print_status(&statuses, &jobs, json)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints `lockgate status`: the environments (only them, as JSON, with `json`), then each
-/// job's last build.
-pub(super) fn print_status(
-    statuses: &[EnvironmentStatus],
-    jobs: &[JobSummary],
-    json: bool,
-) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(statuses)?);
-        return Ok(());
-    }
-    for s in statuses {
-        print_environment(s);
-    }
-    println!();
-    println!("jobs");
-    for job in jobs {
-        let state = job.last_build.as_ref().map_or("no builds".to_owned(), |b| {
-            format!("#{} {}", b.number, b.status)
-        });
-        println!("  {:<24} {:<12} {state}", job.name, job.environment);
-    }
-    Ok(())
-}
-
-/// `lockgate builds`.
-pub async fn builds(
-    args: &PipelineArgs,
-    job: Option<&str>,
-    limit: u32,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let store = args.store().await?;
-    let builds = store.builds(job, Page::first(limit)).await?;
-    let builds: Vec<BuildInfo> = builds.iter().map(BuildInfo::from).collect();
-    print_builds(&builds, json)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints `lockgate builds`: one line per build, or a JSON array.
-pub(super) fn print_builds(builds: &[BuildInfo], json: bool) -> anyhow::Result<()> {
-    if json {
-        let list: Vec<serde_json::Value> = builds
-            .iter()
-            .map(|b| {
-                serde_json::json!({
-                    "id": b.id,
-                    "job": b.job,
-                    "number": b.number,
-                    "status": b.status.as_str(),
-                    "reason": b.reason,
-                    "retry_of": b.retry_of,
-                    "node": b.node,
-                    "created_at": b.created_at,
-                    "started_at": b.started_at,
-                    "finished_at": b.finished_at,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(());
-    }
-    for b in builds {
-        println!(
-            "{:>6}  {:<24} #{:<5} {:<12} {}",
-            b.id,
-            b.job,
-            b.number,
-            b.status.as_str(),
-            b.reason
-        );
-    }
-    Ok(())
-}
-
-/// A build named on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum BuildRef {
-    /// By id.
-    Id(i64),
-    /// By job and number.
-    Number(String, i64),
-}
-
-impl BuildRef {
-    /// Parses a build id, or `JOB/NUMBER` (`JOB/#NUMBER` too).
-    pub(super) fn parse(spec: &str) -> anyhow::Result<Self> {
-        if let Some((job, number)) = spec.rsplit_once('/') {
-            let number: i64 = number
-                .trim_start_matches('#')
-                .parse()
-                .with_context(|| format!("`{spec}`: expected JOB/NUMBER"))?;
-            return Ok(Self::Number(job.to_owned(), number));
-        }
-        let id: i64 = spec
-            .parse()
-            .with_context(|| format!("`{spec}`: expected a build id or JOB/NUMBER"))?;
-        Ok(Self::Id(id))
-    }
-}
-
-/// Finds a build by id, or by `JOB/NUMBER`.
-async fn find_build(store: &Store, spec: &str) -> anyhow::Result<lockgate_store::Build> {
-    Ok(match BuildRef::parse(spec)? {
-        BuildRef::Number(job, number) => store.build_by_number(&job, number).await?,
-        BuildRef::Id(id) => store.build(id).await?,
-    })
-}
-
-/// Prints a log line (`lockgate logs`).
-pub(super) fn print_log_line(stream: &str, text: &str) {
-    println!("[{stream}] {text}");
-}
-
-/// Prints how a followed build ended (`lockgate logs --follow`).
-pub(super) fn print_log_end(job: &str, number: i64, status: BuildStatus) {
-    println!("build {job} #{number} {status}");
-}
-
-/// `lockgate logs BUILD [--follow]`.
-pub async fn logs(args: &PipelineArgs, build: &str, follow: bool) -> anyhow::Result<ExitCode> {
-    let store = args.store().await?;
-    let build = find_build(&store, build).await?;
-    let mut after = 0;
-    loop {
-        let lines = store.logs(build.id, after, 1000).await?;
-        for l in &lines {
-            print_log_line(&l.stream, &l.text);
-            after = l.seq;
-        }
-        if !lines.is_empty() {
-            continue;
-        }
-        let current = store.build(build.id).await?;
-        if !follow || current.status.is_finished() {
-            if follow {
-                print_log_end(&current.job, current.number, current.status);
-            }
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Resolves on Ctrl-C or SIGTERM: running builds then finish before the server exits.
 async fn shutdown_signal() {
     #[cfg(unix)]
@@ -518,278 +315,5 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// `lockgate nodes`.
-pub async fn nodes(args: &PipelineArgs, json: bool) -> anyhow::Result<ExitCode> {
-    let store = args.store().await?;
-    let nodes = store.nodes().await?;
-    let lease = store
-        .lease(lockgate_engine::scheduler::SCHEDULER_LEASE)
-        .await?;
-    print_nodes(lease.as_ref().map(|l| l.holder.as_str()), &nodes, json)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints `lockgate nodes`: the scheduler lease's holder and each node.
-pub(super) fn print_nodes(
-    scheduler: Option<&str>,
-    nodes: &[NodeInfo],
-    json: bool,
-) -> anyhow::Result<()> {
-    let now = lockgate_store::now_ms();
-    if json {
-        let out = serde_json::json!({
-            "scheduler": scheduler,
-            "nodes": nodes,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
-    }
-    match scheduler {
-        Some(holder) => println!("scheduler  {holder}"),
-        None => println!("scheduler  none (no server holds the lease)"),
-    }
-    if nodes.is_empty() {
-        println!("no server nodes");
-    }
-    for n in nodes {
-        println!(
-            "{:32} {:9} {}/{} builds  heartbeat {:.1} s ago",
-            n.name,
-            n.role,
-            n.running,
-            n.capacity,
-            (now - n.heartbeat_at) as f64 / 1000.0
-        );
-    }
-    Ok(())
-}
-
-/// `lockgate trigger JOB`.
-pub async fn trigger(cli: &Cli, args: &PipelineArgs, job: &str) -> anyhow::Result<ExitCode> {
-    let scheduler = args
-        .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
-        .await?;
-    scheduler.prepare().await?;
-    let build = scheduler.trigger(job).await?;
-    print_queued(&BuildInfo::from(&build));
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints a build `lockgate trigger` queued.
-pub(super) fn print_queued(build: &BuildInfo) {
-    println!(
-        "queued {} #{} (build {}); `lockgate run` or a running server executes it",
-        build.job, build.number, build.id
-    );
-}
-
-/// `lockgate check RESOURCE`.
-pub async fn check(cli: &Cli, args: &PipelineArgs, resource: &str) -> anyhow::Result<ExitCode> {
-    let scheduler = args
-        .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
-        .await?;
-    scheduler.prepare().await?;
-    let new = scheduler.check(resource).await?;
-    let latest = scheduler.store().latest_version(resource).await?;
-    print_checked(resource, new as u64, latest.as_ref().map(|v| &v.version));
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints what `lockgate check` found.
-pub(super) fn print_checked(resource: &str, new: u64, latest: Option<&Version>) {
-    println!(
-        "{resource}: {new} new version(s); latest {}",
-        latest.map_or("none".to_owned(), Version::to_string)
-    );
-}
-
-/// `lockgate pin RESOURCE VERSION` / `unpin RESOURCE`.
-pub async fn pin(
-    args: &PipelineArgs,
-    resource: &str,
-    version: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let store = args.store().await?;
-    match version {
-        Some(v) => {
-            let version: Version = parse_version(v)?;
-            let pinned = store.pin_version(resource, &version).await?;
-            print_pinned(resource, Some(&pinned.version));
-        }
-        None => {
-            store.unpin(resource).await?;
-            print_pinned(resource, None);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints the outcome of `lockgate pin` (a version) or `unpin` (`None`).
-pub(super) fn print_pinned(resource: &str, pinned: Option<&Version>) {
-    match pinned {
-        Some(v) => println!("{resource} pinned to {v}"),
-        None => println!("{resource} unpinned"),
-    }
-}
-
-/// `lockgate disable RESOURCE VERSION` / `enable`.
-pub async fn disable(
-    args: &PipelineArgs,
-    resource: &str,
-    version: &str,
-    disabled: bool,
-) -> anyhow::Result<ExitCode> {
-    let store = args.store().await?;
-    let version = parse_version(version)?;
-    store
-        .set_version_disabled(resource, &version, disabled)
-        .await?;
-    print_disabled(resource, &version, disabled);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints the outcome of `lockgate disable` / `enable`.
-pub(super) fn print_disabled(resource: &str, version: &Version, disabled: bool) {
-    let word = if disabled { "disabled" } else { "enabled" };
-    println!("{resource} {version} {word}");
-}
-
-/// A version from the command line: JSON (`{"ref":"abc"}`) or `name=value[,name=value]`.
-pub(super) fn parse_version(text: &str) -> anyhow::Result<Version> {
-    if text.trim_start().starts_with('{') {
-        return serde_json::from_str(text).context("the version must be a JSON object of strings");
-    }
-    let mut v = Version::new();
-    for pair in text.split(',') {
-        let (k, val) = pair
-            .split_once('=')
-            .with_context(|| format!("`{pair}`: expected name=value"))?;
-        v = v.with(k.trim(), val.trim());
-    }
-    Ok(v)
-}
-
-/// `lockgate approve ENVIRONMENT [CANDIDATE] --as NAME`.
-pub async fn approve(
-    cli: &Cli,
-    args: &PipelineArgs,
-    environment: &str,
-    candidate: Option<i64>,
-    approver: Option<&str>,
-    comment: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let Some(approver) = approver else {
-        bail!(
-            "`lockgate approve` needs `--as NAME`: who approves is recorded with the approval (against a server, `--server`, the token's name is)"
-        );
-    };
-    let scheduler = args
-        .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
-        .await?;
-    let (c, first) = scheduler
-        .approve(environment, candidate, approver, comment)
-        .await?;
-    let versions: Vec<String> = c
-        .versions
-        .iter()
-        .map(|v| format!("{} {}", v.resource, v.version))
-        .collect();
-    print_approved(environment, c.id, &versions, approver, first);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints the outcome of `lockgate approve`: candidate `id` (`resource version` lines) was
-/// approved by `approver`, or (`first` false) had been already.
-pub(super) fn print_approved(
-    environment: &str,
-    id: i64,
-    versions: &[String],
-    approver: &str,
-    first: bool,
-) {
-    if first {
-        println!(
-            "approved candidate #{id} for `{environment}` as {approver}: {}",
-            versions.join(", ")
-        );
-    } else {
-        println!("candidate #{id} was already approved for `{environment}`");
-    }
-}
-
-/// `lockgate rollback ENVIRONMENT`.
-pub async fn rollback(
-    cli: &Cli,
-    args: &PipelineArgs,
-    environment: &str,
-    by: &str,
-) -> anyhow::Result<ExitCode> {
-    let scheduler = args
-        .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
-        .await?;
-    scheduler.prepare().await?;
-    let (c, builds) = scheduler.rollback(environment, by).await?;
-    let builds: Vec<BuildInfo> = builds.iter().map(BuildInfo::from).collect();
-    print_rollback(environment, c.id, &builds);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints the builds `lockgate rollback` queued to re-deploy candidate `id`.
-pub(super) fn print_rollback(environment: &str, id: i64, builds: &[BuildInfo]) {
-    println!("rolling `{environment}` back to candidate #{id}:");
-    for b in builds {
-        println!("  queued {} #{} (build {})", b.job, b.number, b.id);
-    }
-    println!("`lockgate run` or a running server executes the builds");
-}
-
-/// `lockgate why ENVIRONMENT`.
-pub async fn why(
-    cli: &Cli,
-    args: &PipelineArgs,
-    environment: &str,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let scheduler = args
-        .scheduler(cli, Arc::new(lockgate_engine::runner::NoObserver))
-        .await?;
-    let status = scheduler.environment_status(environment).await?;
-    print_why(&status, json)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints `lockgate why`: where the environment stands and what blocks its next candidate.
-pub(super) fn print_why(status: &EnvironmentStatus, json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(status)?);
-    } else {
-        print_environment(status);
-        if status.blockers.is_empty() {
-            println!(
-                "  nothing blocks it: the newest qualified candidate upstream is already here"
-            );
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_parse_from_json_or_pairs() {
-        assert_eq!(
-            parse_version(r#"{"number":"3"}"#).unwrap(),
-            Version::new().with("number", "3")
-        );
-        assert_eq!(
-            parse_version("ref=abc, n=2").unwrap(),
-            Version::new().with("ref", "abc").with("n", "2")
-        );
-        assert!(parse_version("nope").is_err());
     }
 }

@@ -1,15 +1,14 @@
-//! The commands of `lockgate --server URL …`: the local ones, answered by a running
-//! `lockgate server` through its HTTP API ([`crate::client`]) and printed by the same printers
-//! ([`super::pipeline`]), so they print the same text and JSON.
+//! The [`Backend`] of a running `lockgate server`: its HTTP API through the typed client
+//! ([`crate::client`]), which reads the same wire types the server answers with.
 
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::pipeline::{self, BuildRef};
-use super::{Cli, Command};
-use crate::client::{BuildInfo, Client, ClientError, LogEvent};
+use super::backend::{Backend, Result};
+use super::logs::BuildRef;
+use crate::client::{Client, ClientError, LogEvent};
+use lockgate_api::wire::{self, BuildStatus, Version};
 
 /// How long `logs --follow` keeps reconnecting to a server that went away.
 const RECONNECT_FOR: Duration = Duration::from_secs(60);
@@ -17,206 +16,171 @@ const RECONNECT_FOR: Duration = Duration::from_secs(60);
 /// Largest page the API serves.
 const PAGE: u32 = 500;
 
-/// Runs `cli.command` against the server at `url`.
-pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
-    let client = Client::new(url, cli.token.as_deref())?;
-    match &cli.command {
-        Command::Status { json, .. } => {
-            let statuses = client.environments().await?;
-            let jobs = if *json {
-                Vec::new()
-            } else {
-                client.jobs().await?
-            };
-            pipeline::print_status(&statuses, &jobs, *json)?;
-        }
-        Command::Builds {
-            job, limit, json, ..
-        } => {
-            let builds = builds(&client, job.as_deref(), *limit).await?;
-            pipeline::print_builds(&builds, *json)?;
-        }
-        Command::Logs { build, follow, .. } => logs(&client, build, *follow).await?,
-        Command::Trigger { job, .. } => pipeline::print_queued(&client.trigger(job).await?),
-        Command::Check { resource, .. } => {
-            let new = client.check(resource).await?;
-            let latest = client
-                .resources()
-                .await?
-                .into_iter()
-                .find(|r| &r.name == resource)
-                .and_then(|r| r.latest);
-            pipeline::print_checked(resource, new, latest.as_ref().map(|v| &v.version));
-        }
-        Command::Pin {
-            resource, version, ..
-        } => {
-            let version = pipeline::parse_version(version)?;
-            let pinned = client.pin(resource, &version).await?;
-            pipeline::print_pinned(resource, Some(&pinned));
-        }
-        Command::Unpin { resource, .. } => {
-            client.unpin(resource).await?;
-            pipeline::print_pinned(resource, None);
-        }
-        Command::Disable {
-            resource, version, ..
-        }
-        | Command::Enable {
-            resource, version, ..
-        } => {
-            let disabled = matches!(cli.command, Command::Disable { .. });
-            let version = pipeline::parse_version(version)?;
-            client.set_disabled(resource, &version, disabled).await?;
-            pipeline::print_disabled(resource, &version, disabled);
-        }
-        Command::Approve {
-            environment,
-            candidate,
-            approver,
-            comment,
-            ..
-        } => {
-            if let Some(name) = approver {
-                eprintln!(
-                    "note: the server records the name of the token (--token / LOCKGATE_TOKEN) as the approver, not `{name}` (--as)"
-                );
-            }
-            let a = client
-                .approve(environment, *candidate, comment.as_deref())
-                .await?;
-            pipeline::print_approved(
-                environment,
-                a.candidate.id,
-                &a.candidate.version_lines(),
-                &a.approved_by,
-                a.first_approval,
-            );
-        }
-        Command::Rollback {
-            environment, by, ..
-        } => {
-            if !cli.given_on_command_line(&["by"]).is_empty() {
-                eprintln!(
-                    "note: the server records the name of the token (--token / LOCKGATE_TOKEN) as who rolled back, not `{by}` (--as)"
-                );
-            }
-            let r = client.rollback(environment).await?;
-            pipeline::print_rollback(environment, r.candidate.id, &r.builds);
-        }
-        Command::Why {
-            environment, json, ..
-        } => pipeline::print_why(&client.why(environment).await?, *json)?,
-        Command::Nodes { json, .. } => {
-            let n = client.nodes().await?;
-            pipeline::print_nodes(n.scheduler.as_deref(), &n.nodes, *json)?;
-        }
-        Command::Plugin(_)
-        | Command::Validate(_)
-        | Command::Run { .. }
-        | Command::Server { .. } => {
-            bail!(
-                "`lockgate {}` cannot run against a server",
-                cli.command.name()
-            )
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+/// A server's API.
+pub(crate) struct Remote {
+    client: Client,
 }
 
-/// The newest `limit` builds (of `job`), in pages of at most [`PAGE`].
-async fn builds(client: &Client, job: Option<&str>, limit: u32) -> anyhow::Result<Vec<BuildInfo>> {
-    let mut out: Vec<BuildInfo> = Vec::new();
-    let mut before = None;
-    while (out.len() as u32) < limit {
-        let want = (limit - out.len() as u32).min(PAGE);
-        let page = client.builds(job, want, before).await?;
-        let full = page.builds.len() as u32 == want;
-        out.extend(page.builds);
-        match page.next_before {
-            Some(b) if full => before = Some(b),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// `lockgate logs BUILD [--follow]` against the server.
-async fn logs(client: &Client, spec: &str, follow: bool) -> anyhow::Result<()> {
-    let build = match BuildRef::parse(spec)? {
-        BuildRef::Id(id) => client.build(id).await?,
-        BuildRef::Number(job, number) => client.build_by_number(&job, number).await?,
-    };
-    if follow {
-        return follow_logs(client, &build).await;
-    }
-    let mut after = 0;
-    loop {
-        let page = client.logs(build.id, after, PAGE).await?;
-        if page.lines.is_empty() {
-            return Ok(());
-        }
-        for l in &page.lines {
-            pipeline::print_log_line(&l.stream, &l.text);
-        }
-        after = page.next_after;
+impl Remote {
+    /// The server at `url`, called with `token`.
+    pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Self> {
+        Ok(Self {
+            client: Client::new(url, token)?,
+        })
     }
 }
 
-/// Prints the live log (the server's event stream) until the build ends, reconnecting from the
-/// last line seen when the connection drops or the server restarts.
-async fn follow_logs(client: &Client, build: &BuildInfo) -> anyhow::Result<()> {
-    let mut after = 0;
-    let mut last_contact = Instant::now();
-    loop {
-        match client.log_stream(build.id, after).await {
-            Ok(mut stream) => {
-                last_contact = Instant::now();
-                loop {
-                    match stream.next().await {
-                        Ok(Some(LogEvent::Line(l))) => {
-                            pipeline::print_log_line(&l.stream, &l.text);
-                            after = l.seq;
-                            last_contact = Instant::now();
+impl Backend for Remote {
+    async fn environments(&self) -> Result<Vec<wire::EnvironmentStatus>> {
+        Ok(self.client.environments().await?)
+    }
+
+    async fn why(&self, environment: &str) -> Result<wire::EnvironmentStatus> {
+        Ok(self.client.why(environment).await?)
+    }
+
+    async fn jobs(&self) -> Result<Vec<wire::JobSummary>> {
+        Ok(self.client.jobs().await?)
+    }
+
+    async fn builds(
+        &self,
+        job: Option<&str>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<wire::BuildPage> {
+        Ok(self
+            .client
+            .builds(job, Some(limit.min(PAGE)), before)
+            .await?)
+    }
+
+    async fn build(&self, build: &BuildRef) -> Result<wire::Build> {
+        Ok(match build {
+            BuildRef::Id(id) => self.client.build(*id).await?.build,
+            BuildRef::Number(job, number) => self.client.build_by_number(job, *number).await?,
+        })
+    }
+
+    async fn logs(&self, id: i64, after: i64) -> Result<wire::LogPage> {
+        Ok(self.client.logs(id, after, Some(PAGE)).await?)
+    }
+
+    /// Follows the server's event stream until the build ends, reconnecting from the last
+    /// line seen (`Last-Event-ID`) when the connection drops or the server restarts.
+    async fn follow(
+        &self,
+        build: &wire::Build,
+        line: &mut dyn FnMut(&wire::LogLine),
+    ) -> Result<BuildStatus> {
+        let client = &self.client;
+        let mut after = 0;
+        let mut last_contact = Instant::now();
+        loop {
+            match client.log_stream(build.id, after).await {
+                Ok(mut stream) => {
+                    last_contact = Instant::now();
+                    loop {
+                        match stream.next().await {
+                            Ok(Some(LogEvent::Line(l))) => {
+                                line(&l);
+                                after = l.seq;
+                                last_contact = Instant::now();
+                            }
+                            Ok(Some(LogEvent::End(status))) => return Ok(status),
+                            Ok(Some(LogEvent::Shutdown)) => {
+                                eprintln!(
+                                    "lockgate: the server at {} is shutting down; reconnecting when it is back",
+                                    client.url()
+                                );
+                                break;
+                            }
+                            Ok(Some(LogEvent::Error(m))) => {
+                                bail!(
+                                    "the server cannot stream the log of build {}: {m}",
+                                    build.id
+                                )
+                            }
+                            // The connection dropped: reconnect from the last line.
+                            Ok(None) | Err(ClientError::Read { .. }) => break,
+                            Err(e) => return Err(e.into()),
                         }
-                        Ok(Some(LogEvent::End(status))) => {
-                            pipeline::print_log_end(&build.job, build.number, status);
-                            return Ok(());
-                        }
-                        Ok(Some(LogEvent::Shutdown)) => {
-                            eprintln!(
-                                "lockgate: the server at {} is shutting down; reconnecting when it is back",
-                                client.url()
-                            );
-                            break;
-                        }
-                        Ok(Some(LogEvent::Error(m))) => {
-                            bail!(
-                                "the server cannot stream the log of build {}: {m}",
-                                build.id
-                            )
-                        }
-                        // The connection dropped: reconnect from the last line.
-                        Ok(None) | Err(ClientError::Read { .. }) => break,
-                        Err(e) => return Err(e.into()),
                     }
                 }
-            }
-            Err(e @ ClientError::Unreachable { .. }) => {
-                if last_contact.elapsed() > RECONNECT_FOR {
-                    return Err(e.into());
+                Err(e @ ClientError::Unreachable { .. }) => {
+                    if last_contact.elapsed() > RECONNECT_FOR {
+                        return Err(e.into());
+                    }
                 }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    async fn resources(&self) -> Result<Vec<wire::ResourceSummary>> {
+        Ok(self.client.resources().await?)
+    }
+
+    async fn check(&self, resource: &str) -> Result<wire::CheckAnswer> {
+        Ok(self.client.check(resource).await?)
+    }
+
+    async fn pin(&self, resource: &str, version: &Version) -> Result<wire::PinAnswer> {
+        Ok(self.client.pin(resource, version).await?)
+    }
+
+    async fn unpin(&self, resource: &str) -> Result<wire::PinAnswer> {
+        Ok(self.client.unpin(resource).await?)
+    }
+
+    async fn set_disabled(
+        &self,
+        resource: &str,
+        version: &Version,
+        disabled: bool,
+    ) -> Result<wire::DisabledAnswer> {
+        Ok(self
+            .client
+            .set_disabled(resource, version, disabled)
+            .await?)
+    }
+
+    async fn trigger(&self, job: &str) -> Result<wire::Build> {
+        Ok(self.client.trigger(job).await?)
+    }
+
+    async fn approve(
+        &self,
+        environment: &str,
+        body: &wire::ApproveBody,
+        approver: Option<&str>,
+    ) -> Result<wire::ApproveAnswer> {
+        if let Some(name) = approver {
+            eprintln!(
+                "note: the server records the name of the token (--token / LOCKGATE_TOKEN) as the approver, not `{name}` (--as)"
+            );
+        }
+        Ok(self.client.approve(environment, body).await?)
+    }
+
+    async fn rollback(&self, environment: &str, by: Option<&str>) -> Result<wire::RollbackAnswer> {
+        if let Some(by) = by {
+            eprintln!(
+                "note: the server records the name of the token (--token / LOCKGATE_TOKEN) as who rolled back, not `{by}` (--as)"
+            );
+        }
+        Ok(self.client.rollback(environment).await?)
+    }
+
+    async fn nodes(&self) -> Result<wire::Nodes> {
+        Ok(self.client.nodes().await?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockgate_store::BuildStatus;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Answers one connection after another with the next event stream, then closes it;
@@ -258,12 +222,13 @@ mod tests {
             ),
         ])
         .await;
-        let client = Client::new(&url, Some("secret-token")).unwrap();
-        let build = BuildInfo {
+        let remote = Remote::new(&url, Some("secret-token")).unwrap();
+        let build = wire::Build {
             id: 7,
             job: "deploy".into(),
             number: 2,
             status: BuildStatus::Started,
+            finished: false,
             reason: "trigger".into(),
             retry_of: None,
             node: None,
@@ -271,7 +236,13 @@ mod tests {
             started_at: None,
             finished_at: None,
         };
-        follow_logs(&client, &build).await.unwrap();
+        let mut seen = Vec::new();
+        let status = remote
+            .follow(&build, &mut |l| seen.push(l.seq))
+            .await
+            .unwrap();
+        assert_eq!(status, BuildStatus::Succeeded);
+        assert_eq!(seen, [1, 2, 3]);
         let heads = server.await.unwrap();
         assert_eq!(heads.len(), 3);
         assert!(

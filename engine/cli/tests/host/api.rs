@@ -1,11 +1,12 @@
-//! The HTTP API over real HTTP: health, and resource webhooks that run a check at once.
+//! The HTTP API over real HTTP, through the typed client of `lockgate --server`: health, and
+//! resource webhooks that run a check at once.
 
+use lockgate::client::{Client, ClientError};
 use lockgate::config::Vars;
 use lockgate::runner::Runner;
 use lockgate::scheduler::Scheduler;
 use lockgate::store::Store;
 use lockgate_test_artifacts as artifacts;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PIPELINE: &str = r#"
 environments: [development]
@@ -31,18 +32,16 @@ jobs:
       - get: quiet
 "#;
 
-/// One HTTP/1.1 request; returns (status, body).
-async fn request(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
+/// The status and message of an error answer.
+fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (u16, String) {
+    match r.expect_err("expected an error answer") {
+        ClientError::TokenNeeded { message, .. } | ClientError::TokenRejected { message, .. } => {
+            (401, message)
+        }
+        ClientError::Forbidden { message } => (403, message),
+        ClientError::Api { status, message } => (status, message),
+        other => panic!("not an API error: {other}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,67 +77,40 @@ async fn webhooks_check_at_once_with_the_right_token_only() {
         },
     ));
     let addr = bound_rx.await.unwrap();
+    let api = Client::new(&format!("http://{addr}"), None).unwrap();
 
-    assert_eq!(
-        request(addr, "GET", "/healthz").await,
-        (200, "ok\n".to_owned())
-    );
+    assert_eq!(api.health().await.unwrap(), "ok\n");
 
-    let (status, body) = request(
-        addr,
-        "POST",
-        "/api/v1/resources/release/check?webhook_token=wrong",
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
-    assert!(body.contains("webhook_token"), "{body}");
+    let (status, message) = refusal(api.webhook("release", "wrong").await);
+    assert_eq!(status, 403, "{message}");
+    assert!(message.contains("webhook_token"), "{message}");
     assert_eq!(
         store.latest_version("release").await.unwrap(),
         None,
         "a refused hook checks nothing"
     );
 
-    let (status, body) = request(addr, "POST", "/api/v1/resources/release/check").await;
+    let (status, message) = refusal(api.check("release").await);
     assert_eq!(
         status, 401,
-        "neither a webhook token nor a bearer token: {body}"
+        "neither a webhook token nor a bearer token: {message}"
     );
 
-    let (status, body) = request(
-        addr,
-        "POST",
-        "/api/v1/resources/release/check?webhook_token=t0ken-of-the-hook",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(answer["new_versions"], 1);
+    let answer = api.webhook("release", "t0ken-of-the-hook").await.unwrap();
+    assert_eq!(answer.resource, "release");
+    assert_eq!(answer.new_versions, 1);
     let latest = store.latest_version("release").await.unwrap().unwrap();
     assert_eq!(latest.version.get("number"), Some("1"));
 
     std::fs::write(dir.path().join("upstream/release"), "3").unwrap();
-    let (_, body) = request(
-        addr,
-        "POST",
-        "/api/v1/resources/release/check?webhook_token=t0ken-of-the-hook",
-    )
-    .await;
-    assert!(
-        body.contains("\"new_versions\":2"),
-        "versions 2 and 3 are new: {body}"
-    );
+    let answer = api.webhook("release", "t0ken-of-the-hook").await.unwrap();
+    assert_eq!(answer.new_versions, 2, "versions 2 and 3 are new");
 
-    let (status, body) = request(
-        addr,
-        "POST",
-        "/api/v1/resources/quiet/check?webhook_token=x",
-    )
-    .await;
-    assert_eq!(status, 403, "no webhook_token configured: {body}");
-    let (status, body) =
-        request(addr, "POST", "/api/v1/resources/nope/check?webhook_token=x").await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body.contains("no resource `nope`"), "{body}");
+    let (status, message) = refusal(api.webhook("quiet", "x").await);
+    assert_eq!(status, 403, "no webhook_token configured: {message}");
+    let (status, message) = refusal(api.webhook("nope", "x").await);
+    assert_eq!(status, 404, "{message}");
+    assert!(message.contains("no resource `nope`"), "{message}");
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();

@@ -1,0 +1,76 @@
+//! `lockgate status` and `lockgate why`: where each environment stands, what holds its next
+//! candidate back, and the last build of every job.
+
+use std::process::ExitCode;
+
+use super::backend::{Backend, Result};
+use lockgate_api::wire;
+
+/// Prints where an environment stands (`status`, `why`, `run`).
+pub(super) fn print_environment(status: &wire::EnvironmentStatus) {
+    println!("{}", status.environment);
+    match &status.current {
+        Some(c) => println!(
+            "  runs       candidate #{}: {}",
+            c.id,
+            c.versions.join(", ")
+        ),
+        None => println!("  runs       nothing yet"),
+    }
+    if let Some(q) = &status.qualified {
+        println!(
+            "  qualified  candidate #{}: {}",
+            q.id,
+            q.versions.join(", ")
+        );
+    }
+    if let Some(n) = &status.next {
+        println!(
+            "  next       candidate #{}: {}",
+            n.id,
+            n.versions.join(", ")
+        );
+    }
+    for b in &status.blockers {
+        println!("  blocked    {b}");
+    }
+}
+
+/// `lockgate status [--json]`: the environments (only them, as JSON, with `--json`), then
+/// each job's last build.
+pub(super) async fn status(backend: &impl Backend, json: bool) -> Result<ExitCode> {
+    let statuses = backend.environments().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&statuses)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let jobs = backend.jobs().await?;
+    for s in &statuses {
+        print_environment(s);
+    }
+    println!();
+    println!("jobs");
+    for job in &jobs {
+        let state = job.last_build.as_ref().map_or("no builds".to_owned(), |b| {
+            format!("#{} {}", b.number, b.status)
+        });
+        println!("  {:<24} {:<12} {state}", job.name, job.environment);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate why ENVIRONMENT [--json]`: where it stands and what blocks its next candidate.
+pub(super) async fn why(backend: &impl Backend, environment: &str, json: bool) -> Result<ExitCode> {
+    let status = backend.why(environment).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print_environment(&status);
+        if status.blockers.is_empty() {
+            println!(
+                "  nothing blocks it: the newest qualified candidate upstream is already here"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
