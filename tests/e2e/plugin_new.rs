@@ -10,7 +10,6 @@ use lockgate_e2e::{Run, lockgate, run};
 
 fn lg(args: &[&str]) -> Run {
     run(lockgate(Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .env_remove("LOCKGATE_REGISTRY")
         .args(args))
 }
 

@@ -70,10 +70,7 @@ fn examples() -> &'static Examples {
 fn lg(dir: &Path, args: &[&str]) -> Run {
     let mut cmd = lockgate(&scratch());
     cmd.current_dir(dir)
-        .args(args)
-        .env_remove("LOCKGATE_PIPELINE")
-        .env_remove("LOCKGATE_STATE")
-        .env_remove("LOCKGATE_REGISTRY");
+        .args(args);
     run(&mut cmd)
 }
 

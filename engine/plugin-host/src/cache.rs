@@ -82,7 +82,10 @@ impl CodeCache {
     }
 }
 
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "Component::deserialize is unsafe; only files this engine wrote are read"
+)]
 fn deserialize(engine: &Engine, entry: &Path) -> wasmtime::Result<Component> {
     // Read into memory rather than `deserialize_file`: a mapped file truncated by another
     // process (a second engine, an operator cleaning the cache) would crash this one.

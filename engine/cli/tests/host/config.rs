@@ -84,12 +84,16 @@ async fn library_output(file: &Path) -> (bool, String) {
 
 fn lockgate(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockgate"));
+    // Nothing of the shell's `LOCKGATE_*` settings (server, database, registry, config...).
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("LOCKGATE_")) {
+            cmd.env_remove(name);
+        }
+    }
     cmd.current_dir(dir)
         .arg("--cache-dir")
         .arg(crate::common::cache_dir())
         .env_remove("RUST_LOG")
-        .env_remove("LOCKGATE_REGISTRY")
-        .env_remove("LOCKGATE_CONFIG")
         // No user config file and no default registry: a registry is only what a test gives.
         .env("XDG_CONFIG_HOME", dir.join(".no-config"))
         .env("XDG_DATA_HOME", dir.join(".no-data"))
@@ -543,7 +547,7 @@ pipeline.yml:6:12: warning: resource `spare` is not used by any job
 #[test]
 fn the_reference_example_is_a_valid_pipeline() {
     let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipeline-reference.md"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/pipeline-reference.md"),
     )
     .unwrap();
     let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
