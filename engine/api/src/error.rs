@@ -2,6 +2,7 @@
 //! request, 401 no or unknown token, 403 a token without the role, 404 an unknown name, 409 the
 //! state does not allow it now, 502 a plugin failed, 500 the engine or its store broke).
 
+use lockgate_model::ErrorReport;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -75,7 +76,7 @@ impl From<StoreError> for ApiError {
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, e.to_string())
+        Self::new(status, e.report().to_string())
     }
 }
 
@@ -86,7 +87,7 @@ impl From<SchedulerError> for ApiError {
         match e {
             SchedulerError::Store(e) => e.into(),
             SchedulerError::Unknown(m) => Self::conflict(m),
-            e => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            e => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.report().to_string()),
         }
     }
 }

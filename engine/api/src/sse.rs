@@ -4,6 +4,7 @@
 //! build's final status once it finished and every line was sent (or a `shutdown` event when
 //! the server stops first).
 
+use lockgate_model::ErrorReport;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -80,7 +81,7 @@ pub(super) async fn stream(
                     f.queue.push_back(
                         Event::default()
                             .event("error")
-                            .data(json!({"error": e.to_string()}).to_string()),
+                            .data(json!({"error": e.report().to_string()}).to_string()),
                     );
                     continue;
                 }
@@ -104,7 +105,7 @@ pub(super) async fn stream(
                     f.queue.push_back(
                         Event::default()
                             .event("error")
-                            .data(json!({"error": e.to_string()}).to_string()),
+                            .data(json!({"error": e.report().to_string()}).to_string()),
                     );
                     continue;
                 }

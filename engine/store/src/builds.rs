@@ -563,9 +563,9 @@ fn build_from_row(row: &AnyRow) -> Result<Build> {
         job_id: col(row, "job_id")?,
         job: col(row, "job_name")?,
         number: col(row, "number")?,
-        status: status.parse().map_err(|detail| StoreError::Corrupt {
+        status: status.parse().map_err(|e: lockgate_model::ParseNameError| StoreError::Corrupt {
             what: "build status",
-            detail,
+            detail: e.to_string(),
         })?,
         reason: col(row, "reason")?,
         retry_of: col(row, "retry_of")?,

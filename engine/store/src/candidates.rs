@@ -331,9 +331,9 @@ fn event_from_row(row: &AnyRow) -> Result<StoredCandidateEvent> {
         id: col(row, "id")?,
         candidate_id: col(row, "candidate_id")?,
         environment: col(row, "environment")?,
-        event: event.parse().map_err(|detail| StoreError::Corrupt {
+        event: event.parse().map_err(|e: lockgate_model::ParseNameError| StoreError::Corrupt {
             what: "candidate event",
-            detail,
+            detail: e.to_string(),
         })?,
         at: col(row, "at")?,
         by: col(row, "by_name")?,
