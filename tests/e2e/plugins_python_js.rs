@@ -69,8 +69,7 @@ fn examples() -> &'static Examples {
 /// `lockgate ARGS` in `dir`, with the compiled-plugin cache shared by this test binary.
 fn lg(dir: &Path, args: &[&str]) -> Run {
     let mut cmd = lockgate(&scratch());
-    cmd.current_dir(dir)
-        .args(args);
+    cmd.current_dir(dir).args(args);
     run(&mut cmd)
 }
 

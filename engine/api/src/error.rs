@@ -2,11 +2,11 @@
 //! request, 401 no or unknown token, 403 a token without the role, 404 an unknown name, 409 the
 //! state does not allow it now, 502 a plugin failed, 500 the engine or its store broke).
 
-use lockgate_model::ErrorReport;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lockgate_model::ErrorReport;
 use serde_json::json;
 
 use lockgate_engine::scheduler::SchedulerError;

@@ -364,7 +364,9 @@ impl Runner {
     {
         let record = match self.store.begin_step(ctx.build.id, path, kind, name).await {
             Ok(r) => r,
-            Err(e) => return Outcome::Errored(format!("cannot record step `{name}`: {}", e.report())),
+            Err(e) => {
+                return Outcome::Errored(format!("cannot record step `{name}`: {}", e.report()));
+            }
         };
         self.observer.event(BuildEvent::StepStarted {
             build: &ctx.build,
@@ -602,7 +604,10 @@ impl Runner {
             .save_output(ctx.build.id, resource, &fetched)
             .await
         {
-            return Outcome::Errored(format!("cannot record the version `put` created: {}", e.report()));
+            return Outcome::Errored(format!(
+                "cannot record the version `put` created: {}",
+                e.report()
+            ));
         }
         // Like Concourse, fetch what was just created so later steps (tests) see it.
         self.fetch(

@@ -25,14 +25,14 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use bindings::{CONTRACT_VERSION, RESOURCE_EXPORT, TEST_EXPORT};
 pub use cache::{CacheOutcome, default_cache_dir};
-pub use error::{HostError, InvokeError, LoadError, PluginFailure};
+pub use error::{HostError, InvokeError, LoadError, OutputError, PluginFailure};
 pub use lockgate_model::{
     Capabilities, CaseStatus, Description, DirGrant, Fetched, Grants, InvalidVersion, Metadata,
     NetworkGrant, NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version,
 };
 pub use lockgate_model::{GrantError, Limits, Operation, humanize};
 pub use output::{Level, LogLine, LogSink, LogSource, MemorySink, NullSink};
-pub use plugin::{Invocation, Plugin};
+pub use plugin::{Invocation, MAX_TRAP_DETAIL, Plugin};
 
 use cache::CodeCache;
 use sandbox::HostState;
@@ -95,19 +95,17 @@ impl PluginHost {
             }),
             false => Engine::new(&engine_config(&config, false)),
         }
-        .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        .map_err(engine_error)?;
 
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
         // wasi:http: the outgoing handler and the types only (no incoming handler); every
         // request passes the grant check of `http::HttpGate`.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
         bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+            .map_err(engine_error)?;
         bindings::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+            .map_err(engine_error)?;
 
         let cache = CodeCache::new(config.cache_dir.clone(), &engine)?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
@@ -131,6 +129,11 @@ impl PluginHost {
     pub fn config(&self) -> &HostConfig {
         &self.shared.config
     }
+}
+
+/// A wasmtime error of setting up the engine, its chain kept.
+fn engine_error(e: wasmtime::Error) -> HostError {
+    HostError::Engine(e.into_boxed_dyn_error())
 }
 
 fn engine_config(config: &HostConfig, pooling: bool) -> Config {

@@ -894,8 +894,11 @@ async fn the_openapi_document_describes_every_route() {
     let doc = get(addr, "/api/v1/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let on_disk: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json"))
-            .unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(doc, on_disk, "the served document is docs/openapi.json");

@@ -654,7 +654,10 @@ impl Scheduler {
             tracing::warn!("releasing the scheduler lease failed: {}", e.report());
         }
         if let Err(e) = store.remove_node(&node).await {
-            tracing::warn!("removing this node from the node table failed: {}", e.report());
+            tracing::warn!(
+                "removing this node from the node table failed: {}",
+                e.report()
+            );
         }
         Ok(())
     }
