@@ -166,20 +166,22 @@ fn friendly(s: &str, span: Span) -> Result<Duration, DurationError> {
 /// `1d2h` (jiff's friendly format with compact designators and no spaces).
 pub fn format_duration(d: Duration) -> String {
     let millis = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let span = Span::try_from(millis)
-        .and_then(|span| {
-            span.round(
-                SpanRound::new()
-                    .largest(Unit::Day)
-                    .smallest(Unit::Millisecond)
-                    .days_are_24_hours(),
-            )
-        })
-        .unwrap_or_else(|_| Span::new());
-    SpanPrinter::new()
-        .designator(Designator::Compact)
-        .spacing(Spacing::None)
-        .span_to_string(&span)
+    let span = Span::try_from(millis).and_then(|span| {
+        span.round(
+            SpanRound::new()
+                .largest(Unit::Day)
+                .smallest(Unit::Millisecond)
+                .days_are_24_hours(),
+        )
+    });
+    match span {
+        Ok(span) => SpanPrinter::new()
+            .designator(Designator::Compact)
+            .spacing(Spacing::None)
+            .span_to_string(&span),
+        // Beyond what a span holds (far more than any pipeline's duration): in seconds.
+        Err(_) => format!("{}s", d.as_secs()),
+    }
 }
 
 const SIZE_UNITS: &[(&str, u64)] = &[
@@ -332,6 +334,7 @@ mod tests {
             assert_eq!(format_duration(parse_duration(s).unwrap()), s);
         }
         assert_eq!(format_duration(Duration::ZERO), "0s");
+        assert!(format_duration(Duration::MAX).ends_with('s'));
         // To the millisecond; friendly input comes back compact.
         assert_eq!(format_duration(Duration::from_micros(1_500_700)), "1s500ms");
         assert_eq!(

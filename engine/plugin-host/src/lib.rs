@@ -24,7 +24,10 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use bindings::{CONTRACT_VERSION, RESOURCE_EXPORT, TEST_EXPORT};
-pub use cache::{CacheOutcome, default_cache_dir};
+pub use cache::{
+    CACHE_MAX_BYTES_ENV, CacheOutcome, DEFAULT_CACHE_MAX_BYTES, default_cache_dir,
+    default_cache_max_bytes,
+};
 pub use error::{HostError, InvokeError, LoadError, OutputError, PluginFailure};
 pub use lockgate_model::{
     Capabilities, CaseStatus, Description, DirGrant, Fetched, Grants, InvalidVersion, Metadata,
@@ -42,6 +45,10 @@ use sandbox::HostState;
 pub struct HostConfig {
     /// Directory of the compiled-code cache; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// Size budget of the compiled-code cache in bytes: after storing an entry, the least
+    /// recently used others are removed until the cache fits (default
+    /// [`default_cache_max_bytes`]: `$LOCKGATE_CACHE_MAX_BYTES`, else 1 GiB).
+    pub cache_max_bytes: u64,
     /// Upper bound of any plugin's memory cap, in bytes (default 4 GiB).
     pub max_memory_bytes: u64,
     /// Instances that may run at once with the pooling allocator (default 256).
@@ -61,6 +68,7 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             cache_dir: Some(default_cache_dir()),
+            cache_max_bytes: default_cache_max_bytes(),
             max_memory_bytes: 4 << 30,
             max_concurrent_instances: 256,
             pooling: true,
@@ -107,7 +115,7 @@ impl PluginHost {
         bindings::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(engine_error)?;
 
-        let cache = CodeCache::new(config.cache_dir.clone(), &engine)?;
+        let cache = CodeCache::new(config.cache_dir.clone(), config.cache_max_bytes, &engine)?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
         Ok(Self {
             shared: Arc::new(Shared {

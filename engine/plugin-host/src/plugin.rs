@@ -826,6 +826,83 @@ mod tests {
         assert!(classify(p, b"\0asm\x0d\0\x01\0").is_ok());
     }
 
+    /// A core module whose export `f` calls `depth - 1` nested functions, the last of which
+    /// executes `unreachable`.
+    fn trapping_module(depth: u8) -> Vec<u8> {
+        assert!((1..100).contains(&depth));
+        let section = |id: u8, body: Vec<u8>| {
+            let mut s = vec![id, u8::try_from(body.len()).unwrap()];
+            s.extend(body);
+            s
+        };
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        m.extend(section(1, vec![1, 0x60, 0, 0]));
+        let mut funcs = vec![depth];
+        funcs.extend(std::iter::repeat_n(0, usize::from(depth)));
+        m.extend(section(3, funcs));
+        m.extend(section(7, vec![1, 1, b'f', 0, 0]));
+        let mut code = vec![depth];
+        for i in 0..depth {
+            if i + 1 < depth {
+                code.extend([4, 0, 0x10, i + 1, 0x0b]);
+            } else {
+                code.extend([3, 0, 0x00, 0x0b]);
+            }
+        }
+        m.extend(section(10, code));
+        m
+    }
+
+    /// The error of calling `f` of [`trapping_module`].
+    fn trap(depth: u8) -> wasmtime::Error {
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, trapping_module(depth)).unwrap();
+        let mut store = wasmtime::Store::new(&engine, ());
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance.get_func(&mut store, "f").unwrap();
+        f.call(&mut store, &[], &mut []).unwrap_err()
+    }
+
+    #[test]
+    fn trap_details_have_the_trap_a_short_guest_backtrace_and_no_host_frames() {
+        let e = trap(15);
+        assert_eq!(
+            e.downcast_ref::<Trap>(),
+            Some(&Trap::UnreachableCodeReached)
+        );
+        let detail = trap_detail(&e, "starting\nsomething went wrong\n");
+        assert!(
+            detail.starts_with("wasm trap: wasm `unreachable` instruction executed"),
+            "{detail}"
+        );
+        assert!(detail.contains("\nguest backtrace:\n   0: "), "{detail}");
+        assert!(detail.contains("\n   9: "), "{detail}");
+        assert!(!detail.contains("\n  10: "), "{detail}");
+        assert!(detail.contains("... 5 more frames"), "{detail}");
+        assert!(
+            detail.ends_with("last lines of stderr:\n  starting\n  something went wrong"),
+            "{detail}"
+        );
+        // Whatever `{:?}` adds (a host backtrace when RUST_BACKTRACE is set), none of it.
+        for host in [
+            "Stack backtrace",
+            ".rs:",
+            "lockgate_plugin_host",
+            "Caused by",
+        ] {
+            assert!(!detail.contains(host), "{host} in {detail}");
+        }
+    }
+
+    #[test]
+    fn trap_details_are_capped() {
+        let stderr = "x".repeat(3000) + "\n" + &"é".repeat(3000);
+        let detail = trap_detail(&trap(1), &stderr);
+        assert!(detail.len() <= MAX_TRAP_DETAIL, "{}", detail.len());
+        assert!(detail.ends_with(" [...]"), "{detail}");
+        assert!(detail.starts_with("wasm trap: "), "{detail}");
+    }
+
     #[test]
     fn extracts_rust_panic_messages() {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
