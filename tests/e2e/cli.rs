@@ -178,7 +178,7 @@ fn a_store_error_hides_the_password_and_prints_its_cause_once() {
     let url = "postgres://alice:s3cret@127.0.0.1:notaport/db";
     let r = run(lockgate(&tmp())
         .current_dir(dir.path())
-        .args(["status", "--state", url]));
+        .args(["builds", "--state", url]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
     let line = r.stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
