@@ -102,7 +102,7 @@ pub enum LockError {
         /// The plugin.
         name: String,
         /// The pinned version.
-        version: semver::Version,
+        version: String,
         /// The pinned digest.
         pinned: String,
         /// The registry's digest.
@@ -287,7 +287,7 @@ impl Resolver {
                 return Err(LockError::PinReplaced {
                     lockfile: lock_name,
                     name: name.to_owned(),
-                    version: pin.version,
+                    version: pin.version.to_string(),
                     pinned: pin.sha256,
                     recorded: entry.manifest.sha256,
                 });
