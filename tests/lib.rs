@@ -43,13 +43,26 @@ impl From<Output> for Run {
     }
 }
 
-/// A `lockgate` command with a private compiled-plugin cache under `cache_root`.
+/// Removes from `cmd` every `LOCKGATE_*` variable of this process's environment (a shell's
+/// `LOCKGATE_SERVER`, `LOCKGATE_DATABASE_URL`, `LOCKGATE_REGISTRY`, ...), so that a test sees
+/// only the settings it gives itself.
+pub fn clear_lockgate_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("LOCKGATE_")) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// A `lockgate` command with a private compiled-plugin cache under `cache_root`, and no
+/// `LOCKGATE_*` variable of the environment the tests run in.
 pub fn lockgate(cache_root: &Path) -> Command {
     let mut cmd = Command::new(lockgate_bin());
+    // No user config file, no default registry, no server or database unless a test sets them.
+    clear_lockgate_env(&mut cmd);
     cmd.env("LOCKGATE_CACHE_DIR", cache_root.join("lockgate-cache"));
     cmd.env_remove("RUST_LOG");
-    // No user config file and no default registry unless a test sets them.
-    cmd.env_remove("LOCKGATE_CONFIG");
     cmd.env("XDG_CONFIG_HOME", cache_root.join("no-user-config"));
     cmd.env("XDG_DATA_HOME", cache_root.join("no-user-data"));
     cmd
@@ -127,13 +140,12 @@ pub fn toolchains() -> PathBuf {
 /// Returns how long it took, in seconds.
 pub fn build_script(what: &str, dir: &Path, script: &Path, args: &[&Path]) -> f64 {
     let started = Instant::now();
-    let out = Command::new("bash")
+    let out = clear_lockgate_env(&mut Command::new("bash"))
         .arg(script)
         .args(args)
         .current_dir(dir)
         .env("LOCKGATE_TOOLCHAINS", toolchains())
         .env("LOCKGATE", lockgate_bin())
-        .env_remove("LOCKGATE_ADAPTER")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run bash {}: {e}", script.display()));
@@ -244,11 +256,6 @@ impl CloudGov {
     pub fn command(&self) -> Command {
         let mut cmd = lockgate(self.dir.path());
         cmd.current_dir(self.dir.path())
-            .env_remove("LOCKGATE_PIPELINE")
-            .env_remove("LOCKGATE_STATE")
-            .env_remove("LOCKGATE_DATABASE_URL")
-            .env_remove("LOCKGATE_SERVER")
-            .env_remove("LOCKGATE_TOKEN")
             .stdin(std::process::Stdio::null());
         cmd
     }

@@ -380,11 +380,6 @@ fn the_dashboard_renders_200_jobs_and_updates_them_live() {
     .expect("writing pipeline.yml");
     let mut cmd = lockgate(dir.path());
     cmd.current_dir(dir.path())
-        .env_remove("LOCKGATE_PIPELINE")
-        .env_remove("LOCKGATE_STATE")
-        .env_remove("LOCKGATE_DATABASE_URL")
-        .env_remove("LOCKGATE_SERVER")
-        .env_remove("LOCKGATE_TOKEN")
         .stdin(std::process::Stdio::null())
         .args([
             "server",

@@ -170,3 +170,52 @@ fn call_run_exits_non_zero_when_a_case_fails() {
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["suites"][0]["cases"][1]["status"], "failed");
 }
+
+#[test]
+fn a_store_error_hides_the_password_and_prints_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A URL the driver refuses at once (no port number), with a password.
+    let url = "postgres://alice:s3cret@127.0.0.1:notaport/db";
+    let r = run(lockgate(&tmp())
+        .current_dir(dir.path())
+        .args(["builds", "--state", url]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    let line = r.stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    assert!(
+        line.starts_with(
+            "error: cannot open the state store `postgres://alice:***@127.0.0.1:notaport/db`: "
+        ),
+        "{line}"
+    );
+    assert_eq!(
+        line.matches("cannot open the state store").count(),
+        1,
+        "{line}"
+    );
+    // Each cause once: no part of the line after the message repeats.
+    let causes: Vec<&str> = line.split(": ").skip(2).collect();
+    assert!(!causes.is_empty(), "{line}");
+    for (i, c) in causes.iter().enumerate() {
+        assert!(!causes[i + 1..].contains(c), "`{c}` twice in {line}");
+    }
+}
+
+#[test]
+fn a_corrupt_component_is_reported_with_wasmtimes_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("truncated.wasm");
+    let bytes = std::fs::read(artifacts::COUNTER).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let r = lg(&["plugin", "inspect", file.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    let line = r.stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    let message = format!(
+        "error: `{}` is not a valid WebAssembly component (truncated or corrupt?): ",
+        file.display()
+    );
+    assert!(line.starts_with(&message), "{line}");
+    // wasmtime's reason follows, once.
+    assert!(line.len() > message.len(), "{line}");
+    assert_eq!(line.matches("not a valid WebAssembly").count(), 1, "{line}");
+}

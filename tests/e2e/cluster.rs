@@ -90,8 +90,6 @@ impl Cluster {
             .env("LOCKGATE_VAR_COUNTER_WASM", artifacts::COUNTER)
             .env("LOCKGATE_VAR_HOSTILE_WASM", artifacts::HOSTILE)
             .env("LOCKGATE_STATE", self.state())
-            .env_remove("LOCKGATE_PIPELINE")
-            .env_remove("LOCKGATE_REGISTRY")
             .stdin(Stdio::null());
         cmd
     }

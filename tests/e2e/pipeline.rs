@@ -70,9 +70,6 @@ impl Project {
             .env("LOCKGATE_VAR_COUNTER_WASM", artifacts::COUNTER)
             .env("LOCKGATE_VAR_ASSERT_FILE_WASM", artifacts::ASSERT_FILE)
             .env("LOCKGATE_VAR_HOSTILE_WASM", artifacts::HOSTILE)
-            .env_remove("LOCKGATE_PIPELINE")
-            .env_remove("LOCKGATE_STATE")
-            .env_remove("LOCKGATE_REGISTRY")
             .stdin(Stdio::null());
         cmd
     }

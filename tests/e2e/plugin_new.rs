@@ -9,9 +9,7 @@ use std::process::Command;
 use lockgate_e2e::{Run, lockgate, run};
 
 fn lg(args: &[&str]) -> Run {
-    run(lockgate(Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .env_remove("LOCKGATE_REGISTRY")
-        .args(args))
+    run(lockgate(Path::new(env!("CARGO_TARGET_TMPDIR"))).args(args))
 }
 
 fn ok(args: &[&str]) -> Run {

@@ -541,9 +541,6 @@ fn c_go_and_zig_plugins_walk_a_release_through_three_environments() {
             .env("LOCKGATE_VAR_RELEASE_FILE_WASM", &zig)
             .env("LOCKGATE_VAR_REQUIRED_LINES_WASM", &c)
             .env("LOCKGATE_VAR_VERSION_POLICY_WASM", &go)
-            .env_remove("LOCKGATE_PIPELINE")
-            .env_remove("LOCKGATE_STATE")
-            .env_remove("LOCKGATE_REGISTRY")
             .stdin(Stdio::null()))
     };
     let deployed = |env: &str| fs::read_to_string(dir.join("envs").join(env).join("RELEASE")).ok();

@@ -69,11 +69,7 @@ fn examples() -> &'static Examples {
 /// `lockgate ARGS` in `dir`, with the compiled-plugin cache shared by this test binary.
 fn lg(dir: &Path, args: &[&str]) -> Run {
     let mut cmd = lockgate(&scratch());
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("LOCKGATE_PIPELINE")
-        .env_remove("LOCKGATE_STATE")
-        .env_remove("LOCKGATE_REGISTRY");
+    cmd.current_dir(dir).args(args);
     run(&mut cmd)
 }
 

@@ -54,10 +54,6 @@ impl Project {
     fn command(&self) -> Command {
         let mut cmd = lockgate(Path::new(env!("CARGO_TARGET_TMPDIR")));
         cmd.current_dir(self.dir.path())
-            .env_remove("LOCKGATE_REGISTRY")
-            .env_remove("LOCKGATE_PIPELINE")
-            .env_remove("LOCKGATE_STATE")
-            .env_remove("LOCKGATE_CONFIG")
             .env("XDG_CONFIG_HOME", self.path("xdg-config"))
             .env("XDG_DATA_HOME", self.path("xdg-data"))
             .stdin(Stdio::null());

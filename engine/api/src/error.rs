@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lockgate_model::ErrorReport;
 
 use lockgate_engine::operations::OperationError;
 use lockgate_engine::scheduler::SchedulerError;
@@ -78,7 +79,7 @@ impl From<StoreError> for ApiError {
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, e.to_string())
+        Self::new(status, e.report().to_string())
     }
 }
 
@@ -89,7 +90,7 @@ impl From<SchedulerError> for ApiError {
         match e {
             SchedulerError::Store(e) => e.into(),
             SchedulerError::Unknown(m) => Self::conflict(m),
-            e => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            e => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.report().to_string()),
         }
     }
 }
@@ -110,7 +111,7 @@ impl From<OperationError> for ApiError {
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         };
-        Self::new(status, e.to_string())
+        Self::new(status, e.report().to_string())
     }
 }
 

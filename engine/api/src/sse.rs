@@ -4,6 +4,7 @@
 //! build's final status once it finished and every line was sent (or a `shutdown` event when
 //! the server stops first).
 
+use lockgate_model::ErrorReport;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -101,7 +102,7 @@ pub(super) async fn stream(
                     f.queue.push_back(json_event(
                         event::ERROR,
                         &wire::ErrorBody {
-                            error: e.to_string(),
+                            error: e.report().to_string(),
                         },
                     ));
                     continue;
@@ -123,7 +124,7 @@ pub(super) async fn stream(
                     f.queue.push_back(json_event(
                         event::ERROR,
                         &wire::ErrorBody {
-                            error: e.to_string(),
+                            error: e.report().to_string(),
                         },
                     ));
                     continue;

@@ -53,6 +53,12 @@ impl Drop for Nodes {
 
 fn lockgate(dir: &Path, state: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockgate"));
+    // Only the settings given here: none of the shell's `LOCKGATE_*` variables.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("LOCKGATE_")) {
+            cmd.env_remove(name);
+        }
+    }
     cmd.current_dir(dir)
         .env("LOCKGATE_VAR_COUNTER_WASM", artifacts::COUNTER)
         .env("LOCKGATE_VAR_HOSTILE_WASM", artifacts::HOSTILE)
@@ -136,6 +142,15 @@ fn main() {
         .ok()
         .filter(|u| !u.is_empty())
     else {
+        // In CI the smoke round must run: a missing database is a failure, not a skip.
+        if std::env::var_os("CI").is_some() {
+            eprintln!(
+                "cluster_throughput: LOCKGATE_TEST_DATABASE_URL is not set, and in CI this bench \
+                 may not be skipped (e.g. \
+                 LOCKGATE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)"
+            );
+            std::process::exit(1);
+        }
         eprintln!(
             "SKIPPED cluster_throughput: set LOCKGATE_TEST_DATABASE_URL to a PostgreSQL database"
         );

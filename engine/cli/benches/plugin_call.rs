@@ -134,7 +134,10 @@ fn plugin_call(c: &mut Criterion) {
 
 /// The benchmark groups of this file.
 mod groups {
-    #![allow(missing_docs)]
+    #![allow(
+        missing_docs,
+        reason = "criterion_group! generates an undocumented public function"
+    )]
     use super::*;
     criterion_group!(benches, plugin_call);
 }

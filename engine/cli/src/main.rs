@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use lockgate::cli::{self, Cli};
+use lockgate::model::Report;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args(std::env::args_os());
@@ -32,7 +33,9 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The error and each of its causes, once (a cause some library repeats in its
+            // own message is not printed twice).
+            eprintln!("error: {}", Report::new(e.as_ref()));
             ExitCode::from(1)
         }
     }

@@ -39,11 +39,12 @@ pub use model::{
     InParallel, Inputs, Job, Payload, Pipeline, PluginRef, PluginType, Put, Resource, Step, Test,
     VersionPolicy,
 };
-pub use plugins::parse_plugin_ref;
+pub use plugins::{PluginRefError, parse_plugin_ref};
 pub use span::{Span, Spanned};
-pub use units::{format_duration, parse_duration, parse_size};
+pub use units::{DurationError, SizeError, format_duration, parse_duration, parse_size};
 pub use validate::{
-    SchemaSource, StaticSchemas, TypeKind, validate, validate_schemas, validate_structure,
+    SchemaError, SchemaSource, StaticSchemas, TypeKind, validate, validate_schemas,
+    validate_structure,
 };
 pub use vars::{
     ENV_SECRET_PREFIX, ENV_VAR_PREFIX, Lookup, MIN_REDACTED_LEN, REDACTED, Redactor, VarFiles,

@@ -659,7 +659,7 @@ impl Conv<'_> {
     fn plugin_ref(&mut self, key: &Key, node: &Node) -> Spanned<PluginRef> {
         let parsed = self.string(key, node).and_then(|s| {
             parse_plugin_ref(&s.value, self.dir)
-                .map_err(|e| self.error(s.span, e))
+                .map_err(|e| self.error(s.span, e.to_string()))
                 .ok()
         });
         match parsed {

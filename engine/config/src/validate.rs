@@ -31,18 +31,43 @@ impl TypeKind {
     }
 }
 
+/// Why a [`SchemaSource`] has no description of a plugin (reported at its `plugin:`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// The plugin could not be loaded: the loader's message (it names the file or the
+    /// registry reference, and the cause).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The plugin was not loaded at all.
+    #[error("plugin of {} `{name}` was not loaded", kind.noun())]
+    NotLoaded {
+        /// Resource type or test type.
+        kind: TypeKind,
+        /// The type's name.
+        name: String,
+    },
+    /// No description was given for this type.
+    #[error("no description of {} `{name}`", kind.noun())]
+    Missing {
+        /// Resource type or test type.
+        kind: TypeKind,
+        /// The type's name.
+        name: String,
+    },
+}
+
 /// Where the validator gets each plugin's description (its schemas and capabilities).
 pub trait SchemaSource {
-    /// The description of the plugin of resource type or test type `name`; an error message
-    /// when the plugin could not be loaded (reported at its `plugin:`).
-    fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, String>;
+    /// The description of the plugin of resource type or test type `name`, or why there is
+    /// none (reported at its `plugin:`).
+    fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, SchemaError>;
 }
 
 /// A [`SchemaSource`] holding descriptions given in code (tests, callers that loaded the
 /// plugins themselves).
 #[derive(Debug, Clone, Default)]
 pub struct StaticSchemas {
-    map: BTreeMap<(TypeKind, String), Result<Description, String>>,
+    map: BTreeMap<(TypeKind, String), Result<Description, SchemaError>>,
 }
 
 impl StaticSchemas {
@@ -64,17 +89,23 @@ impl StaticSchemas {
         name: impl Into<String>,
         error: impl Into<String>,
     ) -> &mut Self {
-        self.map.insert((kind, name.into()), Err(error.into()));
+        self.map.insert(
+            (kind, name.into()),
+            Err(SchemaError::Unavailable(error.into())),
+        );
         self
     }
 }
 
 impl SchemaSource for StaticSchemas {
-    fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, String> {
+    fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, SchemaError> {
         match self.map.get(&(kind, name.to_owned())) {
             Some(Ok(d)) => Ok(d),
             Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("no description of {} `{name}`", kind.noun())),
+            None => Err(SchemaError::Missing {
+                kind,
+                name: name.to_owned(),
+            }),
         }
     }
 }
@@ -806,6 +837,7 @@ impl SchemaChecker<'_> {
                 let d = match schemas.description(kind, &t.name) {
                     Ok(d) => d.clone(),
                     Err(e) => {
+                        let e = e.to_string();
                         let help = (e == NO_REGISTRY).then(|| {
                             "pass `--registry DIR` (or set LOCKGATE_REGISTRY, or `registry` in ~/.config/lockgate/config.toml) naming a directory `lockgate plugin publish` filled, or use a path to a `.wasm` file".to_owned()
                         });

@@ -9,6 +9,7 @@
 
 mod logs;
 
+use lockgate_model::ErrorReport;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -331,7 +332,9 @@ impl Runner {
     {
         let record = match self.store.begin_step(ctx.build.id, path, kind, name).await {
             Ok(r) => r,
-            Err(e) => return Outcome::Errored(format!("cannot record step `{name}`: {e}")),
+            Err(e) => {
+                return Outcome::Errored(format!("cannot record step `{name}`: {}", e.report()));
+            }
         };
         self.observer.event(BuildEvent::StepStarted {
             build: &ctx.build,
@@ -357,7 +360,7 @@ impl Runner {
             .finish_step(record.id, outcome.status(), error.as_deref())
             .await
         {
-            return Outcome::Errored(format!("cannot record step `{name}`: {e}"));
+            return Outcome::Errored(format!("cannot record step `{name}`: {}", e.report()));
         }
         self.observer.event(BuildEvent::StepFinished {
             build: &ctx.build,
@@ -477,7 +480,10 @@ impl Runner {
     }
 
     /// Fetches `version` of `resource` into the artifact `name`.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each argument is a distinct part of the fetch; a struct would only rename them"
+    )]
     async fn fetch(
         &self,
         ctx: &BuildCtx,
@@ -541,7 +547,10 @@ impl Runner {
             .save_output(ctx.build.id, resource, &fetched)
             .await
         {
-            return Outcome::Errored(format!("cannot record the version `put` created: {e}"));
+            return Outcome::Errored(format!(
+                "cannot record the version `put` created: {}",
+                e.report()
+            ));
         }
         // Like Concourse, fetch what was just created so later steps (tests) see it.
         self.fetch(
@@ -589,7 +598,7 @@ impl Runner {
             log.engine(&format!("  {} {}{message}", case.status, case.name));
         }
         if let Err(e) = self.store.save_test_report(step, &report).await {
-            return Outcome::Errored(format!("cannot record the test report: {e}"));
+            return Outcome::Errored(format!("cannot record the test report: {}", e.report()));
         }
         use lockgate_plugin_host::CaseStatus::*;
         let (failed, errored) = (report.count(Failed), report.count(Errored));
@@ -607,9 +616,9 @@ impl Runner {
 /// How a plugin error counts: the plugin's own verdict fails the step, anything else errors it.
 fn invoke_outcome(e: InvokeError) -> Outcome {
     if e.is_plugin_failure() {
-        Outcome::Failed(e.to_string())
+        Outcome::Failed(e.report().to_string())
     } else {
-        Outcome::Errored(e.to_string())
+        Outcome::Errored(e.report().to_string())
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`units`], [`suggest`], [`digest`]: durations for people, "did you mean", SHA-256.
 
 pub mod digest;
+pub mod error;
 pub mod grants;
 pub mod limits;
 pub mod plugin;
@@ -16,13 +17,14 @@ pub mod suggest;
 pub mod units;
 
 pub use digest::sha256_hex;
+pub use error::{BoxError, ErrorReport, Report};
 pub use grants::{DirGrant, GrantError, Grants, NetworkGrant};
 pub use limits::{Limits, Operation};
 pub use plugin::{
     Capabilities, CaseStatus, Description, Fetched, InvalidVersion, Metadata, NO_REGISTRY,
     NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version, VersionPolicy,
 };
-pub use status::{BuildStatus, CandidateEvent, StepStatus};
+pub use status::{BuildStatus, CandidateEvent, ParseNameError, StepStatus};
 pub use suggest::did_you_mean;
 pub use units::humanize;
 

@@ -6,6 +6,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// A name that is not one of a status enum's values (a hand-edited or newer database).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{name}`")]
+pub struct ParseNameError {
+    /// The enum, e.g. `BuildStatus`.
+    pub kind: &'static str,
+    /// The name that was read.
+    pub name: String,
+}
+
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
         $(#[$meta])*
@@ -34,12 +44,15 @@ macro_rules! string_enum {
         }
 
         impl FromStr for $name {
-            type Err = String;
+            type Err = ParseNameError;
 
-            fn from_str(s: &str) -> Result<Self, String> {
+            fn from_str(s: &str) -> Result<Self, ParseNameError> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                    other => Err(ParseNameError {
+                        kind: stringify!($name),
+                        name: other.to_owned(),
+                    }),
                 }
             }
         }

@@ -3,7 +3,10 @@
 //! Both worlds share one set of `types` and `host` bindings: `test_step` reuses the
 //! interfaces generated for `resource_type`.
 
-#![allow(missing_docs)]
+#![allow(
+    missing_docs,
+    reason = "bindgen! generates undocumented items from the WIT"
+)]
 
 /// World `resource-type`.
 pub mod resource_type {

@@ -1,11 +1,16 @@
 //! Errors of the plugin host: loading a component, setting up a sandbox, and invoking a plugin.
 //!
-//! Every message names the plugin (or file) and says what an operator can do about it.
+//! Every message names the plugin (or file) and says what an operator can do about it. A
+//! wasmtime error is kept whole as the [`source`](std::error::Error::source) of ours (its
+//! chain of causes intact, never repeated in our message): show these errors with their
+//! causes ([`lockgate_model::Report`], `anyhow`'s `{:#}`). Traps are the exception: their
+//! [`InvokeError::Trap::detail`] is a bounded text (the trap, a short guest backtrace, the
+//! last lines of stderr) made to be shown and stored with a build, without host frames.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lockgate_model::{GrantError, Operation, humanize};
+use lockgate_model::{BoxError, GrantError, InvalidVersion, Operation, PluginKind, humanize};
 
 /// Why a file could not be loaded as a Lockgate plugin.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +40,13 @@ pub enum LoadError {
         path: PathBuf,
     },
     /// The component failed to parse, validate or compile (for example a truncated file).
-    #[error("`{path}` is not a valid WebAssembly component (truncated or corrupt?): {reason}")]
+    #[error("`{path}` is not a valid WebAssembly component (truncated or corrupt?)")]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// What wasmtime reported.
-        reason: String,
+        /// What wasmtime reported (its whole chain).
+        #[source]
+        source: BoxError,
     },
     /// The component exports neither Lockgate world.
     #[error(
@@ -70,20 +76,40 @@ pub enum LoadError {
     },
     /// The component needs an import the sandbox does not provide, or its exports have the
     /// wrong types.
-    #[error("`{path}` cannot be linked into the Lockgate sandbox: {reason}")]
+    #[error("`{path}` cannot be linked into the Lockgate sandbox")]
     Link {
         /// The file.
         path: PathBuf,
-        /// What is missing or mismatched.
-        reason: String,
+        /// What is missing or mismatched (wasmtime's error, whole).
+        #[source]
+        source: BoxError,
+    },
+    /// The component exports both worlds.
+    #[error(
+        "`{path}` cannot be linked into the Lockgate sandbox: it exports both the resource-type and the test-step interfaces; a plugin implements one world"
+    )]
+    BothWorlds {
+        /// The file.
+        path: PathBuf,
     },
     /// `describe` failed or returned something unusable.
-    #[error("`{path}`: `describe` failed: {reason}")]
+    #[error("`{path}`: `describe` failed")]
     Describe {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        #[source]
+        source: Box<InvokeError>,
+    },
+    /// `describe` names another kind than the world the component implements.
+    #[error("`{path}`: `describe` failed: it says it is a {said} but implements world `{world}`")]
+    DescribeKind {
+        /// The file.
+        path: PathBuf,
+        /// The kind `describe` returned.
+        said: PluginKind,
+        /// The world the component implements.
+        world: PluginKind,
     },
 }
 
@@ -99,6 +125,28 @@ pub enum PluginFailure {
     /// Anything else.
     #[error("{0}")]
     Failed(String),
+}
+
+/// Why a plugin's answer breaks the contract.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A version is not a valid list of fields.
+    #[error(transparent)]
+    Version(#[from] InvalidVersion),
+    /// A schema of `describe` is not JSON.
+    #[error("its {what} schema is not JSON: {reason}")]
+    Schema {
+        /// Which schema (`source`, `get params`, ...).
+        what: &'static str,
+        /// What the JSON parser said.
+        reason: serde_json::Error,
+    },
+    /// `describe` returned an unusable name.
+    #[error("its name `{0}` must be non-empty letters, digits, `-`, `_` or `.`")]
+    Name(String),
+    /// `describe` returned an empty version.
+    #[error("its version is empty")]
+    EmptyVersion,
 }
 
 /// Why an invocation of a loaded plugin did not produce a result.
@@ -158,14 +206,15 @@ pub enum InvokeError {
         /// The panic message as the guest printed it.
         message: String,
     },
-    /// Any other trap (unreachable, out-of-bounds access, ...), with the wasm backtrace.
+    /// Any other trap (unreachable, out-of-bounds access, ...).
     #[error("plugin `{plugin}` {op} crashed: {detail}")]
     Trap {
         /// Plugin name.
         plugin: String,
         /// Operation.
         op: Operation,
-        /// The trap and backtrace.
+        /// The trap, a short guest backtrace and the last lines of stderr; never host frames,
+        /// at most [`crate::MAX_TRAP_DETAIL`] bytes.
         detail: String,
     },
     /// The plugin returned a value that breaks the contract (e.g. a version with a duplicate
@@ -177,7 +226,7 @@ pub enum InvokeError {
         /// Operation.
         op: Operation,
         /// What is wrong.
-        reason: String,
+        reason: OutputError,
     },
     /// The operation is not part of the plugin's world (e.g. `check` on a test step).
     #[error("plugin `{plugin}` is a {kind} and has no `{op}` operation")]
@@ -200,14 +249,15 @@ pub enum InvokeError {
         error: GrantError,
     },
     /// The engine could not create an instance (e.g. too many invocations at once).
-    #[error("plugin `{plugin}` {op}: cannot start a sandbox: {reason}")]
+    #[error("plugin `{plugin}` {op}: cannot start a sandbox")]
     Instantiate {
         /// Plugin name.
         plugin: String,
         /// Operation.
         op: Operation,
-        /// Why.
-        reason: String,
+        /// Why (wasmtime's error, whole).
+        #[source]
+        source: BoxError,
     },
 }
 
@@ -223,8 +273,8 @@ impl InvokeError {
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// Wasmtime refused the configuration.
-    #[error("cannot configure the WebAssembly engine: {0}")]
-    Engine(String),
+    #[error("cannot configure the WebAssembly engine")]
+    Engine(#[source] BoxError),
     /// The compiled-code cache directory is unusable.
     #[error("cannot use compiled-plugin cache directory `{path}`: {error}")]
     CacheDir {

@@ -24,15 +24,18 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use bindings::{CONTRACT_VERSION, RESOURCE_EXPORT, TEST_EXPORT};
-pub use cache::{CacheOutcome, default_cache_dir};
-pub use error::{HostError, InvokeError, LoadError, PluginFailure};
+pub use cache::{
+    CACHE_MAX_BYTES_ENV, CacheOutcome, DEFAULT_CACHE_MAX_BYTES, default_cache_dir,
+    default_cache_max_bytes,
+};
+pub use error::{HostError, InvokeError, LoadError, OutputError, PluginFailure};
 pub use lockgate_model::{
     Capabilities, CaseStatus, Description, DirGrant, Fetched, Grants, InvalidVersion, Metadata,
     NetworkGrant, NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version,
 };
 pub use lockgate_model::{GrantError, Limits, Operation, humanize};
 pub use output::{Level, LogLine, LogSink, LogSource, MemorySink, NullSink};
-pub use plugin::{Invocation, Plugin};
+pub use plugin::{Invocation, MAX_TRAP_DETAIL, Plugin};
 
 use cache::CodeCache;
 use sandbox::HostState;
@@ -42,6 +45,10 @@ use sandbox::HostState;
 pub struct HostConfig {
     /// Directory of the compiled-code cache; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// Size budget of the compiled-code cache in bytes: after storing an entry, the least
+    /// recently used others are removed until the cache fits (default
+    /// [`default_cache_max_bytes`]: `$LOCKGATE_CACHE_MAX_BYTES`, else 1 GiB).
+    pub cache_max_bytes: u64,
     /// Upper bound of any plugin's memory cap, in bytes (default 4 GiB).
     pub max_memory_bytes: u64,
     /// Instances that may run at once with the pooling allocator (default 256).
@@ -61,6 +68,7 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             cache_dir: Some(default_cache_dir()),
+            cache_max_bytes: default_cache_max_bytes(),
             max_memory_bytes: 4 << 30,
             max_concurrent_instances: 256,
             pooling: true,
@@ -95,21 +103,19 @@ impl PluginHost {
             }),
             false => Engine::new(&engine_config(&config, false)),
         }
-        .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        .map_err(engine_error)?;
 
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
         // wasi:http: the outgoing handler and the types only (no incoming handler); every
         // request passes the grant check of `http::HttpGate`.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
         bindings::host::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+            .map_err(engine_error)?;
         bindings::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+            .map_err(engine_error)?;
 
-        let cache = CodeCache::new(config.cache_dir.clone(), &engine)?;
+        let cache = CodeCache::new(config.cache_dir.clone(), config.cache_max_bytes, &engine)?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
         Ok(Self {
             shared: Arc::new(Shared {
@@ -131,6 +137,11 @@ impl PluginHost {
     pub fn config(&self) -> &HostConfig {
         &self.shared.config
     }
+}
+
+/// A wasmtime error of setting up the engine, its chain kept.
+fn engine_error(e: wasmtime::Error) -> HostError {
+    HostError::Engine(e.into_boxed_dyn_error())
 }
 
 fn engine_config(config: &HostConfig, pooling: bool) -> Config {

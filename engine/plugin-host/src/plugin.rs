@@ -6,23 +6,33 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, ResourceTable};
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{self, resource_type::ResourceTypePre, test_step::TestStepPre, types as wit};
 use super::cache::CacheOutcome;
-use super::error::{InvokeError, LoadError, PluginFailure};
+use super::error::{InvokeError, LoadError, OutputError, PluginFailure};
 use super::http::HttpGate;
 use super::output::{Capture, LogSink, NullSink};
 use super::sandbox::{self, HostState, Limiter};
 use super::{PluginHost, Shared};
 use lockgate_model::{
-    Capabilities, CaseStatus, Description, Fetched, Grants, Limits, NetworkRequest, Operation,
-    PluginKind, TestCase, TestReport, TestSuite, Version,
+    Capabilities, CaseStatus, Description, Fetched, Grants, InvalidVersion, Limits, NetworkRequest,
+    Operation, PluginKind, TestCase, TestReport, TestSuite, Version,
 };
 
 /// Slack on top of a deadline before the host gives up on a plugin blocked in a host call.
 const DEADLINE_GRACE: Duration = Duration::from_millis(200);
+
+/// The most bytes of [`InvokeError::Trap`]'s detail: it is shown to users and stored with
+/// the build.
+pub const MAX_TRAP_DETAIL: usize = 4096;
+/// Guest frames kept in a trap's detail (innermost first).
+const MAX_TRAP_FRAMES: usize = 10;
+/// Characters kept of one frame's function name (mangled names can be long).
+const MAX_FRAME_NAME: usize = 120;
+/// Lines of the guest's stderr kept in a trap's detail.
+const TRAP_STDERR_LINES: usize = 5;
 
 /// A plugin ready to run. Cheap to clone and safe to share between tasks.
 #[derive(Clone)]
@@ -124,17 +134,17 @@ impl PluginHost {
         .await
         .map_err(|e| LoadError::Invalid {
             path: path.clone(),
-            reason: format!("compiler task failed: {e}"),
+            source: format!("compiler task failed: {e}").into(),
         })?;
         let (component, cache) = compiled.map_err(|e| LoadError::Invalid {
             path: path.clone(),
-            reason: format!("{e:#}"),
+            source: e.into_boxed_dyn_error(),
         })?;
 
         let kind = world_of(&path, &component, &self.shared.engine)?;
         let link = |e: wasmtime::Error| LoadError::Link {
             path: path.clone(),
-            reason: format!("{e:#}"),
+            source: e.into_boxed_dyn_error(),
         };
         let instance_pre = self
             .shared
@@ -180,15 +190,13 @@ impl PluginHost {
                 .await
                 .map_err(|e| LoadError::Describe {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?;
         if description.kind != kind {
-            return Err(LoadError::Describe {
+            return Err(LoadError::DescribeKind {
                 path,
-                reason: format!(
-                    "it says it is a {} but implements world `{kind}`",
-                    description.kind
-                ),
+                said: description.kind,
+                world: kind,
             });
         }
         Arc::get_mut(&mut plugin.inner)
@@ -231,9 +239,8 @@ fn world_of(
         (true, false) => return Ok(PluginKind::ResourceType),
         (false, true) => return Ok(PluginKind::TestStep),
         (true, true) => {
-            return Err(LoadError::Link {
+            return Err(LoadError::BothWorlds {
                 path: path.to_path_buf(),
-                reason: "it exports both the resource-type and the test-step interfaces; a plugin implements one world".into(),
             });
         }
         (false, false) => {}
@@ -460,11 +467,11 @@ impl Plugin {
         }
     }
 
-    fn invalid(&self, op: Operation, reason: String) -> InvokeError {
+    fn invalid(&self, op: Operation, reason: impl Into<OutputError>) -> InvokeError {
         InvokeError::InvalidOutput {
             plugin: self.name().to_owned(),
             op,
-            reason,
+            reason: reason.into(),
         }
     }
 
@@ -586,25 +593,81 @@ impl Plugin {
             return Err(InvokeError::Instantiate {
                 plugin,
                 op,
-                reason: format!("{e:#}"),
+                source: e.into_boxed_dyn_error(),
             });
-        }
-        let mut detail = format!("{e:?}");
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        if !tail.is_empty() {
-            detail.push_str("\nlast lines of stderr:\n");
-            for line in tail.into_iter().rev() {
-                detail.push_str("  ");
-                detail.push_str(line);
-                detail.push('\n');
-            }
         }
         Err(InvokeError::Trap {
             plugin,
             op,
-            detail: detail.trim_end().to_owned(),
+            detail: trap_detail(&e, &stderr),
         })
     }
+}
+
+/// What users see of a trap: the trap and its causes (each once), a short guest backtrace,
+/// and the last lines of the guest's stderr; at most [`MAX_TRAP_DETAIL`] bytes. Never the
+/// host's own backtrace (`{:?}` of a `wasmtime::Error` appends one when `RUST_BACKTRACE` is
+/// set), and never more than [`MAX_TRAP_FRAMES`] guest frames.
+fn trap_detail(e: &wasmtime::Error, stderr: &str) -> String {
+    let backtrace = e.downcast_ref::<WasmBacktrace>();
+    // The chain holds the backtrace as one of its messages; it is rendered below, shorter.
+    let backtrace_text = backtrace.map(ToString::to_string);
+    let mut detail = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty()
+            || backtrace_text.as_deref() == Some(text.as_str())
+            || detail.ends_with(&text)
+        {
+            continue;
+        }
+        if !detail.is_empty() {
+            detail.push_str(": ");
+        }
+        detail.push_str(&text);
+    }
+    if let Some(backtrace) = backtrace
+        && !backtrace.frames().is_empty()
+    {
+        detail.push_str("\nguest backtrace:");
+        let frames = backtrace.frames();
+        for (i, frame) in frames.iter().take(MAX_TRAP_FRAMES).enumerate() {
+            let module = frame.module().name().unwrap_or("<unknown>");
+            let func = match frame.func_name() {
+                Some(name) => name.chars().take(MAX_FRAME_NAME).collect(),
+                None => format!("<wasm function {}>", frame.func_index()),
+            };
+            detail.push_str(&format!("\n  {i:>2}: {module}!{func}"));
+        }
+        if frames.len() > MAX_TRAP_FRAMES {
+            detail.push_str(&format!(
+                "\n  ... {} more frames",
+                frames.len() - MAX_TRAP_FRAMES
+            ));
+        }
+    }
+    let tail: Vec<&str> = stderr.lines().rev().take(TRAP_STDERR_LINES).collect();
+    if !tail.is_empty() {
+        detail.push_str("\nlast lines of stderr:");
+        for line in tail.into_iter().rev() {
+            detail.push_str("\n  ");
+            detail.push_str(line);
+        }
+    }
+    cap(detail.trim_end(), MAX_TRAP_DETAIL)
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
+fn cap(text: &str, max: usize) -> String {
+    const MARK: &str = " [...]";
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(MARK.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MARK}", &text[..end])
 }
 
 /// How the future of an invocation ended.
@@ -656,11 +719,11 @@ fn version_to_wit(v: &Version) -> Vec<wit::Pair> {
         .collect()
 }
 
-fn version_from_wit(v: Vec<wit::Pair>) -> Result<Version, String> {
-    Version::from_pairs(v.into_iter().map(|p| (p.name, p.value))).map_err(|e| e.to_string())
+fn version_from_wit(v: Vec<wit::Pair>) -> Result<Version, InvalidVersion> {
+    Version::from_pairs(v.into_iter().map(|p| (p.name, p.value)))
 }
 
-fn fetched_from_wit(f: wit::Fetched) -> Result<Fetched, String> {
+fn fetched_from_wit(f: wit::Fetched) -> Result<Fetched, InvalidVersion> {
     Ok(Fetched {
         version: version_from_wit(f.version)?,
         metadata: f.metadata.into_iter().map(|p| (p.name, p.value)).collect(),
@@ -694,12 +757,12 @@ fn report_from_wit(r: wit::TestReport) -> TestReport {
     }
 }
 
-fn description_from_wit(d: wit::Description) -> Result<Description, String> {
-    let schema = |what: &str, s: Option<String>| -> Result<Option<serde_json::Value>, String> {
-        s.map(|s| {
-            serde_json::from_str(&s).map_err(|e| format!("its {what} schema is not JSON: {e}"))
-        })
-        .transpose()
+fn description_from_wit(d: wit::Description) -> Result<Description, OutputError> {
+    let schema = |what: &'static str,
+                  s: Option<String>|
+     -> Result<Option<serde_json::Value>, OutputError> {
+        s.map(|s| serde_json::from_str(&s).map_err(|reason| OutputError::Schema { what, reason }))
+            .transpose()
     };
     if d.name.is_empty()
         || !d
@@ -707,13 +770,10 @@ fn description_from_wit(d: wit::Description) -> Result<Description, String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
-        return Err(format!(
-            "its name `{}` must be non-empty letters, digits, `-`, `_` or `.`",
-            d.name
-        ));
+        return Err(OutputError::Name(d.name));
     }
     if d.version.trim().is_empty() {
-        return Err("its version is empty".into());
+        return Err(OutputError::EmptyVersion);
     }
     Ok(Description {
         name: d.name,
@@ -764,6 +824,83 @@ mod tests {
             Err(LoadError::CoreModule { .. })
         ));
         assert!(classify(p, b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    /// A core module whose export `f` calls `depth - 1` nested functions, the last of which
+    /// executes `unreachable`.
+    fn trapping_module(depth: u8) -> Vec<u8> {
+        assert!((1..100).contains(&depth));
+        let section = |id: u8, body: Vec<u8>| {
+            let mut s = vec![id, u8::try_from(body.len()).unwrap()];
+            s.extend(body);
+            s
+        };
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        m.extend(section(1, vec![1, 0x60, 0, 0]));
+        let mut funcs = vec![depth];
+        funcs.extend(std::iter::repeat_n(0, usize::from(depth)));
+        m.extend(section(3, funcs));
+        m.extend(section(7, vec![1, 1, b'f', 0, 0]));
+        let mut code = vec![depth];
+        for i in 0..depth {
+            if i + 1 < depth {
+                code.extend([4, 0, 0x10, i + 1, 0x0b]);
+            } else {
+                code.extend([3, 0, 0x00, 0x0b]);
+            }
+        }
+        m.extend(section(10, code));
+        m
+    }
+
+    /// The error of calling `f` of [`trapping_module`].
+    fn trap(depth: u8) -> wasmtime::Error {
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, trapping_module(depth)).unwrap();
+        let mut store = wasmtime::Store::new(&engine, ());
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance.get_func(&mut store, "f").unwrap();
+        f.call(&mut store, &[], &mut []).unwrap_err()
+    }
+
+    #[test]
+    fn trap_details_have_the_trap_a_short_guest_backtrace_and_no_host_frames() {
+        let e = trap(15);
+        assert_eq!(
+            e.downcast_ref::<Trap>(),
+            Some(&Trap::UnreachableCodeReached)
+        );
+        let detail = trap_detail(&e, "starting\nsomething went wrong\n");
+        assert!(
+            detail.starts_with("wasm trap: wasm `unreachable` instruction executed"),
+            "{detail}"
+        );
+        assert!(detail.contains("\nguest backtrace:\n   0: "), "{detail}");
+        assert!(detail.contains("\n   9: "), "{detail}");
+        assert!(!detail.contains("\n  10: "), "{detail}");
+        assert!(detail.contains("... 5 more frames"), "{detail}");
+        assert!(
+            detail.ends_with("last lines of stderr:\n  starting\n  something went wrong"),
+            "{detail}"
+        );
+        // Whatever `{:?}` adds (a host backtrace when RUST_BACKTRACE is set), none of it.
+        for host in [
+            "Stack backtrace",
+            ".rs:",
+            "lockgate_plugin_host",
+            "Caused by",
+        ] {
+            assert!(!detail.contains(host), "{host} in {detail}");
+        }
+    }
+
+    #[test]
+    fn trap_details_are_capped() {
+        let stderr = "x".repeat(3000) + "\n" + &"é".repeat(3000);
+        let detail = trap_detail(&trap(1), &stderr);
+        assert!(detail.len() <= MAX_TRAP_DETAIL, "{}", detail.len());
+        assert!(detail.ends_with(" [...]"), "{detail}");
+        assert!(detail.starts_with("wasm trap: "), "{detail}");
     }
 
     #[test]

@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 use lockgate_model::sha256_hex;
 
 pub use index::{INDEX_FILE, Index};
-pub use location::{RegistryOrigin, default_registry_dir, locate_registry};
-pub use lockfile::{LOCKFILE, LockMode, LockedPlugin, Lockfile, Resolved, Resolver};
+pub use location::{ConfigFileError, RegistryOrigin, default_registry_dir, locate_registry};
+pub use lockfile::{
+    LOCKFILE, LockError, LockMode, LockedPlugin, Lockfile, LockfileError, Resolved, Resolver,
+};
 pub use manifest::{Manifest, Yank};
 
 use lockgate_model::Description;
@@ -53,7 +55,7 @@ pub enum RegistryError {
         /// The manifest.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        reason: toml::de::Error,
     },
     /// The component could not be published.
     #[error("`{}` cannot be published: {reason}", file.display())]
@@ -141,8 +143,18 @@ pub struct Registry {
     root: PathBuf,
 }
 
+/// A plugin name that is not usable in a registry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid plugin name `{name}`: use at most 64 lowercase letters, digits, `-` and `_`, starting with a letter"
+)]
+pub struct NameError {
+    /// The name.
+    pub name: String,
+}
+
 /// Checks a plugin name: lowercase letters, digits, `-` and `_`, starting with a letter.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), NameError> {
     let mut chars = name.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
@@ -150,23 +162,52 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "invalid plugin name `{name}`: use at most 64 lowercase letters, digits, `-` and `_`, starting with a letter"
-        ))
+        Err(NameError {
+            name: name.to_owned(),
+        })
     }
 }
 
+/// Why a `NAME@VERSION` argument is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// No `@`.
+    #[error("`{spec}`: expected NAME@VERSION, e.g. `git@1.2.0` or `git@^1`")]
+    NoVersion {
+        /// The argument.
+        spec: String,
+    },
+    /// The name is invalid.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// The version is neither a version nor a requirement.
+    #[error("`{spec}`: invalid version `{req}`: {reason}")]
+    Version {
+        /// The argument.
+        spec: String,
+        /// The version part.
+        req: String,
+        /// What semver said.
+        reason: semver::Error,
+    },
+}
+
 /// Parses `name@version` (an exact version) or `name@requirement`.
-pub fn parse_spec(spec: &str) -> Result<(String, semver::VersionReq), String> {
-    let (name, req) = spec
-        .split_once('@')
-        .ok_or_else(|| format!("`{spec}`: expected NAME@VERSION, e.g. `git@1.2.0` or `git@^1`"))?;
+pub fn parse_spec(spec: &str) -> Result<(String, semver::VersionReq), SpecError> {
+    let (name, req) = spec.split_once('@').ok_or_else(|| SpecError::NoVersion {
+        spec: spec.to_owned(),
+    })?;
     check_name(name)?;
+    let req_text = req;
     let req = match semver::Version::parse(req) {
         Ok(v) => semver::VersionReq::parse(&format!("={v}")),
         Err(_) => semver::VersionReq::parse(req),
     }
-    .map_err(|e| format!("`{spec}`: invalid version `{req}`: {e}"))?;
+    .map_err(|reason| SpecError::Version {
+        spec: spec.to_owned(),
+        req: req_text.to_owned(),
+        reason,
+    })?;
     Ok((name.to_owned(), req))
 }
 
@@ -559,11 +600,21 @@ mod tests {
         assert!(!req.matches(&semver::Version::new(1, 2, 1)));
         let (_, req) = parse_spec("git@^1").unwrap();
         assert!(req.matches(&semver::Version::new(1, 9, 0)));
-        assert!(parse_spec("git").unwrap_err().contains("NAME@VERSION"));
+        assert!(
+            parse_spec("git")
+                .unwrap_err()
+                .to_string()
+                .contains("NAME@VERSION")
+        );
         assert!(
             parse_spec("git@one")
                 .unwrap_err()
+                .to_string()
                 .contains("invalid version")
+        );
+        assert_eq!(
+            parse_spec("Git@1").unwrap_err().to_string(),
+            check_name("Git").unwrap_err().to_string()
         );
     }
 

@@ -71,12 +71,37 @@ struct UserConfig {
     registry: Option<PathBuf>,
 }
 
+/// Why the user config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// It could not be read.
+    #[error("cannot read the config file {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// It is not a valid config file.
+    #[error("{}: invalid config file: {error}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What TOML parsing said.
+        error: toml::de::Error,
+    },
+}
+
 /// `registry` of config file `path` (relative paths are relative to the file).
-fn registry_in(path: &Path) -> Result<Option<PathBuf>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
-    let config: UserConfig = toml::from_str(&text)
-        .map_err(|e| format!("{}: invalid config file: {e}", path.display()))?;
+fn registry_in(path: &Path) -> Result<Option<PathBuf>, ConfigFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigFileError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let config: UserConfig = toml::from_str(&text).map_err(|error| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        error,
+    })?;
     Ok(config.registry.map(|r| {
         if r.is_relative() {
             path.parent().unwrap_or(Path::new(".")).join(r)
@@ -87,7 +112,7 @@ fn registry_in(path: &Path) -> Result<Option<PathBuf>, String> {
 }
 
 /// The registry directory and the setting that chose it; `flag` is `--registry`.
-pub fn locate_registry(flag: Option<&Path>) -> Result<(PathBuf, RegistryOrigin), String> {
+pub fn locate_registry(flag: Option<&Path>) -> Result<(PathBuf, RegistryOrigin), ConfigFileError> {
     if let Some(dir) = flag {
         return Ok((dir.to_path_buf(), RegistryOrigin::Flag));
     }
@@ -118,12 +143,12 @@ mod tests {
         std::fs::write(&file, "registry = \"/abs\"\n").unwrap();
         assert_eq!(registry_in(&file).unwrap(), Some(PathBuf::from("/abs")));
         std::fs::write(&file, "registy = 1\n").unwrap();
-        let e = registry_in(&file).unwrap_err();
+        let e = registry_in(&file).unwrap_err().to_string();
         assert!(e.contains("registy"), "{e}");
         std::fs::write(&file, "# nothing\n").unwrap();
         assert_eq!(registry_in(&file).unwrap(), None);
         std::fs::write(&file, "registry = [\n").unwrap();
-        let e = registry_in(&file).unwrap_err();
+        let e = registry_in(&file).unwrap_err().to_string();
         assert!(e.contains("invalid config file"), "{e}");
     }
 

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Registry, write_atomic};
+use super::{Registry, RegistryError, write_atomic};
 
 /// File name of the lockfile, in the pipeline's directory.
 pub const LOCKFILE: &str = "lockgate.lock";
@@ -44,15 +44,93 @@ pub struct LockedPlugin {
     pub sha256: String,
 }
 
+/// Why lockfile text is not a lockfile.
+#[derive(Debug, thiserror::Error)]
+pub enum LockfileError {
+    /// Not valid TOML, or not the lockfile's shape (the message names the line).
+    #[error(transparent)]
+    Syntax(#[from] toml::de::Error),
+    /// Written by a newer lockgate.
+    #[error("lockfile format {0} is not supported by this lockgate (it writes format 1)")]
+    Format(u32),
+}
+
+/// Why a registry reference could not be resolved through the lockfile, or the lockfile not
+/// be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The lockfile exists but is not a lockfile.
+    #[error("{}: invalid lockfile: {reason} (delete it to re-resolve every plugin)", path.display())]
+    Invalid {
+        /// The lockfile.
+        path: PathBuf,
+        /// What is wrong.
+        reason: LockfileError,
+    },
+    /// The lockfile exists but cannot be read.
+    #[error("{}: cannot read the lockfile: {error}", path.display())]
+    Read {
+        /// The lockfile.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+    /// No registry was given, and the default one does not exist.
+    #[error("{}", NO_REGISTRY)]
+    NoRegistry,
+    /// The pinned version is no longer in the registry.
+    #[error(
+        "{lockfile} pins {name}@{version}, which the registry no longer has: {error} (run `lockgate plugin update {name}` to choose another version)"
+    )]
+    PinMissing {
+        /// The lockfile's name.
+        lockfile: String,
+        /// The plugin.
+        name: String,
+        /// The pinned version.
+        version: semver::Version,
+        /// What the registry said.
+        error: Box<RegistryError>,
+    },
+    /// The registry records other bytes for the pinned version than the lockfile.
+    #[error(
+        "{lockfile} pins {name}@{version} to sha256 {pinned}, but the registry records {recorded} for it: the published version was replaced; run `lockgate plugin verify`, and `lockgate plugin update {name}` only if you trust the new bytes"
+    )]
+    PinReplaced {
+        /// The lockfile's name.
+        lockfile: String,
+        /// The plugin.
+        name: String,
+        /// The pinned version.
+        version: String,
+        /// The pinned digest.
+        pinned: String,
+        /// The registry's digest.
+        recorded: String,
+    },
+    /// `--locked` and the lockfile has no pin for the reference.
+    #[error(
+        "{lockfile} has no pin for {name}@{requirement} and --locked forbids adding one: run `lockgate plugin update` and commit the lockfile"
+    )]
+    NotPinned {
+        /// The lockfile's name.
+        lockfile: String,
+        /// The plugin.
+        name: String,
+        /// The requirement.
+        requirement: String,
+    },
+    /// The registry could not resolve the reference, or the lockfile not be written.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
 impl Lockfile {
     /// Parses lockfile text; errors name the line.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let lock: Lockfile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, LockfileError> {
+        let lock: Lockfile = toml::from_str(text)?;
         if lock.version != 1 {
-            return Err(format!(
-                "lockfile format {} is not supported by this lockgate (it writes format 1)",
-                lock.version
-            ));
+            return Err(LockfileError::Format(lock.version));
         }
         Ok(lock)
     }
@@ -122,20 +200,23 @@ impl Resolver {
         registry: Option<Registry>,
         lock_path: Option<PathBuf>,
         mode: LockMode,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, LockError> {
         let lock = match &lock_path {
             Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => Lockfile::parse(&text).map_err(|e| {
-                    format!(
-                        "{}: invalid lockfile: {e} (delete it to re-resolve every plugin)",
-                        path.display()
-                    )
+                Ok(text) => Lockfile::parse(&text).map_err(|reason| LockError::Invalid {
+                    path: path.clone(),
+                    reason,
                 })?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Lockfile {
                     version: 1,
                     plugins: Vec::new(),
                 },
-                Err(e) => return Err(format!("{}: cannot read the lockfile: {e}", path.display())),
+                Err(error) => {
+                    return Err(LockError::Read {
+                        path: path.clone(),
+                        error,
+                    });
+                }
             },
             None => Lockfile::default(),
         };
@@ -176,9 +257,9 @@ impl Resolver {
 
     /// Resolves `name@req`: the pinned version when the lockfile has one that still
     /// satisfies `req`, else the newest non-yanked matching version (then pinned).
-    pub fn resolve(&self, name: &str, req: &semver::VersionReq) -> Result<Resolved, String> {
+    pub fn resolve(&self, name: &str, req: &semver::VersionReq) -> Result<Resolved, LockError> {
         let Some(registry) = &self.registry else {
-            return Err(NO_REGISTRY.into());
+            return Err(LockError::NoRegistry);
         };
         let requirement = req.to_string();
         let lock_name = self
@@ -193,17 +274,23 @@ impl Resolver {
             .filter(|p| req.matches(&p.version))
             .cloned();
         if let Some(pin) = pinned {
-            let entry = registry.entry(name, &pin.version).map_err(|e| {
-                format!(
-                    "{lock_name} pins {name}@{}, which the registry no longer has: {e} (run `lockgate plugin update {name}` to choose another version)",
-                    pin.version
-                )
-            })?;
+            let entry =
+                registry
+                    .entry(name, &pin.version)
+                    .map_err(|error| LockError::PinMissing {
+                        lockfile: lock_name.clone(),
+                        name: name.to_owned(),
+                        version: pin.version.clone(),
+                        error: Box::new(error),
+                    })?;
             if entry.manifest.sha256 != pin.sha256 {
-                return Err(format!(
-                    "{lock_name} pins {name}@{} to sha256 {}, but the registry records {} for it: the published version was replaced; run `lockgate plugin verify`, and `lockgate plugin update {name}` only if you trust the new bytes",
-                    pin.version, pin.sha256, entry.manifest.sha256
-                ));
+                return Err(LockError::PinReplaced {
+                    lockfile: lock_name,
+                    name: name.to_owned(),
+                    version: pin.version.to_string(),
+                    pinned: pin.sha256,
+                    recorded: entry.manifest.sha256,
+                });
             }
             if let Some(yank) = &entry.manifest.yanked {
                 state.notes.push(format!(
@@ -224,11 +311,13 @@ impl Resolver {
             });
         }
         if self.mode == LockMode::Frozen && self.lock_path.is_some() {
-            return Err(format!(
-                "{lock_name} has no pin for {name}@{requirement} and --locked forbids adding one: run `lockgate plugin update` and commit the lockfile"
-            ));
+            return Err(LockError::NotPinned {
+                lockfile: lock_name,
+                name: name.to_owned(),
+                requirement,
+            });
         }
-        let entry = registry.resolve(name, req).map_err(|e| e.to_string())?;
+        let entry = registry.resolve(name, req)?;
         let pin = LockedPlugin {
             name: name.to_owned(),
             requirement: requirement.clone(),
@@ -271,7 +360,7 @@ impl Resolver {
 
     /// In [`LockMode::Update`], writes the lockfile when its pins changed (a pin added, an
     /// unused one dropped); returns whether it wrote. Call once every reference resolved.
-    pub fn save(&self) -> Result<bool, String> {
+    pub fn save(&self) -> Result<bool, LockError> {
         let Some(path) = &self.lock_path else {
             return Ok(false);
         };
@@ -287,7 +376,7 @@ impl Resolver {
             Some(old) if old.render() == lock.render() => return Ok(false),
             _ => {}
         }
-        write_atomic(path, lock.render().as_bytes()).map_err(|e| e.to_string())?;
+        write_atomic(path, lock.render().as_bytes())?;
         Ok(true)
     }
 }
@@ -314,9 +403,12 @@ mod tests {
         assert!(
             Lockfile::parse("version = 2\n")
                 .unwrap_err()
+                .to_string()
                 .contains("format 2")
         );
-        let e = Lockfile::parse("version = 1\n[[plugin]]\nname = \"git\"\n").unwrap_err();
+        let e = Lockfile::parse("version = 1\n[[plugin]]\nname = \"git\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line") || e.contains("missing field"), "{e}");
     }
 
@@ -324,7 +416,9 @@ mod tests {
     fn no_registry_means_paths_only() {
         let r = Resolver::new(None, None, LockMode::Update).unwrap();
         assert_eq!(
-            r.resolve("git", &semver::VersionReq::STAR).unwrap_err(),
+            r.resolve("git", &semver::VersionReq::STAR)
+                .unwrap_err()
+                .to_string(),
             NO_REGISTRY
         );
     }
@@ -334,7 +428,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join(LOCKFILE);
         std::fs::write(&path, "version = \n").unwrap();
-        let e = Resolver::new(None, Some(path.clone()), LockMode::Update).unwrap_err();
+        let e = Resolver::new(None, Some(path.clone()), LockMode::Update)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(&path.display().to_string()) && e.contains("invalid lockfile"),
             "{e}"

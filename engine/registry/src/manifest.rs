@@ -137,8 +137,8 @@ impl Manifest {
     }
 
     /// Parses `plugin.toml` text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// The `plugin.toml` text.
@@ -241,7 +241,7 @@ mod tests {
             m,
             "unknown keys are ignored"
         );
-        let err = Manifest::parse("name = 1").unwrap_err();
+        let err = Manifest::parse("name = 1").unwrap_err().to_string();
         assert!(err.contains("name"), "{err}");
     }
 }

@@ -563,10 +563,12 @@ fn build_from_row(row: &AnyRow) -> Result<Build> {
         job_id: col(row, "job_id")?,
         job: col(row, "job_name")?,
         number: col(row, "number")?,
-        status: status.parse().map_err(|detail| StoreError::Corrupt {
-            what: "build status",
-            detail,
-        })?,
+        status: status
+            .parse()
+            .map_err(|e: lockgate_model::ParseNameError| StoreError::Corrupt {
+                what: "build status",
+                detail: e.to_string(),
+            })?,
         reason: col(row, "reason")?,
         retry_of: col(row, "retry_of")?,
         created_at: col(row, "created_at")?,

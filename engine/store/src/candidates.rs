@@ -331,10 +331,12 @@ fn event_from_row(row: &AnyRow) -> Result<StoredCandidateEvent> {
         id: col(row, "id")?,
         candidate_id: col(row, "candidate_id")?,
         environment: col(row, "environment")?,
-        event: event.parse().map_err(|detail| StoreError::Corrupt {
-            what: "candidate event",
-            detail,
-        })?,
+        event: event
+            .parse()
+            .map_err(|e: lockgate_model::ParseNameError| StoreError::Corrupt {
+                what: "candidate event",
+                detail: e.to_string(),
+            })?,
         at: col(row, "at")?,
         by: col(row, "by_name")?,
         build_id: col(row, "build_id")?,

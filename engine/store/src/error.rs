@@ -1,4 +1,8 @@
 //! Errors of the state store.
+//!
+//! A driver's or the file system's error is the [`source`](std::error::Error::source) of a
+//! [`StoreError`], never repeated in its message: show errors with their causes
+//! ([`lockgate_model::Report`], `anyhow`'s `{:#}`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,7 +14,7 @@ use super::model::BuildStatus;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened or connected to.
-    #[error("cannot open the state store `{spec}`: {source}")]
+    #[error("cannot open the state store `{spec}`")]
     Open {
         /// The path or URL given (without password).
         spec: String,
@@ -19,7 +23,7 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// The directory that holds the SQLite file could not be created.
-    #[error("cannot create the state directory `{}`: {source}", path.display())]
+    #[error("cannot create the state directory `{}`", path.display())]
     CreateDir {
         /// The directory.
         path: PathBuf,
@@ -31,7 +35,7 @@ pub enum StoreError {
     #[error("invalid state store setting: {0}")]
     Config(String),
     /// Applying a schema migration failed.
-    #[error("schema migration {version} ({name}) failed: {source}")]
+    #[error("schema migration {version} ({name}) failed")]
     Migration {
         /// Migration number.
         version: i64,
@@ -65,7 +69,7 @@ pub enum StoreError {
         known: i64,
     },
     /// A query failed.
-    #[error("{op} failed{context}: {source}")]
+    #[error("{op} failed{context}")]
     Database {
         /// The store operation, e.g. `save versions`.
         op: &'static str,

@@ -254,10 +254,12 @@ fn step_from_row(row: &AnyRow) -> Result<Step> {
         path: col(row, "path")?,
         kind: col(row, "kind")?,
         name: col(row, "name")?,
-        status: status.parse().map_err(|detail| StoreError::Corrupt {
-            what: "step status",
-            detail,
-        })?,
+        status: status
+            .parse()
+            .map_err(|e: lockgate_model::ParseNameError| StoreError::Corrupt {
+                what: "step status",
+                detail: e.to_string(),
+            })?,
         started_at: col(row, "started_at")?,
         finished_at: col(row, "finished_at")?,
         error: col(row, "error")?,

@@ -1535,4 +1535,13 @@ async fn postgres_urls_are_recognised_and_errors_name_the_target() {
         "{text}"
     );
     assert!(!text.contains("secret"), "{text}");
+    // The driver's error is the source, not repeated in the message; shown with its causes,
+    // each appears once.
+    let cause = std::error::Error::source(&err)
+        .expect("the driver's error is the source")
+        .to_string();
+    assert!(!text.contains(&cause), "{text} repeats {cause}");
+    let full = lockgate_model::ErrorReport::report(&err).to_string();
+    assert!(full.starts_with(&format!("{text}: {cause}")), "{full}");
+    assert_eq!(full.matches(&cause).count(), 1, "{full}");
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 
 use super::Cli;
@@ -80,9 +80,8 @@ impl PipelineArgs {
     /// Opens the state store.
     pub async fn store(&self) -> anyhow::Result<Store> {
         let spec = self.state_spec();
-        Store::open(&spec)
-            .await
-            .with_context(|| format!("cannot open the state store `{spec}`"))
+        // The store's error names the store (a URL without its password) and has the cause.
+        Ok(Store::open(&spec).await?)
     }
 
     /// Loads and validates the pipeline, resolving registry plugins through `lockgate.lock`

@@ -79,7 +79,7 @@ pub async fn publish(
             .await
             .map_err(|e| RegistryError::Rejected {
                 file: file.to_path_buf(),
-                reason: e.to_string(),
+                reason: lockgate_model::ErrorReport::report(&e).to_string(),
             })?;
     let (entry, outcome) = registry.publish(file, &bytes, plugin.description(), license)?;
     let m = &entry.manifest;

@@ -96,8 +96,8 @@ impl fmt::Display for Language {
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
     /// The plugin name is not usable.
-    #[error("{0}")]
-    BadName(String),
+    #[error(transparent)]
+    BadName(#[from] lockgate_registry::NameError),
     /// The target directory exists and is not empty.
     #[error("{} already exists and is not empty: choose another --dir or remove it", .0.display())]
     NotEmpty(PathBuf),
@@ -167,7 +167,7 @@ pub fn create(
     kind: PluginKind,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
-    lockgate_registry::check_name(name).map_err(ScaffoldError::BadName)?;
+    lockgate_registry::check_name(name)?;
     let base = format!("{}/{}", lang.dir(), kind.world());
     let template = TEMPLATES.get_dir(&base).ok_or(ScaffoldError::NoTemplate {
         lang,

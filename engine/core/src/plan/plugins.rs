@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use lockgate_config::{Pipeline, PluginRef, SchemaSource, TypeKind};
-use lockgate_model::{Description, NO_REGISTRY};
+use lockgate_config::{Pipeline, PluginRef, SchemaError, SchemaSource, TypeKind};
+use lockgate_model::{Description, ErrorReport, NO_REGISTRY};
 use lockgate_plugin_host::{Plugin, PluginHost};
 use lockgate_registry::Resolver;
 
@@ -16,10 +16,10 @@ async fn load_ref(
     resolver: Option<&Resolver>,
 ) -> Result<Plugin, String> {
     match plugin {
-        PluginRef::Path(path) => host.load(path).await.map_err(|e| e.to_string()),
+        PluginRef::Path(path) => host.load(path).await.map_err(|e| e.report().to_string()),
         PluginRef::Registry { name, req } => {
             let resolved = match resolver {
-                Some(r) => r.resolve(name, req)?,
+                Some(r) => r.resolve(name, req).map_err(|e| e.to_string())?,
                 None => return Err(NO_REGISTRY.into()),
             };
             let bytes = std::fs::read(&resolved.path).map_err(|e| {
@@ -40,7 +40,7 @@ async fn load_ref(
             }
             host.load_hashed(&resolved.path, bytes, digest)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.report().to_string())
         }
     }
 }
@@ -115,15 +115,18 @@ impl LoadedPlugins {
 }
 
 impl SchemaSource for LoadedPlugins {
-    fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, String> {
+    fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, SchemaError> {
         let map = match kind {
             TypeKind::Resource => &self.resource_types,
             TypeKind::Test => &self.test_types,
         };
         match map.get(name) {
             Some(Ok(plugin)) => Ok(plugin.description()),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("plugin of {} `{name}` was not loaded", kind.noun())),
+            Some(Err(e)) => Err(SchemaError::Unavailable(e.clone())),
+            None => Err(SchemaError::NotLoaded {
+                kind,
+                name: name.to_owned(),
+            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Build logs: plugin output streamed into the store in batches (redacted), and live build
 //! events for whoever watches (the terminal progress of `lockgate run`).
 
+use lockgate_model::ErrorReport;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -114,8 +115,9 @@ impl StepLog {
                 if let Err(e) = store.append_logs(build_id, step_id, &batch).await {
                     tracing::error!(
                         build = build_id,
-                        "cannot store {} log lines: {e}",
-                        batch.len()
+                        "cannot store {} log lines: {}",
+                        batch.len(),
+                        e.report()
                     );
                 }
                 batch.clear();

@@ -4,6 +4,7 @@
 //! outside; the others arrive through upstream builds or are only `put` to). Resources with
 //! the same type and `source` share one version history and are checked once.
 
+use lockgate_model::ErrorReport;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ impl Scheduler {
             let this = self.clone();
             let name = r.name.clone();
             set.spawn(async move {
-                let result = this.check(&name).await.map_err(|e| e.to_string());
+                let result = this.check(&name).await.map_err(|e| e.report().to_string());
                 CheckOutcome {
                     resource: name,
                     result,
@@ -94,7 +95,9 @@ impl Scheduler {
             .limits(r.limits)
             .log(log);
         let versions = crate::metrics::checked(plugin.check(&inv, &r.source, from.as_ref()).await)
-            .map_err(|e| SchedulerError::Unknown(format!("check of `{resource}` failed: {e}")))?;
+            .map_err(|e| {
+                SchedulerError::Unknown(format!("check of `{resource}` failed: {}", e.report()))
+            })?;
         let fetched: Vec<Fetched> = versions
             .into_iter()
             .map(|version| Fetched {
@@ -132,7 +135,7 @@ impl Scheduler {
             set.spawn(async move {
                 loop {
                     if let Err(e) = this.check(&name).await {
-                        tracing::warn!(resource = %name, "{e}");
+                        tracing::warn!(resource = %name, "{}", e.report());
                     }
                     let CheckEvery::Interval(every) = every else {
                         return;

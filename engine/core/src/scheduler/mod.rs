@@ -14,6 +14,7 @@ mod resolver;
 #[cfg(test)]
 mod tests;
 
+use lockgate_model::ErrorReport;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -445,7 +446,7 @@ impl Scheduler {
                 loop {
                     tokio::time::sleep(HEARTBEAT_EVERY).await;
                     if let Err(e) = store.heartbeat(id, &node).await {
-                        tracing::warn!(build = id, "heartbeat failed: {e}");
+                        tracing::warn!(build = id, "heartbeat failed: {}", e.report());
                     }
                 }
             })
@@ -458,7 +459,7 @@ impl Scheduler {
             match self.inner.store.prune_logs(keep).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!("pruned {n} log lines (keeping {keep} builds per job)"),
-                Err(e) => tracing::warn!("pruning logs failed: {e}"),
+                Err(e) => tracing::warn!("pruning logs failed: {}", e.report()),
             }
         }
         if finished.status == BuildStatus::Succeeded {
@@ -549,7 +550,7 @@ impl Scheduler {
                 {
                     Ok(true) => leader_until = Some(now + LEASE_TTL - LEASE_RENEW_EVERY * 2),
                     Ok(false) => leader_until = None,
-                    Err(e) => tracing::warn!("cannot renew the scheduler lease: {e}"),
+                    Err(e) => tracing::warn!("cannot renew the scheduler lease: {}", e.report()),
                 }
             }
             let leader = leader_until.is_some_and(|until| now < until);
@@ -557,7 +558,7 @@ impl Scheduler {
                 (true, false) => {
                     tracing::info!(node = %node, "this node is now the scheduler");
                     if let Err(e) = self.recover().await {
-                        tracing::error!("recovering interrupted builds failed: {e}");
+                        tracing::error!("recovering interrupted builds failed: {}", e.report());
                     }
                     last_recovery = now;
                     checks = Some(self.spawn_check_loops());
@@ -574,16 +575,16 @@ impl Scheduler {
                 if now - last_recovery >= RECOVER_EVERY {
                     last_recovery = now;
                     if let Err(e) = self.recover().await {
-                        tracing::error!("recovering interrupted builds failed: {e}");
+                        tracing::error!("recovering interrupted builds failed: {}", e.report());
                     }
                 }
                 if let Err(e) = self.schedule_all().await {
-                    tracing::error!("scheduling pass failed: {e}");
+                    tracing::error!("scheduling pass failed: {}", e.report());
                 }
             }
             let free = options.max_builds.saturating_sub(set.len());
             if let Err(e) = self.start_pending(&mut set, free).await {
-                tracing::error!("starting builds failed: {e}");
+                tracing::error!("starting builds failed: {}", e.report());
             }
             if last_beat.is_none_or(|t| now - t >= NODE_HEARTBEAT_EVERY) {
                 last_beat = Some(now);
@@ -596,7 +597,7 @@ impl Scheduler {
                     .node_heartbeat(&node, role, options.max_builds as i64, set.len() as i64)
                     .await
                 {
-                    tracing::warn!("node heartbeat failed: {e}");
+                    tracing::warn!("node heartbeat failed: {}", e.report());
                 }
             }
             tokio::select! {
@@ -605,7 +606,7 @@ impl Scheduler {
                 Some(done) = set.join_next() => {
                     match done {
                         Ok(Ok(b)) => tracing::info!(job = %b.job, "build #{} {}", b.number, b.status),
-                        Ok(Err(e)) => tracing::error!("build failed to run: {e}"),
+                        Ok(Err(e)) => tracing::error!("build failed to run: {}", e.report()),
                         Err(e) => tracing::error!("build task panicked: {e}"),
                     }
                 }
@@ -617,10 +618,13 @@ impl Scheduler {
         }
         while set.join_next().await.is_some() {}
         if let Err(e) = store.release_lease(SCHEDULER_LEASE, &node).await {
-            tracing::warn!("releasing the scheduler lease failed: {e}");
+            tracing::warn!("releasing the scheduler lease failed: {}", e.report());
         }
         if let Err(e) = store.remove_node(&node).await {
-            tracing::warn!("removing this node from the node table failed: {e}");
+            tracing::warn!(
+                "removing this node from the node table failed: {}",
+                e.report()
+            );
         }
         Ok(())
     }
@@ -634,7 +638,7 @@ impl Scheduler {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt < 4 => {
                     attempt += 1;
-                    tracing::debug!("recording the pipeline failed ({e}); retrying");
+                    tracing::debug!("recording the pipeline failed ({}); retrying", e.report());
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
                 Err(e) => return Err(e),
