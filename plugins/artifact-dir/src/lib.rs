@@ -542,10 +542,7 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("lockgate-artifact-dir-{name}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        lockgate_sdk::testing::temp_dir(&format!("artifact-dir-{name}"))
     }
 
     #[test]

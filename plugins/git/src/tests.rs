@@ -26,7 +26,7 @@ impl Scratch {
             return None;
         }
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
+        let dir = lockgate_sdk::testing::temp_root().join(format!(
             "lockgate-git-{}-{name}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
