@@ -307,3 +307,51 @@ test sdk/src/lib.rs - (line 34) - compile ... ignored
         ["artifact_dir::tests::forgotten"]
     );
 }
+
+/// Runs `lockgate-wasm-runner ARGS`: its exit code and stderr.
+fn runner(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lockgate-wasm-runner"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run lockgate-wasm-runner");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn runner_names_what_it_cannot_run() {
+    let dir = std::env::temp_dir().join(format!("lockgate-wasm-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        ("missing.wasm", b"", "no such file"),
+        ("text.wasm", b"hello", "is not a WebAssembly file"),
+        // The smallest core module: magic and version 1.
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0",
+            "is a core WebAssembly module, not a component",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.join(name);
+        if !bytes.is_empty() {
+            std::fs::write(&path, bytes).unwrap();
+        }
+        let (code, stderr) = runner(&[path.as_os_str()]);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&path.display().to_string()) && stderr.contains(expected),
+            "{name}: {stderr}"
+        );
+    }
+    let (code, stderr) = runner(&[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with("usage: lockgate-wasm-runner FILE.wasm"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
