@@ -476,8 +476,13 @@ mod tests {
         assert_eq!(secs("90 seconds"), 90);
         assert_eq!(secs("1w"), 7 * 86_400);
         assert_eq!(secs("01:30:00"), 5400);
+        assert_eq!(secs("1hr30min"), 5400);
+        assert_eq!(secs("1d12h"), 129_600);
+        // Where the dialect differs from the engine's former parser: a bare `0`, fractions
+        // anywhere but the last unit, fractional days, upper-case units.
         for bad in [
-            "", "h", "1x", "10", "soon", "-1m", "1m ago", "1mo", "1y", "PT1H", "1..5s",
+            "", "h", "1x", "10", "soon", "-1m", "1m ago", "1mo", "1y", "PT1H", "1..5s", "0",
+            "1.5h30m", "1.5d", "1H",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
