@@ -79,7 +79,7 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     (
         "TIME",
         "time",
-        "Resource type `time` (`plugins/time`): interval and time-window triggers (UTC).",
+        "Resource type `time` (`plugins/time`): interval and time-window triggers, in any IANA time zone.",
     ),
     (
         "ENV_DIR",

@@ -344,6 +344,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        ignore = "needs a server thread: runs natively"
+    )]
     fn steps_pass_and_fail() {
         let (base, srv) = server(vec![
             "HTTP/1.1 201 Created\r\nContent-Length: 27\r\n\r\n{\"id\": 3, \"name\": \"widget\"}",
@@ -403,7 +407,8 @@ mod tests {
         .unwrap();
         let o = run_check(&checks[0]);
         assert_eq!(o.status, CaseStatus::Failed);
-        assert!(o.message.unwrap().contains("cannot connect"));
+        let message = o.message.unwrap();
+        assert!(message.contains("cannot connect"), "{message}");
     }
 
     #[test]

@@ -349,27 +349,29 @@ fn resolve_input(reference: &str) -> Result<PathBuf, Error> {
     }
 }
 
-/// Shell-style match of one file name: `*` any run of characters, `?` one character.
+/// Shell-style match of one file name: `*` any run of characters (`**` is the same), `?` one
+/// character; everything else, `[` and `]` included, matches itself.
 fn glob_match(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
+    let mut escaped = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '*' if escaped.ends_with('*') => {}
+            '[' => escaped.push_str("[[]"),
+            ']' => escaped.push_str("[]]"),
+            c => escaped.push(c),
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    // Escaped, without `**` and applied to a name without `/`, no pattern is invalid.
+    glob::Pattern::new(&escaped).is_ok_and(|p| {
+        p.matches_with(
+            name,
+            glob::MatchOptions {
+                case_sensitive: true,
+                require_literal_separator: false,
+                require_literal_leading_dot: false,
+            },
+        )
+    })
 }
 
 fn fetched(artifact: &Artifact, sha256: &str, size: u64) -> Fetched {
@@ -540,10 +542,7 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("lockgate-artifact-dir-{name}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        lockgate_sdk::testing::temp_dir(&format!("artifact-dir-{name}"))
     }
 
     #[test]
@@ -577,6 +576,11 @@ mod tests {
         assert!(!glob_match("a?c", "ac"));
         assert!(!glob_match("app-*.tgz", "app-1.2.3.zip"));
         assert!(glob_match("*-*-*", "a-b-c-d"));
+        assert!(glob_match("app-**.tgz", "app-1.tgz"));
+        assert!(glob_match("*", ".hidden"));
+        assert!(glob_match("a[1]-*", "a[1]-x"));
+        assert!(!glob_match("a[1]-*", "a1-x"));
+        assert!(!glob_match("App-*", "app-1"));
     }
 
     #[test]

@@ -261,8 +261,7 @@ mod tests {
 
     #[test]
     fn assertions() {
-        let dir = std::env::temp_dir().join("lockgate-assert-file-test");
-        fs::create_dir_all(&dir).unwrap();
+        let dir = lockgate_sdk::testing::temp_dir("assert-file");
         let file = dir.join("version.txt");
         fs::write(&file, "1.2.3\n\n").unwrap();
         let missing = dir.join("missing");

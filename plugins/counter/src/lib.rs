@@ -235,8 +235,7 @@ mod tests {
     }
 
     fn check_at(n: u64, from: Option<&str>) -> Vec<u64> {
-        let dir = std::env::temp_dir().join(format!("lockgate-counter-test-{n}-{from:?}"));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = lockgate_sdk::testing::temp_dir("counter");
         let file = dir.join("counter");
         fs::write(&file, format!(" {n}\n")).unwrap();
         let source = Source {
@@ -266,8 +265,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_zero_and_garbage_fails() {
-        let dir = std::env::temp_dir().join("lockgate-counter-test-garbage");
-        fs::create_dir_all(&dir).unwrap();
+        let dir = lockgate_sdk::testing::temp_dir("counter-garbage");
         let file = dir.join("counter");
         let _ = fs::remove_file(&file);
         assert_eq!(read_counter(&file).unwrap(), 0);

@@ -498,8 +498,7 @@ mod tests {
 
     #[test]
     fn check_reads_current_and_misses_grant() {
-        let dir = std::env::temp_dir().join("lockgate-env-dir-check");
-        let _ = fs::remove_dir_all(&dir);
+        let dir = lockgate_sdk::testing::temp_dir("env-dir-check");
         fs::create_dir_all(dir.join("releases/3")).unwrap();
         fs::write(dir.join("releases/3/manifest.yml"), "a: 1\n").unwrap();
         let source = || Source {

@@ -310,10 +310,7 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("lockgate-file-{name}"));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        lockgate_sdk::testing::temp_dir(&format!("file-{name}"))
     }
 
     fn source(paths: &[&Path]) -> Source {

@@ -1,17 +1,28 @@
-//! Path patterns of `paths` / `ignore_paths`: `*`, `?` and `**`.
+//! Path patterns of `paths` / `ignore_paths`: `*`, `?` and `**`, matched by rust-lang's
+//! `glob` crate.
+
+use ::glob::{MatchOptions, Pattern as Glob};
+
+/// How patterns match: `*` and `?` never match `/`, a leading `.` is not special, case
+/// matters.
+const OPTIONS: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 /// A path pattern, relative to the repository root, e.g. `manifests/**` or `*.md`.
 ///
 /// - `*` matches any run of characters except `/`;
 /// - `?` matches one character except `/`;
 /// - `**` as a whole segment matches any number of segments (`a/**/b` matches `a/b` and
-///   `a/x/y/b`; a trailing `/**` matches everything below);
-/// - everything else matches itself.
+///   `a/x/y/b`; a trailing `/**` matches everything below); elsewhere (`a**`) it is an error;
+/// - everything else matches itself, `[` and `]` included (no character classes).
 ///
 /// A pattern that matches a directory covers every file below it: `docs` matches
 /// `docs/guide/intro.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern(String);
+pub struct Pattern(Glob);
 
 impl Pattern {
     /// Checks and builds a pattern; the error says what is wrong.
@@ -33,52 +44,27 @@ impl Pattern {
                 "`{text}` must not contain `.`, `..` or empty segments"
             ));
         }
-        Ok(Self(trimmed.to_string()))
+        // Brackets match themselves: `[` and `]` become the one-character classes `[[]`
+        // and `[]]`.
+        let mut escaped = String::with_capacity(trimmed.len());
+        for c in trimmed.chars() {
+            match c {
+                '[' => escaped.push_str("[[]"),
+                ']' => escaped.push_str("[]]"),
+                c => escaped.push(c),
+            }
+        }
+        Glob::new(&escaped)
+            .map(Self)
+            .map_err(|e| format!("`{text}`: {}", e.msg))
     }
 
     /// Whether `path` (`a/b/c.txt`, no leading `/`) or one of its parent directories matches.
     pub fn matches(&self, path: &str) -> bool {
-        let pattern = self.0.as_bytes();
-        let path = path.as_bytes();
-        if glob(pattern, path) {
-            return true;
-        }
-        path.iter()
-            .enumerate()
-            .filter(|&(_, &b)| b == b'/')
-            .any(|(i, _)| glob(pattern, &path[..i]))
-    }
-}
-
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    if p.starts_with(b"**") && (p.len() == 2 || p[2] == b'/') {
-        if p.len() == 2 {
-            return true;
-        }
-        let rest = &p[3..];
-        // Zero segments, or skip to after any `/`.
-        return glob(rest, s)
-            || s.iter()
-                .enumerate()
-                .filter(|&(_, &b)| b == b'/')
-                .any(|(i, _)| glob(rest, &s[i + 1..]));
-    }
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') => {
-            let rest = &p[1..];
-            for i in 0..=s.len() {
-                if glob(rest, &s[i..]) {
-                    return true;
-                }
-                if i < s.len() && s[i] == b'/' {
-                    break;
-                }
-            }
-            false
-        }
-        Some(b'?') => !s.is_empty() && s[0] != b'/' && glob(&p[1..], &s[1..]),
-        Some(&c) => s.first() == Some(&c) && glob(&p[1..], &s[1..]),
+        self.0.matches_with(path, OPTIONS)
+            || path
+                .match_indices('/')
+                .any(|(i, _)| self.0.matches_with(&path[..i], OPTIONS))
     }
 }
 
@@ -125,9 +111,24 @@ mod tests {
     }
 
     #[test]
+    fn brackets_match_themselves() {
+        assert!(m("a[1].txt", "a[1].txt"));
+        assert!(!m("a[1].txt", "a1.txt"));
+        assert!(m("x]/*", "x]/y"));
+        assert!(m("[*", "[abc"));
+    }
+
+    #[test]
     fn invalid_patterns() {
-        for bad in ["", "/", "/abs", "a/../b", "./a", "a//b"] {
+        for bad in [
+            "", "/", "/abs", "a/../b", "./a", "a//b", "a**", "x/**b", "***",
+        ] {
             assert!(Pattern::new(bad).is_err(), "{bad}");
         }
+        assert!(
+            Pattern::new("a**")
+                .unwrap_err()
+                .contains("recursive wildcards must form a single path component")
+        );
     }
 }

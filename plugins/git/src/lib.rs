@@ -18,7 +18,7 @@ pub mod glob;
 pub mod object;
 pub mod repo;
 
-use glob::Pattern;
+use crate::glob::Pattern;
 use object::{Commit, EntryKind, ObjectId};
 use repo::Repo;
 
@@ -233,12 +233,14 @@ fn get(config: &Config, version: &Version, out: &Path) -> Result<Exported, Error
         .map(|p| format!("{p}\n"))
         .collect();
     fs::write(&exec_file, listing).with_path(&exec_file)?;
-    let fetched = Fetched::new(version_of(id))
+    let mut fetched = Fetched::new(version_of(id))
         .with_metadata("commit", id)
         .with_metadata("author", &commit.author.who)
-        .with_metadata("committer", &commit.committer.who)
-        .with_metadata("date", commit.committer.rfc3339())
-        .with_metadata("message", commit.subject());
+        .with_metadata("committer", &commit.committer.who);
+    if let Some(date) = commit.committer.rfc3339() {
+        fetched = fetched.with_metadata("date", date);
+    }
+    let fetched = fetched.with_metadata("message", commit.subject());
     Ok(Exported {
         fetched,
         files: written.files,

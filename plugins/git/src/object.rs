@@ -131,38 +131,13 @@ impl Signature {
     }
 
     /// The moment as RFC 3339 in the signature's own time zone, e.g.
-    /// `2024-03-01T12:00:00+01:00`.
-    pub fn rfc3339(&self) -> String {
-        let local = self.time + i64::from(self.offset_minutes) * 60;
-        let days = local.div_euclid(86_400);
-        let secs = local.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-        let off = self.offset_minutes.abs();
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60,
-            off / 60,
-            off % 60
-        )
+    /// `2024-03-01T12:00:00+01:00`; `None` when it cannot be represented (a year beyond
+    /// 9999, an offset beyond ±25:59: both only in hand-made commits).
+    pub fn rfc3339(&self) -> Option<String> {
+        let time = jiff::Timestamp::from_second(self.time).ok()?;
+        let offset = jiff::tz::Offset::from_seconds(self.offset_minutes.checked_mul(60)?).ok()?;
+        Some(time.display_with_offset(offset).to_string())
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's
-/// algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The parts of a commit this plugin uses.
@@ -353,8 +328,14 @@ mod tests {
         assert_eq!(commit.author.offset_minutes, 90);
         assert_eq!(commit.committer.offset_minutes, -300);
         assert_eq!(commit.subject(), "Subject line");
-        assert_eq!(commit.author.rfc3339(), "2023-11-14T23:43:20+01:30");
-        assert_eq!(commit.committer.rfc3339(), "2023-11-14T17:14:20-05:00");
+        assert_eq!(
+            commit.author.rfc3339().unwrap(),
+            "2023-11-14T23:43:20+01:30"
+        );
+        assert_eq!(
+            commit.committer.rfc3339().unwrap(),
+            "2023-11-14T17:14:20-05:00"
+        );
     }
 
     #[test]
@@ -374,13 +355,15 @@ mod tests {
             time,
             offset_minutes,
         };
-        assert_eq!(sig(0, 0).rfc3339(), "1970-01-01T00:00:00+00:00");
-        assert_eq!(sig(951_782_400, 0).rfc3339(), "2000-02-29T00:00:00+00:00");
-        assert_eq!(sig(-1, 0).rfc3339(), "1969-12-31T23:59:59+00:00");
-        assert_eq!(
-            sig(1_709_294_400, 60).rfc3339(),
-            "2024-03-01T13:00:00+01:00"
-        );
+        let date = |time, offset| sig(time, offset).rfc3339().unwrap();
+        assert_eq!(date(0, 0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(date(951_782_400, 0), "2000-02-29T00:00:00+00:00");
+        assert_eq!(date(-1, 0), "1969-12-31T23:59:59+00:00");
+        assert_eq!(date(1_709_294_400, 60), "2024-03-01T13:00:00+01:00");
+        assert_eq!(date(1_709_294_400, -570), "2024-03-01T02:30:00-09:30");
+        // Beyond what RFC 3339 (and jiff) represent: no date rather than a wrong one.
+        assert_eq!(sig(i64::MAX, 0).rfc3339(), None);
+        assert_eq!(sig(0, 99 * 60 + 59).rfc3339(), None);
     }
 
     #[test]

@@ -544,6 +544,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        ignore = "needs a fake platform on a thread: runs natively"
+    )]
     fn deploy_waits_until_finished() {
         let (base, seen) = platform(vec![
             (201, r#"{"id": 42}"#),
@@ -576,6 +580,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        ignore = "needs a fake platform on a thread: runs natively"
+    )]
     fn failed_deployment_and_timeout() {
         let (base, _) = platform(vec![
             (200, r#"{"id": "d-1"}"#),
@@ -608,6 +616,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        ignore = "needs a fake platform on a thread: runs natively"
+    )]
     fn current_deployment_and_errors() {
         let (base, seen) = platform(vec![
             (200, r#"{"deployment": 7, "digest": "sha256:d"}"#),

@@ -383,6 +383,10 @@ mod tests {
     const DOWN: &str = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown";
 
     #[test]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        ignore = "needs a server thread: runs natively"
+    )]
     fn passes_after_retries_with_exponential_backoff() {
         let (base, srv) = server(vec![DOWN, DOWN, OK]);
         let (retry, checks) = checks(&format!(
@@ -406,6 +410,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        ignore = "needs a server thread: runs natively"
+    )]
     fn fails_on_body_and_status_after_all_attempts() {
         let (base, srv) = server(vec![OK, OK]);
         let (retry, checks) = checks(&format!(

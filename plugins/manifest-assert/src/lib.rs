@@ -261,8 +261,7 @@ components:
 
     #[test]
     fn yaml_and_json_documents() {
-        let dir = std::env::temp_dir().join("lockgate-manifest-assert-test");
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = lockgate_sdk::testing::temp_dir("manifest-assert");
         let yaml = dir.join("manifest.yml");
         std::fs::write(&yaml, YAML).unwrap();
         let doc = lockgate_sdk::document::load(&yaml, "d/manifest.yml").unwrap();

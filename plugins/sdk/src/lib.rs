@@ -141,6 +141,8 @@ pub mod http;
 pub mod log;
 mod report;
 pub mod sandbox;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod version;
 
 pub use config::{NoParams, parse_json};

@@ -4,8 +4,10 @@
 //! The [`trace!`](crate::trace), [`debug!`](crate::debug), [`info!`](crate::info),
 //! [`warn!`](crate::warn) and [`error!`](crate::error) macros take `format!` arguments.
 //! (stdout and stderr also reach the build log, but without a level.)
-
-use crate::bindings::host;
+//!
+//! Where there is no host to log to, entries go to stderr as `level: message`: in native
+//! builds (a plugin's native unit tests) and in builds with the feature `testing` (its unit
+//! tests as `wasm32-wasip2` components, run without the engine by `tests/wasm-runner`).
 
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +26,13 @@ pub enum Level {
 
 /// Writes `message` to the build log at `level`.
 pub fn log(level: Level, message: impl AsRef<str>) {
+    write(level, message.as_ref());
+}
+
+/// In a component: the host's `log` import.
+#[cfg(all(target_arch = "wasm32", not(feature = "testing")))]
+fn write(level: Level, message: &str) {
+    use crate::bindings::host;
     let level = match level {
         Level::Trace => host::Level::Trace,
         Level::Debug => host::Level::Debug,
@@ -31,7 +40,20 @@ pub fn log(level: Level, message: impl AsRef<str>) {
         Level::Warn => host::Level::Warn,
         Level::Error => host::Level::Error,
     };
-    host::log(level, message.as_ref());
+    host::log(level, message);
+}
+
+/// In unit tests (no host): stderr.
+#[cfg(any(not(target_arch = "wasm32"), feature = "testing"))]
+fn write(level: Level, message: &str) {
+    let level = match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    };
+    eprintln!("{level}: {message}");
 }
 
 /// Logs at [`Level::Trace`].

@@ -315,8 +315,7 @@ mod tests {
 
     #[test]
     fn yaml_manifests_and_load_errors() {
-        let dir = std::env::temp_dir().join("lockgate-upgrade-check-test");
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = lockgate_sdk::testing::temp_dir("upgrade-check");
         let path = dir.join("manifest.yml");
         std::fs::write(&path, "releases:\n  app: 1.2.3\n  web: \"2.0\"\n").unwrap();
         let doc = lockgate_sdk::document::load(&path, "prod/manifest.yml").unwrap();
