@@ -234,7 +234,9 @@ impl Scheduler {
     }
 
     /// Approves a candidate for `environment` as `approver`: the given one, or else the newest
-    /// candidate waiting at that environment's gate (qualified upstream, not yet entered).
+    /// candidate waiting at that environment's gate (qualified upstream, not yet entered). An
+    /// environment without `approval: required` is refused: an approval there would mean
+    /// nothing.
     pub async fn approve(
         &self,
         environment: &str,
@@ -242,6 +244,13 @@ impl Scheduler {
         approver: &str,
         comment: Option<&str>,
     ) -> Result<(Candidate, bool)> {
+        if let Some(env) = self.inner.plan.environment(environment)
+            && env.approval == Approval::Automatic
+        {
+            return Err(SchedulerError::Unknown(format!(
+                "`{environment}` does not require approval (`approval: automatic`): its candidates enter as soon as they qualify upstream; nothing was recorded"
+            )));
+        }
         let status = self.environment_status(environment).await?;
         let store = &self.inner.store;
         let id = match candidate {

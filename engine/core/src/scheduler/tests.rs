@@ -227,3 +227,34 @@ async fn trigger_names_an_unknown_job_and_a_job_without_versions() {
     let build = f.scheduler.trigger("by-hand").await.unwrap();
     assert_eq!(build.reason, "manual");
 }
+
+#[tokio::test]
+async fn approving_an_automatic_environment_is_refused_and_records_nothing() {
+    let f = fixture().await;
+    let err = f
+        .scheduler
+        .approve("development", None, "alice", None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("`development` does not require approval"),
+        "{err}"
+    );
+    let release = version(&f.store, "release", "release", 1).await;
+    let candidate = f
+        .store
+        .candidate(&[("release", release.version_id)])
+        .await
+        .unwrap();
+    assert!(
+        f.scheduler
+            .approve("development", Some(candidate.id), "alice", None)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        f.store.approval("development", candidate.id).await.unwrap(),
+        None
+    );
+}
