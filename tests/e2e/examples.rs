@@ -54,6 +54,21 @@ fn the_cloud_gov_example_walks_releases_to_production_and_stops_a_breaking_one()
         "{}",
         why.stdout
     );
+    // The first environment has no upstream to wait for, and approving it would mean nothing.
+    let why = ex.lg(&["why", "development"]);
+    assert!(
+        why.stdout
+            .contains("`development` is the first environment"),
+        "{}",
+        why.stdout
+    );
+    let r = ex.lg(&["approve", "development", "--as", "mallory"]);
+    assert!(
+        r.code != 0 && r.stderr.contains("does not require approval"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
     let r = ex.lg(&["approve", "production", "--as", "mallory"]);
     assert_ne!(
         r.code, 0,

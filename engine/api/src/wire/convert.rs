@@ -189,6 +189,7 @@ impl From<&sched::EnvironmentStatus> for EnvironmentStatus {
         }
         Self {
             environment: s.environment.clone(),
+            upstream: s.upstream.clone(),
             current: summary!(s.current),
             qualified: summary!(s.qualified),
             next: summary!(s.next),

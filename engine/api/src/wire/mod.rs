@@ -519,6 +519,10 @@ pub enum CaseStatus {
 pub struct EnvironmentStatus {
     /// The environment.
     pub environment: String,
+    /// The environment before it in promotion order (`null`: the first, whose candidates come
+    /// from resource checks).
+    #[serde(default)]
+    pub upstream: Option<String>,
     /// The candidate it runs now.
     pub current: Option<CandidateSummary>,
     /// The newest candidate qualified in it.

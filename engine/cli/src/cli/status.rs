@@ -67,9 +67,15 @@ pub(super) async fn why(backend: &impl Backend, environment: &str, json: bool) -
     } else {
         print_environment(&status);
         if status.blockers.is_empty() {
-            println!(
-                "  nothing blocks it: the newest qualified candidate upstream is already here"
-            );
+            match &status.upstream {
+                Some(upstream) => println!(
+                    "  nothing blocks it: the newest candidate qualified in `{upstream}` is already here"
+                ),
+                None => println!(
+                    "  nothing blocks it: `{}` is the first environment; its candidates come from resource checks",
+                    status.environment
+                ),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -73,6 +73,9 @@ impl fmt::Display for Blocker {
 pub struct EnvironmentStatus {
     /// Environment name.
     pub environment: String,
+    /// The environment before it in promotion order (`None`: the first, whose candidates come
+    /// from resource checks).
+    pub upstream: Option<String>,
     /// The candidate it runs now (id and versions), if any.
     pub current: Option<CandidateSummary>,
     /// The newest candidate qualified in the environment, if any.
@@ -300,6 +303,7 @@ impl Scheduler {
         };
         Ok(EnvironmentStatus {
             environment: environment.to_owned(),
+            upstream: plan.upstream_of(env).map(|u| u.name.clone()),
             current: current.as_ref().map(Into::into),
             qualified: qualified.as_ref().map(Into::into),
             next: next.as_ref().map(Into::into),
