@@ -153,7 +153,6 @@ fn job(pipeline: &Pipeline, plugins: &LoadedPlugins, j: &Job) -> JobPlan {
         steps: steps.steps(&j.plan, "plan"),
         hooks: steps.hooks(&j.hooks, "job"),
         max_in_flight: j.max_in_flight(),
-        serial_groups,
         exclusive_with,
         timeout: j.timeout.as_ref().map(|t| t.value),
         attempts: j.attempts.as_ref().map_or(1, |a| a.value.max(1)),

@@ -159,8 +159,6 @@ pub struct JobPlan {
     pub hooks: HooksPlan,
     /// How many builds may run at once (1 when serial or in serial groups); `None`: unlimited.
     pub max_in_flight: Option<u32>,
-    /// Its serial groups.
-    pub serial_groups: Vec<String>,
     /// The other jobs of its serial groups: none of their builds may run beside one of this.
     pub exclusive_with: Vec<String>,
     /// Deadline of a whole build.
