@@ -473,3 +473,76 @@ impl ReverseProxy {
         }
     }
 }
+
+/// The variable naming the PostgreSQL database of the tests (`.ci/run` sets it).
+pub const PG_ENV: &str = "LOCKGATE_TEST_DATABASE_URL";
+
+/// The PostgreSQL URL of the tests, or `None` (after saying so) when `test` must be skipped:
+/// outside CI without [`PG_ENV`]. In CI (`CI` set) a missing URL fails the test.
+pub fn pg_url_or_skip(test: &str) -> Option<String> {
+    match std::env::var(PG_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "{PG_ENV} is not set, and in CI this test may not be skipped \
+             (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
+        ),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: {PG_ENV} is not set (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
+            );
+            None
+        }
+    }
+}
+
+/// A PostgreSQL schema of its own for one test, dropped (with `psql`) when dropped.
+pub struct PgSchema {
+    /// The database URL.
+    pub url: String,
+    /// The schema's name.
+    pub schema: String,
+}
+
+impl PgSchema {
+    /// A new schema name in the database at `url`, prefixed with `prefix`.
+    pub fn new(url: &str, prefix: &str) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self {
+            url: url.to_owned(),
+            schema: format!(
+                "{prefix}_{}_{}_{}",
+                std::process::id(),
+                nanos % 1_000_000_000,
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ),
+        }
+    }
+
+    /// The store spec of `lockgate --state` / `LOCKGATE_DATABASE_URL`: the URL with the schema.
+    pub fn state(&self) -> String {
+        format!("{}?schema={}", self.url, self.schema)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Best effort: psql is on machines that run PostgreSQL.
+        let dropped = Command::new("psql")
+            .arg(&self.url)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !matches!(dropped, Ok(s) if s.success()) {
+            eprintln!("could not drop PostgreSQL schema {}", self.schema);
+        }
+    }
+}

@@ -12,39 +12,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use lockgate_e2e::{KillOnDrop, Run, lockgate, run, wait_for};
+use lockgate_e2e::{KillOnDrop, PgSchema, Run, lockgate, pg_url_or_skip, run, wait_for};
 use lockgate_test_artifacts as artifacts;
 use serde_json::Value;
 
 const PIPELINE: &str = include_str!("../fixtures/pipelines/cluster.yml");
-const PG_ENV: &str = "LOCKGATE_TEST_DATABASE_URL";
 const TIMEOUT: Duration = Duration::from_secs(240);
 
 struct Cluster {
     dir: tempfile::TempDir,
-    url: String,
-    schema: String,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Best effort: psql is on machines that run PostgreSQL.
-        let dropped = Command::new("psql")
-            .arg(&self.url)
-            .args([
-                "-q",
-                "-c",
-                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !matches!(dropped, Ok(s) if s.success()) {
-            eprintln!("could not drop PostgreSQL schema {}", self.schema);
-        }
-    }
+    db: PgSchema,
 }
 
 impl Cluster {
@@ -60,19 +39,9 @@ impl Cluster {
         ] {
             fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let schema = format!(
-            "lg_cluster_{}_{}",
-            std::process::id(),
-            nanos % 1_000_000_000
-        );
         Self {
             dir,
-            url: url.to_owned(),
-            schema,
+            db: PgSchema::new(url, "lg_cluster"),
         }
     }
 
@@ -81,7 +50,7 @@ impl Cluster {
     }
 
     fn state(&self) -> String {
-        format!("{}?schema={}", self.url, self.schema)
+        self.db.state()
     }
 
     fn command(&self) -> Command {
@@ -205,19 +174,10 @@ fn pid_of(node: &str) -> u32 {
 
 #[test]
 fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
-    let url = match std::env::var(PG_ENV) {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "{PG_ENV} is not set, and in CI this test may not be skipped \
-             (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
-        ),
-        _ => {
-            eprintln!(
-                "SKIPPED three_nodes_share_the_work_and_survive_the_scheduler_being_killed: \
-                 {PG_ENV} is not set (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
-            );
-            return;
-        }
+    let Some(url) =
+        pg_url_or_skip("three_nodes_share_the_work_and_survive_the_scheduler_being_killed")
+    else {
+        return;
     };
     let c = Cluster::new(&url);
     c.release(1);

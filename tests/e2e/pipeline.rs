@@ -17,6 +17,11 @@ use lockgate_e2e::{KillOnDrop, Run, lockgate, run, wait_for};
 use lockgate_test_artifacts as artifacts;
 use serde_json::Value;
 
+#[path = "pipeline/crash.rs"]
+mod crash;
+#[path = "pipeline/platform.rs"]
+mod platform;
+
 const THREE_ENVIRONMENTS: &str = include_str!("../fixtures/pipelines/three-environments.yml");
 const SEVERAL_RESOURCES: &str = include_str!("../fixtures/pipelines/several-resources.yml");
 const SERIAL_GROUPS: &str = include_str!("../fixtures/pipelines/serial-groups.yml");
@@ -30,6 +35,8 @@ const SERVER_TIMEOUT: Duration = Duration::from_secs(180);
 /// and its state.
 struct Project {
     dir: tempfile::TempDir,
+    /// The store, when not the default SQLite file (`LOCKGATE_DATABASE_URL`).
+    database: Option<String>,
 }
 
 impl Project {
@@ -37,6 +44,7 @@ impl Project {
     fn new(pipeline: &str, dirs: &[&str]) -> Self {
         let project = Self {
             dir: tempfile::tempdir().expect("temporary directory"),
+            database: None,
         };
         project.write("pipeline.yml", pipeline);
         for d in dirs {
@@ -71,6 +79,9 @@ impl Project {
             .env("LOCKGATE_VAR_ASSERT_FILE_WASM", artifacts::ASSERT_FILE)
             .env("LOCKGATE_VAR_HOSTILE_WASM", artifacts::HOSTILE)
             .stdin(Stdio::null());
+        if let Some(url) = &self.database {
+            cmd.env("LOCKGATE_DATABASE_URL", url);
+        }
         cmd
     }
 

@@ -38,6 +38,7 @@ pub fn graph(scheduler: &Scheduler) -> wire::PipelineGraph {
             },
             soak_ms: e.soak.map(|s| s.as_millis() as u64),
             gate: Some(e.gate_jobs.clone()),
+            resources: e.resources.clone(),
             jobs: p.jobs_in(&e.name).map(|j| j.name.clone()).collect(),
         })
         .collect();
@@ -49,6 +50,13 @@ pub fn graph(scheduler: &Scheduler) -> wire::PipelineGraph {
             type_name: r.type_name.clone(),
             check_every: check_every(r.check_every),
             webhook: r.webhook_token.is_some(),
+            role: if r.shared {
+                wire::ResourceRole::Shared
+            } else if p.promotion.is_promoted(&r.name) {
+                wire::ResourceRole::Promoted
+            } else {
+                wire::ResourceRole::Local
+            },
         })
         .collect();
     let mut edges = Vec::new();
@@ -106,6 +114,7 @@ pub async fn resources(scheduler: &Scheduler) -> Result<Vec<wire::ResourceSummar
             type_name: r.type_name,
             check_every: r.check_every,
             webhook: r.webhook,
+            role: r.role,
         });
     }
     Ok(out)

@@ -284,6 +284,11 @@ pub struct Resource {
     pub version: Option<Spanned<Version>>,
     /// What the plugin may touch.
     pub grants: GrantSpec,
+    /// `shared: true`: the resource serves every environment without being promoted (a task
+    /// image, a timer, a tooling repository, a root certificate). It is never part of a
+    /// candidate, a `get` of it needs no `passed` in any environment, and the environment
+    /// invariant (no change skips an environment) does not apply to it. Default `false`.
+    pub shared: bool,
 }
 
 impl Resource {

@@ -33,6 +33,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "webhook_token",
     "version",
     "grants",
+    "shared",
 ];
 const GRANT_KEYS: &[&str] = &["dirs", "network", "env"];
 const DIR_KEYS: &[&str] = &["path", "writable"];
@@ -746,6 +747,10 @@ impl Conv<'_> {
             .get("grants")
             .map(|(_, n)| self.grants(n, &what))
             .unwrap_or_default();
+        let shared = f
+            .get("shared")
+            .and_then(|(k, n)| self.bool(k, n))
+            .is_some_and(|s| s.value);
         Some(Resource {
             name,
             type_name,
@@ -755,6 +760,7 @@ impl Conv<'_> {
             webhook_token,
             version,
             grants,
+            shared,
         })
     }
 
@@ -1291,6 +1297,7 @@ jobs:
             p.resources[0].check_every(),
             CheckEvery::Interval(DEFAULT_CHECK_EVERY)
         );
+        assert!(!p.resources[0].shared, "resources are promoted by default");
         let (_, get) = p.jobs[0].gets().next().unwrap();
         assert_eq!((get.name.as_str(), get.resource.as_str()), ("r", "r"));
         assert_eq!((get.name.span.line, get.name.span.column), (11, 14));
@@ -1322,6 +1329,7 @@ resources:
     check_timeout: 2m
     webhook_token: tok
     version: {number: 3}
+    shared: true
     grants:
       dirs:
         state: {path: state, writable: true}
@@ -1390,6 +1398,7 @@ jobs:
             Duration::from_secs(120)
         );
         assert_eq!(r.version.as_ref().unwrap().value.get("number"), Some("3"));
+        assert!(r.shared);
         let grants = r.grants.to_grants();
         assert_eq!(grants.dirs.len(), 2);
         assert!(grants.dirs[0].writable && !grants.dirs[1].writable);
@@ -1518,6 +1527,29 @@ p.yml:24:5: error: `passed` belongs in a step of the job's `plan`, not on the jo
 p.yml:25:11: error: the plan of job `l` is empty
 ";
         assert_eq!(errors, expected);
+    }
+
+    #[test]
+    fn shared_must_be_a_boolean_and_is_suggested() {
+        let text = "\
+environments: [dev]
+resource_types: {counter: ./c.wasm}
+resources:
+  - {name: a, type: counter, shared: sometimes}
+  - {name: b, type: counter, share: true}
+  - {name: c, type: counter, shared: false}
+jobs: []
+";
+        let (p, errors) = build_str(text);
+        assert_eq!(
+            errors,
+            "\
+p.yml:4:38: error: `shared` must be true or false, found the string `sometimes`
+p.yml:5:30: error: unknown key `share` in a resource (help: did you mean `shared`?)
+"
+        );
+        let shared: Vec<bool> = p.resources.iter().map(|r| r.shared).collect();
+        assert_eq!(shared, [false, false, false]);
     }
 
     #[test]

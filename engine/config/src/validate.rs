@@ -157,7 +157,10 @@ struct Index<'p> {
     /// (job, resource) pairs of `get` and `put` steps.
     gets: HashSet<(&'p str, &'p str)>,
     puts: HashSet<(&'p str, &'p str)>,
-    /// Resource → the first environment (index) where a job gets it.
+    /// Resources declared `shared: true`: never promoted, never tracked.
+    shared: HashSet<&'p str>,
+    /// Tracked resource → the first environment (index) where a job gets it. Shared resources
+    /// are not in it: they are not promoted, so no environment's `get` of them is tracked.
     first_got_in: HashMap<&'p str, usize>,
     /// Resources some job gets or puts.
     used: HashSet<&'p str>,
@@ -168,6 +171,12 @@ impl<'p> Index<'p> {
         let mut ix = Index {
             jobs: HashMap::new(),
             resources: p.resources.iter().map(|r| r.name.as_str()).collect(),
+            shared: p
+                .resources
+                .iter()
+                .filter(|r| r.shared)
+                .map(|r| r.name.as_str())
+                .collect(),
             environments: HashMap::new(),
             gets: HashSet::new(),
             puts: HashSet::new(),
@@ -185,7 +194,9 @@ impl<'p> Index<'p> {
                     Action::Get(g) => {
                         ix.gets.insert((job.name.as_str(), g.resource.as_str()));
                         ix.used.insert(g.resource.as_str());
-                        if let Some(env) = env {
+                        if let Some(env) = env
+                            && !ix.shared.contains(g.resource.as_str())
+                        {
                             let first = ix.first_got_in.entry(g.resource.as_str()).or_insert(env);
                             *first = (*first).min(env);
                         }
@@ -636,7 +647,9 @@ impl<'p> Checker<'p> {
     /// that some job of an earlier environment gets) in a job of environment N > 0 must have
     /// `passed:` jobs, each either a job of environment N−1 or a job of environment N whose own
     /// `get` of the resource satisfies the same rule (checked at that get). `passed` jobs of a
-    /// later environment are rejected in any environment.
+    /// later environment are rejected in any environment. Shared resources (`shared: true`) are
+    /// not promoted and skipped entirely: a `get` of one needs no `passed`, and a `passed` it
+    /// has only narrows its versions.
     fn invariant(&mut self) {
         let p = self.p;
         let envs = &p.environments;
@@ -648,7 +661,7 @@ impl<'p> Checker<'p> {
             let env = envs[n].name.as_str();
             for (_, get) in job.gets() {
                 let r = get.resource.as_str();
-                if !self.ix.resources.contains(r) {
+                if !self.ix.resources.contains(r) || self.ix.shared.contains(r) {
                     continue;
                 }
                 let step = if get.name.value == get.resource.value {
@@ -689,11 +702,14 @@ impl<'p> Checker<'p> {
                         .filter(|k| self.ix.touches(&k.name, r))
                         .map(|k| k.name.as_str())
                         .collect();
-                    let help = if candidates.is_empty() {
+                    let promote = if candidates.is_empty() {
                         format!("add a job of `{prev}` that gets `{r}`, and list it in `passed:`")
                     } else {
                         format!("add `passed: [{}]`", candidates.join(", "))
                     };
+                    let help = format!(
+                        "{promote}, or declare `{r}` `shared: true` if every environment uses it without promoting it"
+                    );
                     self.error(
                         get.name.span,
                         format!(
@@ -1225,7 +1241,89 @@ jobs:
         );
         assert_eq!(
             errors(&text),
-            "p.yml:6:59: error: job `deploy-stage` (environment `stage`) gets `app` without `passed`: a change would skip `dev` (help: add `passed: [test-dev]`)\n"
+            "p.yml:6:59: error: job `deploy-stage` (environment `stage`) gets `app` without `passed`: a change would skip `dev` (help: add `passed: [test-dev]`, or declare `app` `shared: true` if every environment uses it without promoting it)\n"
+        );
+    }
+
+    #[test]
+    fn a_get_without_passed_and_no_job_to_pass_names_the_shared_option() {
+        let text = graph(
+            "\
+  - {name: build, environment: dev, plan: [{get: app}]}
+  - {name: deploy-stage, environment: stage, plan: [{get: app, passed: [build]}]}
+  - {name: deploy-prod, environment: prod, plan: [{get: app, passed: [deploy-stage]}, {get: cfg}]}
+  - {name: plan-stage, environment: stage, plan: [{get: cfg}]}
+  - {name: plan-dev, environment: dev, plan: [{get: cfg}]}
+",
+        );
+        assert_eq!(
+            errors(&text),
+            "\
+p.yml:7:93: error: job `deploy-prod` (environment `prod`) gets `cfg` without `passed`: a change would skip `stage` (help: add `passed: [plan-stage]`, or declare `cfg` `shared: true` if every environment uses it without promoting it)
+p.yml:8:57: error: job `plan-stage` (environment `stage`) gets `cfg` without `passed`: a change would skip `dev` (help: add `passed: [plan-dev]`, or declare `cfg` `shared: true` if every environment uses it without promoting it)
+"
+        );
+        let text = graph(
+            "\
+  - {name: dev-job, environment: dev, plan: [{get: cfg}]}
+  - {name: prod-job, environment: prod, plan: [{get: cfg}]}
+",
+        );
+        assert_eq!(
+            errors(&text),
+            "p.yml:6:54: error: job `prod-job` (environment `prod`) gets `cfg` without `passed`: a change would skip `stage` (help: add a job of `stage` that gets `cfg`, and list it in `passed:`, or declare `cfg` `shared: true` if every environment uses it without promoting it)\n"
+        );
+    }
+
+    #[test]
+    fn a_shared_resource_needs_no_passed_in_any_environment() {
+        // `image` and `timer` serve every environment: gotten without `passed` everywhere,
+        // with a `passed` that does not reach the previous environment, and put in one
+        // environment; none of it is a skip.
+        let text = "\
+environments: [dev, stage, prod]
+resource_types: {t: ./t.wasm}
+resources:
+  - {name: app, type: t}
+  - {name: image, type: t, shared: true}
+  - {name: timer, type: t, shared: true}
+jobs:
+  - {name: build, environment: dev, plan: [{get: timer, trigger: true}, {get: app}, {get: image}, {put: image}]}
+  - {name: deploy-stage, environment: stage, plan: [{get: app, passed: [build]}, {get: image}, {get: timer}]}
+  - {name: deploy-prod, environment: prod, plan: [{get: app, passed: [deploy-stage]}, {get: image, passed: [build]}, {get: timer}]}
+";
+        assert_eq!(check(text), "");
+        let parsed = parse_str(Path::new("p.yml"), text, &Vars::new());
+        let shared: Vec<(&str, bool)> = parsed
+            .pipeline
+            .resources
+            .iter()
+            .map(|r| (r.name.as_str(), r.shared))
+            .collect();
+        assert_eq!(shared, [("app", false), ("image", true), ("timer", true)]);
+        // The same pipeline without `shared` is rejected at each such get.
+        let unshared = text.replace(", shared: true", "");
+        let errors = errors(&unshared);
+        assert_eq!(errors.lines().count(), 4, "{errors}");
+        assert!(
+            errors.contains("or declare `timer` `shared: true` if every environment uses it without promoting it"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_shared_resource_is_not_tracked_for_the_others() {
+        // Sharing one resource leaves the invariant of the others whole.
+        let text = graph(
+            "\
+  - {name: test-dev, environment: dev, plan: [{get: app}, {get: cfg}]}
+  - {name: deploy-stage, environment: stage, plan: [{get: app}, {get: cfg}]}
+",
+        )
+        .replace("{name: cfg, type: t}", "{name: cfg, type: t, shared: true}");
+        assert_eq!(
+            errors(&text),
+            "p.yml:6:59: error: job `deploy-stage` (environment `stage`) gets `app` without `passed`: a change would skip `dev` (help: add `passed: [test-dev]`, or declare `app` `shared: true` if every environment uses it without promoting it)\n"
         );
     }
 
@@ -1240,7 +1338,7 @@ jobs:
         );
         assert_eq!(
             errors(&text),
-            "p.yml:7:87: error: job `prod-job` (environment `prod`) gets `cfg` without `passed`: a change would skip `stage` (help: add `passed: [stage-job]`)\n"
+            "p.yml:7:87: error: job `prod-job` (environment `prod`) gets `cfg` without `passed`: a change would skip `stage` (help: add `passed: [stage-job]`, or declare `cfg` `shared: true` if every environment uses it without promoting it)\n"
         );
     }
 

@@ -173,7 +173,12 @@ impl Runner {
         let _ = std::fs::remove_dir_all(&dir);
         let finished = self
             .store
-            .finish_build(build.id, outcome.build_status())
+            .finish_build_promoting(
+                build.id,
+                outcome.build_status(),
+                build.claimed_by.as_deref(),
+                &job.promotion,
+            )
             .await?;
         self.observer.event(BuildEvent::Finished {
             build: &finished,

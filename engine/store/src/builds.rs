@@ -15,7 +15,8 @@ use super::{
 };
 
 const BUILD_COLUMNS: &str = "b.id, b.job_id, j.name AS job_name, b.number, b.status, b.reason, \
-     b.retry_of, b.created_at, b.started_at, b.finished_at, b.claimed_by, b.heartbeat_at";
+     b.retry_of, b.created_at, b.started_at, b.finished_at, b.claimed_by, b.heartbeat_at, \
+     b.candidate_id, COALESCE(b.build_order, b.id) AS build_order";
 
 /// One input of a build to create: (name, resource id, version id).
 type InputRow = (String, i64, i64);
@@ -40,7 +41,7 @@ impl Store {
             let resource = resource_by_name(&mut tx, &input.resource).await?;
             rows.push((input.name.clone(), resource.id, input.version_id));
         }
-        let build_id = insert_build(&mut tx, job_id, reason, &rows, None).await?;
+        let build_id = insert_build(&mut tx, job_id, reason, &rows, None, None).await?;
         let build = build_by_id(&mut tx, build_id).await?;
         tx.commit()
             .await
@@ -302,16 +303,35 @@ impl Store {
     pub async fn finish_build(&self, build_id: i64, status: BuildStatus) -> Result<Build> {
         let ctx = || format!("build {build_id}");
         let mut tx = self.write_tx().await.op_for("begin finishing build", ctx)?;
+        self.finish_in(&mut tx, build_id, status, None).await?;
+        let build = build_by_id(&mut tx, build_id).await?;
+        tx.commit().await.op_for("commit finished build", ctx)?;
+        Ok(build)
+    }
+
+    /// [`Store::finish_build`] inside the caller's transaction (not committed). With `node`, a
+    /// started build must still be claimed by it: a node whose claim was taken over (the build
+    /// was re-queued as interrupted) records nothing.
+    pub(super) async fn finish_in(
+        &self,
+        tx: &mut AnyConnection,
+        build_id: i64,
+        status: BuildStatus,
+        node: Option<&str>,
+    ) -> Result<()> {
+        let ctx = || format!("build {build_id}");
         let from_pending = matches!(status, BuildStatus::Aborted | BuildStatus::Errored);
         let done = if status.is_finished() {
             sqlx::query(
                 "UPDATE builds SET status = $2, finished_at = $3
-                 WHERE id = $1 AND (status = 'started' OR (status = 'pending' AND $4 = 1))",
+                 WHERE id = $1 AND ((status = 'started' AND ($5 = '' OR claimed_by = $5))
+                                    OR (status = 'pending' AND $4 = 1))",
             )
             .bind(build_id)
             .bind(status.as_str())
             .bind(now_ms())
             .bind(i64::from(from_pending))
+            .bind(node.unwrap_or(""))
             .execute(&mut *tx)
             .await
             .op_for("finish build", ctx)?
@@ -320,7 +340,16 @@ impl Store {
             0
         };
         if done == 0 {
-            let current = build_by_id(&mut tx, build_id).await?;
+            let current = build_by_id(tx, build_id).await?;
+            if let Some(node) = node
+                && current.status == BuildStatus::Started
+            {
+                return Err(StoreError::ClaimLost {
+                    build: build_id,
+                    node: node.to_string(),
+                    holder: current.claimed_by.unwrap_or_default(),
+                });
+            }
             return Err(StoreError::InvalidTransition {
                 build: build_id,
                 from: current.status,
@@ -343,9 +372,7 @@ impl Store {
                     .op_for("record succeeded versions", ctx)?;
             }
         }
-        let build = build_by_id(&mut tx, build_id).await?;
-        tx.commit().await.op_for("commit finished build", ctx)?;
-        Ok(build)
+        Ok(())
     }
 
     /// After a crash or `kill -9`: marks every `started` build `interrupted` (and its running
@@ -434,8 +461,15 @@ impl Store {
             .map(|r| Ok((col(r, "name")?, col(r, "resource_id")?, col(r, "version_id")?)))
             .collect::<Result<_>>()?;
             let reason = format!("re-queued: build #{} was interrupted", interrupted.number);
-            let new_id =
-                insert_build(&mut tx, interrupted.job_id, &reason, &inputs, Some(id)).await?;
+            let new_id = insert_build(
+                &mut tx,
+                interrupted.job_id,
+                &reason,
+                &inputs,
+                Some(id),
+                Some(interrupted.order),
+            )
+            .await?;
             let requeued = build_by_id(&mut tx, new_id).await?;
             recovered.push(Recovered {
                 interrupted,
@@ -487,12 +521,13 @@ impl Store {
 }
 
 /// Inserts a pending build numbered under the job's row lock, and its inputs.
-async fn insert_build(
+pub(super) async fn insert_build(
     conn: &mut AnyConnection,
     job_id: i64,
     reason: &str,
     inputs: &[InputRow],
     retry_of: Option<i64>,
+    order: Option<i64>,
 ) -> Result<i64> {
     let op = "create build";
     let ctx = || format!("job id {job_id}");
@@ -510,8 +545,8 @@ async fn insert_build(
     let digest = inputs_digest(inputs.iter().map(|(name, _, v)| (name.as_str(), *v)));
     let build_id: i64 = col(
         &sqlx::query(
-            "INSERT INTO builds (job_id, number, status, reason, inputs_digest, retry_of, created_at)
-             VALUES ($1, $2, 'pending', $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO builds (job_id, number, status, reason, inputs_digest, retry_of, created_at, build_order)
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(job_id)
         .bind(number)
@@ -519,6 +554,7 @@ async fn insert_build(
         .bind(&digest)
         .bind(retry_of)
         .bind(now_ms())
+        .bind(order)
         .fetch_one(&mut *conn)
         .await
         .op_for(op, ctx)?,
@@ -576,6 +612,8 @@ fn build_from_row(row: &AnyRow) -> Result<Build> {
         finished_at: col(row, "finished_at")?,
         claimed_by: col(row, "claimed_by")?,
         heartbeat_at: col(row, "heartbeat_at")?,
+        candidate_id: col(row, "candidate_id")?,
+        order: col(row, "build_order")?,
     })
 }
 

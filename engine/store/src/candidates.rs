@@ -14,8 +14,8 @@ use super::{
 
 const EVENT_COLUMNS: &str = "id, candidate_id, environment, event, at, by_name, build_id, detail";
 
-/// Events that put a candidate into an environment: the newest says what runs there.
-const RUNNING_EVENTS: &str = "('deployed', 'promoted', 'rolled_back')";
+/// The event that says what an environment runs: its newest successful deployment.
+const RUNNING_EVENTS: &str = "('deployed')";
 
 impl Store {
     /// The candidate made of these `(resource, version id)` pairs, recorded if new. Its identity
@@ -24,70 +24,7 @@ impl Store {
     pub async fn candidate(&self, pairs: &[(&str, i64)]) -> Result<Candidate> {
         let op = "record candidate";
         let mut tx = self.write_tx().await.op(op)?;
-        let mut versions = Vec::with_capacity(pairs.len());
-        let mut resource_ids = Vec::with_capacity(pairs.len());
-        for &(resource, version_id) in pairs {
-            let r = resource_by_name(&mut tx, resource).await?;
-            let v = version_by_id(&mut tx, version_id).await?;
-            resource_ids.push((resource.to_string(), r.id));
-            versions.push(CandidateVersion {
-                resource: resource.to_string(),
-                version_id,
-                digest: v.digest,
-                version: v.version,
-            });
-        }
-        versions.sort_by(|a, b| (&a.resource, &a.digest).cmp(&(&b.resource, &b.digest)));
-        versions.dedup_by(|a, b| a.resource == b.resource && a.digest == b.digest);
-        let digest = candidate_digest(
-            versions
-                .iter()
-                .map(|v| (v.resource.as_str(), v.digest.as_str())),
-        );
-        // Look first: a conflicting INSERT would still consume an id (sequences, and SQLite's
-        // AUTOINCREMENT), making candidate numbers jump for operators.
-        let known = sqlx::query("SELECT id FROM candidates WHERE digest = $1")
-            .bind(&digest)
-            .fetch_optional(&mut *tx)
-            .await
-            .op(op)?;
-        if known.is_some() {
-            let candidate = candidate_where(&mut tx, "digest = $1", digest.clone()).await?;
-            tx.commit().await.op(op)?;
-            return Ok(candidate);
-        }
-        let json = serde_json::to_string(&versions).expect("candidate versions serialize");
-        let inserted = sqlx::query(
-            "INSERT INTO candidates (digest, versions, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (digest) DO NOTHING",
-        )
-        .bind(&digest)
-        .bind(&json)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await
-        .op(op)?
-        .rows_affected();
-        let candidate = candidate_where(&mut tx, "digest = $1", digest.clone()).await?;
-        if inserted == 1 {
-            for v in &candidate.versions {
-                let resource_id = resource_ids
-                    .iter()
-                    .find(|(name, _)| *name == v.resource)
-                    .map(|(_, id)| *id)
-                    .expect("every pair's resource was looked up");
-                sqlx::query(
-                    "INSERT INTO candidate_versions (candidate_id, resource_id, version_id)
-                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                )
-                .bind(candidate.id)
-                .bind(resource_id)
-                .bind(v.version_id)
-                .execute(&mut *tx)
-                .await
-                .op(op)?;
-            }
-        }
+        let candidate = candidate_in(&mut tx, pairs).await?;
         tx.commit().await.op(op)?;
         Ok(candidate)
     }
@@ -130,13 +67,22 @@ impl Store {
             .await
     }
 
-    /// What `environment` currently runs: the candidate of its newest `deployed`, `promoted`
-    /// or `rolled_back` event, with that event.
+    /// What `environment` runs: the candidate of its newest `deployed` event (its state after
+    /// its newest successful deployment), with that event.
     pub async fn current_candidate(
         &self,
         environment: &str,
     ) -> Result<Option<(Candidate, StoredCandidateEvent)>> {
         self.newest_event_where(environment, &format!("event IN {RUNNING_EVENTS}"))
+            .await
+    }
+
+    /// The newest candidate that entered `environment` (its newest `promoted` event).
+    pub async fn newest_entered(
+        &self,
+        environment: &str,
+    ) -> Result<Option<(Candidate, StoredCandidateEvent)>> {
+        self.newest_event_where(environment, "event = 'promoted'")
             .await
     }
 
@@ -273,7 +219,82 @@ impl Store {
     }
 }
 
-async fn insert_event(conn: &mut AnyConnection, e: &NewCandidateEvent, at: i64) -> Result<bool> {
+/// [`Store::candidate`] inside the caller's transaction.
+pub(super) async fn candidate_in(
+    conn: &mut AnyConnection,
+    pairs: &[(&str, i64)],
+) -> Result<Candidate> {
+    let op = "record candidate";
+    let mut versions = Vec::with_capacity(pairs.len());
+    let mut resource_ids = Vec::with_capacity(pairs.len());
+    for &(resource, version_id) in pairs {
+        let r = resource_by_name(conn, resource).await?;
+        let v = version_by_id(conn, version_id).await?;
+        resource_ids.push((resource.to_string(), r.id));
+        versions.push(CandidateVersion {
+            resource: resource.to_string(),
+            version_id,
+            digest: v.digest,
+            version: v.version,
+        });
+    }
+    versions.sort_by(|a, b| (&a.resource, &a.digest).cmp(&(&b.resource, &b.digest)));
+    versions.dedup_by(|a, b| a.resource == b.resource && a.digest == b.digest);
+    let digest = candidate_digest(
+        versions
+            .iter()
+            .map(|v| (v.resource.as_str(), v.digest.as_str())),
+    );
+    // Look first: a conflicting INSERT would still consume an id (sequences, and SQLite's
+    // AUTOINCREMENT), making candidate numbers jump for operators.
+    let known = sqlx::query("SELECT id FROM candidates WHERE digest = $1")
+        .bind(&digest)
+        .fetch_optional(&mut *conn)
+        .await
+        .op(op)?;
+    if known.is_some() {
+        return candidate_where(conn, "digest = $1", digest).await;
+    }
+    let json = serde_json::to_string(&versions).expect("candidate versions serialize");
+    let inserted = sqlx::query(
+        "INSERT INTO candidates (digest, versions, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(&digest)
+    .bind(&json)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await
+    .op(op)?
+    .rows_affected();
+    let candidate = candidate_where(conn, "digest = $1", digest).await?;
+    if inserted == 1 {
+        for v in &candidate.versions {
+            let resource_id = resource_ids
+                .iter()
+                .find(|(name, _)| *name == v.resource)
+                .map(|(_, id)| *id)
+                .expect("every pair's resource was looked up");
+            sqlx::query(
+                "INSERT INTO candidate_versions (candidate_id, resource_id, version_id)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(candidate.id)
+            .bind(resource_id)
+            .bind(v.version_id)
+            .execute(&mut *conn)
+            .await
+            .op(op)?;
+        }
+    }
+    Ok(candidate)
+}
+
+pub(super) async fn insert_event(
+    conn: &mut AnyConnection,
+    e: &NewCandidateEvent,
+    at: i64,
+) -> Result<bool> {
     let detail = e.detail.as_ref().map(|d| d.to_string());
     let done = sqlx::query(
         "INSERT INTO candidate_events (candidate_id, environment, event, at, by_name, build_id, detail)
@@ -297,7 +318,11 @@ async fn insert_event(conn: &mut AnyConnection, e: &NewCandidateEvent, at: i64) 
     Ok(done.rows_affected() == 1)
 }
 
-async fn candidate_where<T>(conn: &mut AnyConnection, filter: &str, key: T) -> Result<Candidate>
+pub(super) async fn candidate_where<T>(
+    conn: &mut AnyConnection,
+    filter: &str,
+    key: T,
+) -> Result<Candidate>
 where
     T: for<'q> sqlx::Encode<'q, sqlx::Any>
         + sqlx::Type<sqlx::Any>
@@ -324,7 +349,7 @@ where
     })
 }
 
-fn event_from_row(row: &AnyRow) -> Result<StoredCandidateEvent> {
+pub(super) fn event_from_row(row: &AnyRow) -> Result<StoredCandidateEvent> {
     let event: String = col(row, "event")?;
     let detail: Option<String> = col(row, "detail")?;
     Ok(StoredCandidateEvent {

@@ -177,6 +177,24 @@ impl Store {
         let op = "claim build";
         let ctx = || format!("build {build_id} of job `{job}`");
         let mut tx = self.write_tx().await.op_for(op, ctx)?;
+        if !self.claim_in(&mut tx, build_id, job, node, limits).await? {
+            return Ok(false);
+        }
+        tx.commit().await.op_for(op, ctx)?;
+        Ok(true)
+    }
+
+    /// [`Store::claim_build`] inside the caller's transaction (not committed).
+    pub(super) async fn claim_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        build_id: i64,
+        job: &str,
+        node: &str,
+        limits: &ClaimLimits,
+    ) -> Result<bool> {
+        let op = "claim build";
+        let ctx = || format!("build {build_id} of job `{job}`");
         let mut jobs: Vec<&str> = std::iter::once(job)
             .chain(limits.exclusive_with.iter().map(String::as_str))
             .collect();
@@ -219,10 +237,6 @@ impl Store {
                 return Ok(false);
             }
         }
-        if !super::builds::mark_started(&mut tx, build_id, node).await? {
-            return Ok(false);
-        }
-        tx.commit().await.op_for(op, ctx)?;
-        Ok(true)
+        super::builds::mark_started(&mut *tx, build_id, node).await
     }
 }

@@ -112,6 +112,19 @@ pub enum StoreError {
         /// Requested status.
         to: BuildStatus,
     },
+    /// A node tried to finish a build whose claim another node took over (it was declared
+    /// interrupted and re-queued): the result is not recorded.
+    #[error(
+        "build {build} is no longer claimed by `{node}` (now `{holder}`): its result is not recorded"
+    )]
+    ClaimLost {
+        /// Build id.
+        build: i64,
+        /// The node that tried.
+        node: String,
+        /// The node holding the claim now (empty if none).
+        holder: String,
+    },
     /// The operation needs a started build.
     #[error("build {build} is {status}, not started: {op} refused")]
     BuildNotRunning {

@@ -18,6 +18,7 @@
 //! nodes are settled by row locks (`UPDATE … RETURNING` counters) and unique constraints with
 //! `ON CONFLICT DO NOTHING`.
 
+mod audit;
 mod builds;
 mod candidates;
 mod cluster;
@@ -26,6 +27,7 @@ mod error;
 mod logs;
 mod model;
 mod pipeline;
+mod promotion;
 mod resolve;
 mod versions;
 
@@ -44,6 +46,7 @@ pub use model::{
     Recovered, ResolvedInput, Resource, ResourceConfig, SaveOutcome, Step, StepStatus,
     StoredCandidateEvent, StoredTestReport, StoredVersion, SyncReport, config_digest,
 };
+pub use promotion::{Claim, GateRule, NewBuild, PromotionRules};
 
 use error::DbContext;
 
@@ -92,6 +95,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "cluster",
         sql: include_str!("../migrations/0002_cluster.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "promotion",
+        sql: include_str!("../migrations/0003_promotion.sql"),
     },
 ];
 
@@ -444,6 +452,38 @@ pub fn redact(url: &str) -> String {
     url.to_string()
 }
 
+/// The crash points of the store, at the transaction boundaries of promotion: claiming a build,
+/// finishing it (after its status, before and after the commit), a rollback.
+pub const CRASH_POINTS: &[&str] = &[
+    "claim_build.before_commit",
+    "finish_build.after_status",
+    "finish_build.before_commit",
+    "finish_build.after_commit",
+    "rollback.before_event",
+];
+
+/// Arms a crash point from `spec`, `NAME` or `NAME:K` ([`CRASH_POINTS`]): the process aborts,
+/// as under `kill -9`, the K-th time (default the first) it reaches that point.
+pub fn arm_crash_point(spec: &str) -> std::result::Result<(), String> {
+    let (name, nth) = match spec.split_once(':') {
+        Some((name, k)) => (
+            name,
+            k.parse::<u32>()
+                .ok()
+                .filter(|k| *k > 0)
+                .ok_or_else(|| format!("crash point `{spec}`: `{k}` is not a positive count"))?,
+        ),
+        None => (spec, 1),
+    };
+    if !CRASH_POINTS.contains(&name) {
+        return Err(format!(
+            "no crash point `{name}` (crash points: {})",
+            CRASH_POINTS.join(", ")
+        ));
+    }
+    fail::cfg(name, &format!("return({nth})"))
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -536,7 +576,7 @@ mod tests {
         let path = dir.path().join("nested/dir with space/state.db");
         let store = Store::open(path.to_str().unwrap()).await.unwrap();
         assert_eq!(store.backend(), Backend::Sqlite);
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
         let mode = sqlx::query("PRAGMA journal_mode")
             .fetch_one(&store.pool)
             .await
@@ -547,7 +587,7 @@ mod tests {
         let again = Store::open(&format!("sqlite:{}", path.display()))
             .await
             .unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 2);
+        assert_eq!(again.schema_version().await.unwrap(), 3);
     }
 
     #[tokio::test]

@@ -206,6 +206,10 @@ pub struct Build {
     pub claimed_by: Option<String>,
     /// Last heartbeat of that node.
     pub heartbeat_at: Option<i64>,
+    /// The candidate it is judged against (set when claimed; see docs/promotion.md).
+    pub candidate_id: Option<i64>,
+    /// Its place in its job's order: its id, or the order of the build it re-runs.
+    pub order: i64,
 }
 
 /// A build input as stored.

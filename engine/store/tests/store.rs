@@ -1152,7 +1152,15 @@ async fn candidate_events_body(db: &mut Db) {
     let (running, ev) = s.current_candidate("staging").await.unwrap().unwrap();
     assert_eq!((running.id, ev.event), (first.id, CandidateEvent::Deployed));
     assert!(s.current_candidate("production").await.unwrap().is_none());
+    // A rollback is a request: the environment runs the candidate once it is deployed.
     s.record_event(&event(second.id, "staging", CandidateEvent::RolledBack))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.current_candidate("staging").await.unwrap().unwrap().0.id,
+        first.id
+    );
+    s.record_event(&event(second.id, "staging", CandidateEvent::Deployed))
         .await
         .unwrap();
     assert_eq!(
@@ -1164,13 +1172,13 @@ async fn candidate_events_body(db: &mut Db) {
         .environment_history("staging", Page::first(100))
         .await
         .unwrap();
-    assert_eq!(history.len(), 6);
+    assert_eq!(history.len(), 7);
     assert!(history.windows(2).all(|w| w[0].id > w[1].id));
     let older = s
         .environment_history("staging", Page::before(history[1].id, 100))
         .await
         .unwrap();
-    assert_eq!(older.len(), 4);
+    assert_eq!(older.len(), 5);
 
     // Approvals: recorded once, with their event.
     assert!(
@@ -1429,7 +1437,7 @@ async fn reopen_body(db: &mut Db) {
     };
     db.reopen().await;
     let s = &db.store;
-    assert_eq!(s.schema_version().await.unwrap(), 2);
+    assert_eq!(s.schema_version().await.unwrap(), 3);
     let versions = s.versions("repo", Page::first(10)).await.unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(

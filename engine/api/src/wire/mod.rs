@@ -94,6 +94,8 @@ pub struct GraphEnvironment {
     pub soak_ms: Option<u64>,
     /// The jobs that qualify a candidate in it (`None`: all of them).
     pub gate: Option<Vec<String>>,
+    /// The promoted resources its jobs get: what its candidates hold.
+    pub resources: Vec<String>,
     /// Its jobs.
     pub jobs: Vec<String>,
 }
@@ -110,6 +112,20 @@ pub struct ResourceFacts {
     pub check_every: String,
     /// Whether it has a `webhook_token` (webhooks can trigger a check).
     pub webhook: bool,
+    /// How it takes part in promotion.
+    pub role: ResourceRole,
+}
+
+/// How a resource takes part in promotion (docs/promotion.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceRole {
+    /// Gotten in two or more environments: its versions walk through them inside candidates.
+    Promoted,
+    /// `shared: true`: serves every environment without being promoted.
+    Shared,
+    /// Used in one environment only (an environment's deployment target, a test fixture).
+    Local,
 }
 
 /// A job of the graph.
@@ -165,6 +181,8 @@ pub struct ResourceSummary {
     pub check_every: String,
     /// Whether it has a `webhook_token`.
     pub webhook: bool,
+    /// How it takes part in promotion.
+    pub role: ResourceRole,
     /// Its newest version.
     pub latest: Option<VersionInfo>,
     /// The version it is pinned to.

@@ -245,11 +245,13 @@ export class PipelineView {
       if (sig === n.sig) continue;
       n.sig = sig;
       const parts = [n.type];
+      if (r.role === 'shared') parts.push('shared');
       if (r.latest) parts.push(shortVersion(r.latest.version));
       if (r.pinned) parts.push(`pinned ${shortVersion(r.pinned.version)}`);
       setText(n.latest, parts.join(' · '));
       setAttr(n.latest, 'title', r.latest ? `latest: ${fullVersion(r.latest.version)}${r.pinned ? `\npinned: ${fullVersion(r.pinned.version)}` : ''}` : null);
       n.el.classList.toggle('pinned', Boolean(r.pinned));
+      n.el.classList.toggle('shared', r.role === 'shared');
     }
   }
 

@@ -103,6 +103,7 @@ export class ResourcePage {
         replace(
           this.facts,
           fact('Type', r.type),
+          fact('Promotion', { promoted: 'promoted: its versions walk through the environments', shared: 'shared: serves every environment, not promoted', local: 'used in one environment' }[r.role] || r.role),
           fact('Checked', r.check_every === 'never' ? 'on demand (webhook or check)' : `every ${interval(r.check_every)}`),
           fact('Webhook', r.webhook ? 'enabled' : 'off'),
           fact('Latest', r.latest ? fullVersion(r.latest.version) : '—'),

@@ -32,7 +32,11 @@ pub(super) fn print_environment(status: &wire::EnvironmentStatus) {
         );
     }
     for b in &status.blockers {
-        println!("  blocked    {b}");
+        // Indented lines detail the line above them (the gate jobs of an unqualified change).
+        match b.strip_prefix("  ") {
+            Some(detail) => println!("             {detail}"),
+            None => println!("  blocked    {b}"),
+        }
     }
 }
 
@@ -47,6 +51,20 @@ pub(super) async fn status(backend: &impl Backend, json: bool) -> Result<ExitCod
     let jobs = backend.jobs().await?;
     for s in &statuses {
         print_environment(s);
+    }
+    let shared: Vec<String> = backend
+        .resources()
+        .await?
+        .into_iter()
+        .filter(|r| r.role == wire::ResourceRole::Shared)
+        .map(|r| r.name)
+        .collect();
+    if !shared.is_empty() {
+        println!();
+        println!(
+            "shared by every environment, not promoted: {}",
+            shared.join(", ")
+        );
     }
     println!();
     println!("jobs");
@@ -69,10 +87,10 @@ pub(super) async fn why(backend: &impl Backend, environment: &str, json: bool) -
         if status.blockers.is_empty() {
             match &status.upstream {
                 Some(upstream) => println!(
-                    "  nothing blocks it: the newest candidate qualified in `{upstream}` is already here"
+                    "  nothing waits: its jobs have taken the newest candidate qualified in `{upstream}`, and nothing newer is in progress there"
                 ),
                 None => println!(
-                    "  nothing blocks it: `{}` is the first environment; its candidates come from resource checks",
+                    "  nothing waits: `{}` is the first environment; its newest change qualified, and new versions of its resources enter as checks find them",
                     status.environment
                 ),
             }

@@ -65,8 +65,21 @@ pub(super) async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCo
                 eprintln!("warning: {note}");
             }
             let p = &loaded.pipeline;
+            // Shared resources serve every environment unpromoted: named, since that changes
+            // what the no-skip rule checks.
+            let shared: Vec<&str> = p
+                .resources
+                .iter()
+                .filter(|r| r.shared)
+                .map(|r| r.name.as_str())
+                .collect();
+            let shared = if shared.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} shared: {})", shared.len(), shared.join(", "))
+            };
             println!(
-                "pipeline is valid: {}, {}, {}",
+                "pipeline is valid: {}{shared}, {}, {}",
                 count(p.resources.len(), "resource"),
                 count(p.jobs.len(), "job"),
                 count(p.environments.len(), "environment")

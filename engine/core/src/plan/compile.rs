@@ -14,7 +14,7 @@ use super::plugins::LoadedPlugins;
 /// Compiles `pipeline` (validated) with its `plugins`. Plugins that are not loaded (a plan
 /// compiled for tests) leave `plugin: None`.
 pub fn compile(pipeline: &Pipeline, plugins: &LoadedPlugins, redactor: Redactor) -> Plan {
-    let jobs: Vec<JobPlan> = pipeline
+    let mut jobs: Vec<JobPlan> = pipeline
         .jobs
         .iter()
         .map(|j| job(pipeline, plugins, j))
@@ -30,13 +30,18 @@ pub fn compile(pipeline: &Pipeline, plugins: &LoadedPlugins, redactor: Redactor)
         .iter()
         .map(|r| resource(pipeline, plugins, r, polled.contains(r.name.value.as_str())))
         .collect();
-    let environments: Vec<EnvironmentPlan> = pipeline
+    let mut environments: Vec<EnvironmentPlan> = pipeline
         .environments
         .iter()
         .enumerate()
         .map(|(index, e)| environment(pipeline, index, e))
         .collect();
-    let promotion = promotion(&environments, &jobs);
+    let shared: BTreeSet<String> = resources
+        .iter()
+        .filter(|r| r.shared)
+        .map(|r| r.name.clone())
+        .collect();
+    let promotion = super::promotion::promotion(&mut environments, &mut jobs, &shared);
     let index = |names: Vec<&String>| -> BTreeMap<String, usize> {
         names
             .into_iter()
@@ -68,6 +73,7 @@ fn environment(pipeline: &Pipeline, index: usize, e: &Environment) -> Environmen
             .into_iter()
             .map(|j| j.name.value.clone())
             .collect(),
+        resources: Vec::new(),
     }
 }
 
@@ -92,6 +98,7 @@ fn resource(
         polled,
         webhook_token: r.webhook_token.as_ref().map(|t| t.value.clone()),
         pinned: r.version.as_ref().map(|v| v.value.clone()),
+        shared: r.shared,
         grants: r.grants.to_grants(),
         limits,
         plugin: plugins.resource_type(&type_name).cloned(),
@@ -163,6 +170,9 @@ fn job(pipeline: &Pipeline, plugins: &LoadedPlugins, j: &Job) -> JobPlan {
             }
             out
         }),
+        relevant: Vec::new(),
+        entry: Vec::new(),
+        promotion: lockgate_store::PromotionRules::default(),
     }
 }
 
@@ -247,41 +257,6 @@ impl Compiler<'_> {
             timeout: step.timeout.as_ref().map(|t| t.value),
         }
     }
-}
-
-/// Resources gotten by jobs of two or more environments, and which jobs get them where.
-fn promotion(environments: &[EnvironmentPlan], jobs: &[JobPlan]) -> Promotion {
-    let mut by_resource: BTreeMap<&str, BTreeMap<usize, Vec<String>>> = BTreeMap::new();
-    let order: BTreeMap<&str, usize> = environments
-        .iter()
-        .map(|e| (e.name.as_str(), e.index))
-        .collect();
-    for job in jobs {
-        let Some(&env) = order.get(job.environment.as_str()) else {
-            continue;
-        };
-        for input in &job.inputs {
-            let jobs = by_resource
-                .entry(input.resource.as_str())
-                .or_default()
-                .entry(env)
-                .or_default();
-            if !jobs.contains(&job.name) {
-                jobs.push(job.name.clone());
-            }
-        }
-    }
-    let mut promotion = Promotion::default();
-    for (resource, envs) in by_resource.into_iter().filter(|(_, e)| e.len() >= 2) {
-        promotion.promoted.insert(resource.to_owned());
-        promotion.through.insert(
-            resource.to_owned(),
-            envs.into_iter()
-                .map(|(i, jobs)| (environments[i].name.clone(), jobs))
-                .collect(),
-        );
-    }
-    promotion
 }
 
 #[cfg(test)]

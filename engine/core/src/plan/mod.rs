@@ -9,6 +9,7 @@
 mod compile;
 mod model;
 mod plugins;
+mod promotion;
 
 use std::path::Path;
 use std::sync::Arc;

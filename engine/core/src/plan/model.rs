@@ -100,6 +100,8 @@ pub struct EnvironmentPlan {
     /// The jobs whose success qualifies a candidate here (`gate:`, default every job of the
     /// environment).
     pub gate_jobs: Vec<String>,
+    /// The promoted resources its jobs get: what its state and its candidates hold.
+    pub resources: Vec<String>,
 }
 
 /// A resource with its plugin and everything a check or a fetch needs.
@@ -122,6 +124,8 @@ pub struct ResourcePlan {
     pub webhook_token: Option<String>,
     /// The version it is pinned to in the file.
     pub pinned: Option<Version>,
+    /// `shared: true`: it serves every environment without being promoted.
+    pub shared: bool,
     /// What its plugin may touch (directories, network, environment); the runner adds the
     /// output, inputs and cache.
     pub grants: Grants,
@@ -169,6 +173,13 @@ pub struct JobPlan {
     pub deploys: bool,
     /// The resources it puts to, once each, in plan order.
     pub outputs: Vec<String>,
+    /// Its relevant set: the promoted resources its builds are judged on (docs/promotion.md).
+    pub relevant: Vec<String>,
+    /// Its entry inputs (by input name): the promoted resources it shares with the previous
+    /// environment, taken together from one candidate qualified there.
+    pub entry: Vec<String>,
+    /// What its builds record in its environment when claimed and when they succeed.
+    pub promotion: lockgate_store::PromotionRules,
 }
 
 impl JobPlan {

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::entry::Entry;
 use super::{Result, Scheduler, SchedulerError};
 use crate::plan::{EnvironmentPlan, JobPlan, Plan};
 use lockgate_config::Approval;
 use lockgate_plugin_host::humanize;
-use lockgate_store::{
-    Build, BuildStatus, Candidate, CandidateEvent, NewCandidateEvent, ResolvedInput, now_ms,
-};
+use lockgate_store::{Build, BuildStatus, Candidate, CandidateEvent, now_ms};
 
 /// Why a job did not start a build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,43 +108,22 @@ impl From<&Candidate> for CandidateSummary {
 }
 
 impl Scheduler {
-    /// The gate that holds `inputs` out of `job`'s environment, if any.
-    pub(super) async fn gate(
-        &self,
-        job: &JobPlan,
-        inputs: &[ResolvedInput],
-    ) -> Result<Option<Blocker>> {
-        let Some(env) = self.inner.plan.environment(&job.environment) else {
-            return Ok(None);
-        };
-        let Some(candidate) = self.candidate_of(inputs).await? else {
-            return Ok(None);
-        };
-        self.gate_candidate(env, &candidate).await
-    }
-
-    /// What holds `candidate` out of `env` (soak, then approval); nothing once it entered.
-    async fn gate_candidate(
+    /// What holds `candidate`, qualified in the environment before `env`, out of `env`: its
+    /// soak time, then its approval.
+    pub(super) async fn gate_candidate(
         &self,
         env: &EnvironmentPlan,
         candidate: &Candidate,
     ) -> Result<Option<Blocker>> {
         let plan = &self.inner.plan;
         let store = &self.inner.store;
-        let events = store.candidate_events(candidate.id).await?;
-        let entered = events
-            .iter()
-            .any(|e| e.environment == env.name && e.event == CandidateEvent::Promoted);
-        if entered {
-            return Ok(None);
-        }
         if let Some(soak) = env.soak
             && let Some(upstream) = plan.upstream_of(env)
         {
-            let upstream = &upstream.name;
+            let events = store.candidate_events(candidate.id).await?;
             let qualified_at = events
                 .iter()
-                .find(|e| &e.environment == upstream && e.event == CandidateEvent::Qualified)
+                .find(|e| e.environment == upstream.name && e.event == CandidateEvent::Qualified)
                 .map(|e| e.at);
             let soak_ms = i64::try_from(soak.as_millis()).unwrap_or(i64::MAX);
             let remaining = match qualified_at {
@@ -171,75 +149,28 @@ impl Scheduler {
         Ok(None)
     }
 
-    /// After a build succeeded: records what its candidate did in the environment (deployed or
-    /// tested) and, when every gate job of the environment succeeded with it, that it is
-    /// qualified there.
-    pub(super) async fn after_success(&self, build: &Build) -> Result<()> {
-        let store = &self.inner.store;
-        let plan = &self.inner.plan;
-        let Some(job) = plan.job(&build.job) else {
-            return Ok(());
-        };
-        let Some(env) = plan.environment(&job.environment) else {
-            return Ok(());
-        };
-        let inputs = self.build_inputs(build.id).await?;
-        let Some(candidate) = self.candidate_of(&inputs).await? else {
-            return Ok(());
-        };
-        let event = if job.deploys {
-            CandidateEvent::Deployed
-        } else {
-            CandidateEvent::Tested
-        };
-        let detail = serde_json::json!({ "job": job.name, "build": build.number });
-        store
-            .record_event(&NewCandidateEvent {
-                candidate_id: candidate.id,
-                environment: env.name.clone(),
-                event,
-                by: Some(job.name.clone()),
-                build_id: Some(build.id),
-                detail: Some(detail),
-            })
-            .await?;
-
-        // Qualified when every gate job has a succeeded build with this candidate.
-        let events = store.candidate_events(candidate.id).await?;
-        let mut jobs_done = std::collections::BTreeSet::new();
-        for e in events.iter().filter(|e| {
-            e.environment == env.name
-                && matches!(e.event, CandidateEvent::Deployed | CandidateEvent::Tested)
-        }) {
-            if let Some(id) = e.build_id {
-                let b = store.build(id).await?;
-                if b.status == BuildStatus::Succeeded {
-                    jobs_done.insert(b.job);
-                }
+    /// What each job of `env` that enters from upstream may take now, in file order.
+    async fn entries<'a>(&'a self, env: &EnvironmentPlan) -> Result<Vec<(&'a JobPlan, Entry)>> {
+        let mut out = Vec::new();
+        for job in self
+            .inner
+            .plan
+            .jobs
+            .iter()
+            .filter(|j| j.environment == env.name)
+        {
+            match self.entry(job, false).await? {
+                Entry::Free => {}
+                entry => out.push((job, entry)),
             }
         }
-        if env.gate_jobs.iter().all(|g| jobs_done.contains(g)) {
-            let first = store
-                .record_event(&NewCandidateEvent {
-                    candidate_id: candidate.id,
-                    environment: env.name.clone(),
-                    event: CandidateEvent::Qualified,
-                    by: Some(self.inner.node.clone()),
-                    build_id: Some(build.id),
-                    detail: None,
-                })
-                .await?;
-            if first {
-                tracing::info!(environment = %env.name, "candidate #{} qualified", candidate.id);
-            }
-        }
-        Ok(())
+        Ok(out)
     }
 
-    /// Approves a candidate for `environment` as `approver`: the given one, or else the newest
-    /// candidate waiting at that environment's gate (qualified upstream, not yet entered). An
-    /// environment without `approval: required` is refused: an approval there would mean
-    /// nothing.
+    /// Approves a candidate for `environment` as `approver`: the given one, or else the one
+    /// the environment's jobs wait for (the newest candidate qualified upstream held at the
+    /// approval gate). One approval admits it for every job of the environment. An environment
+    /// without `approval: required` is refused: an approval there would mean nothing.
     pub async fn approve(
         &self,
         environment: &str,
@@ -247,22 +178,51 @@ impl Scheduler {
         approver: &str,
         comment: Option<&str>,
     ) -> Result<(Candidate, bool)> {
-        if let Some(env) = self.inner.plan.environment(environment)
-            && env.approval == Approval::Automatic
-        {
+        let plan = &self.inner.plan;
+        let env = plan
+            .environment(environment)
+            .ok_or_else(|| SchedulerError::Unknown(unknown_env(plan, environment)))?;
+        if env.approval == Approval::Automatic {
             return Err(SchedulerError::Unknown(format!(
                 "`{environment}` does not require approval (`approval: automatic`): its candidates enter as soon as they qualify upstream; nothing was recorded"
             )));
         }
-        let status = self.environment_status(environment).await?;
+        let Some(upstream) = plan.upstream_of(env) else {
+            return Err(SchedulerError::Unknown(format!(
+                "`{environment}` is the first environment: its changes come from resource checks, not from a qualified candidate, so there is nothing to approve; nothing was recorded"
+            )));
+        };
         let store = &self.inner.store;
         let id = match candidate {
-            Some(id) => id,
-            None => status.next.map(|c| c.id).ok_or_else(|| {
-                SchedulerError::Unknown(format!(
-                    "no candidate is waiting to enter `{environment}`; name one: `lockgate approve {environment} CANDIDATE`"
-                ))
-            })?,
+            Some(id) => {
+                let qualified = store.candidate_events(id).await?.iter().any(|e| {
+                    e.environment == upstream.name && e.event == CandidateEvent::Qualified
+                });
+                if !qualified {
+                    return Err(SchedulerError::Unknown(format!(
+                        "candidate #{id} is not qualified in `{}`: approving it would admit nothing into `{environment}`; nothing was recorded (`lockgate why {environment}`)",
+                        upstream.name
+                    )));
+                }
+                id
+            }
+            None => {
+                let mut waiting: Option<i64> = None;
+                for (_, entry) in self.entries(env).await? {
+                    if let Entry::Gated {
+                        candidate,
+                        blocker: Blocker::Approval { .. },
+                    } = entry
+                    {
+                        waiting = Some(waiting.map_or(candidate.id, |w| w.max(candidate.id)));
+                    }
+                }
+                waiting.ok_or_else(|| {
+                    SchedulerError::Unknown(format!(
+                        "no candidate waits for approval to enter `{environment}` (`lockgate why {environment}` says what holds it); to approve one ahead of time, name it: `lockgate approve {environment} CANDIDATE`"
+                    ))
+                })?
+            }
         };
         let candidate = store.candidate_by_id(id).await?;
         let first = store.approve(environment, id, approver, comment).await?;
@@ -280,30 +240,67 @@ impl Scheduler {
         let current = store.current_candidate(environment).await?.map(|(c, _)| c);
         let qualified = store.newest_qualified(environment).await?.map(|(c, _)| c);
         let mut blockers = Vec::new();
-        let next = match plan.upstream_of(env).map(|u| &u.name) {
-            None => None,
-            Some(upstream) => match store.newest_qualified(upstream).await? {
-                None => {
-                    blockers.push(format!("no candidate has qualified in `{upstream}` yet"));
-                    None
+        let mut next: Option<Candidate> = None;
+        let upstream = plan.upstream_of(env);
+        match upstream {
+            None => {
+                // The first environment: its changes are new versions of its resources.
+                if let Some((entered, _)) = store.newest_entered(environment).await?
+                    && qualified.as_ref().is_none_or(|q| q.id != entered.id)
+                    && !self.is_qualified(environment, entered.id).await?
+                {
+                    blockers.push(format!(
+                        "the newest change, candidate #{} (from new versions of {}), has not qualified in `{environment}`:",
+                        entered.id,
+                        env.resources.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                    self.explain_unqualified(env, &entered, &mut blockers)
+                        .await?;
                 }
-                Some((c, _)) => {
-                    let events = store.candidate_events(c.id).await?;
-                    let entered = events.iter().any(|e| {
-                        e.environment == environment && e.event == CandidateEvent::Promoted
-                    });
-                    if entered && qualified.as_ref().is_some_and(|q| q.id == c.id) {
-                        None
-                    } else {
-                        self.explain(env, &c, &events, &mut blockers).await?;
-                        Some(c)
+            }
+            Some(upstream) => {
+                for (job, entry) in self.entries(env).await? {
+                    let (candidate, line) = match entry {
+                        Entry::Ready { candidate, .. } => {
+                            let line = if job.triggers().next().is_none() {
+                                format!(
+                                    "job `{}` waits for a manual trigger to take candidate #{} (`lockgate trigger {}`)",
+                                    job.name, candidate.id, job.name
+                                )
+                            } else {
+                                format!(
+                                    "job `{}` takes candidate #{} at the next scheduling pass",
+                                    job.name, candidate.id
+                                )
+                            };
+                            (candidate, line)
+                        }
+                        Entry::Gated { candidate, blocker } => (candidate, blocker.to_string()),
+                        Entry::Free | Entry::UpToDate { .. } => continue,
+                    };
+                    if !blockers.contains(&line) {
+                        blockers.push(line);
+                    }
+                    if next.as_ref().is_none_or(|n| n.id < candidate.id) {
+                        next = Some(candidate);
                     }
                 }
-            },
-        };
+                if next.is_none()
+                    && let Some((entered, _)) = store.newest_entered(&upstream.name).await?
+                    && !self.is_qualified(&upstream.name, entered.id).await?
+                {
+                    blockers.push(format!(
+                        "the newest change in `{}`, candidate #{}, has not qualified there:",
+                        upstream.name, entered.id
+                    ));
+                    self.explain_unqualified(upstream, &entered, &mut blockers)
+                        .await?;
+                }
+            }
+        }
         Ok(EnvironmentStatus {
             environment: environment.to_owned(),
-            upstream: plan.upstream_of(env).map(|u| u.name.clone()),
+            upstream: upstream.map(|u| u.name.clone()),
             current: current.as_ref().map(Into::into),
             qualified: qualified.as_ref().map(Into::into),
             next: next.as_ref().map(Into::into),
@@ -311,49 +308,60 @@ impl Scheduler {
         })
     }
 
-    /// Collects what holds candidate `c` back from `env`.
-    async fn explain(
+    async fn is_qualified(&self, environment: &str, candidate: i64) -> Result<bool> {
+        Ok(self
+            .inner
+            .store
+            .candidate_events(candidate)
+            .await?
+            .iter()
+            .any(|e| e.environment == environment && e.event == CandidateEvent::Qualified))
+    }
+
+    /// Says, for each gate job of `env` that does not count for `c`, why: its build that
+    /// failed (with the failing test cases), is still running, or that it has not run.
+    async fn explain_unqualified(
         &self,
         env: &EnvironmentPlan,
         c: &Candidate,
-        events: &[lockgate_store::StoredCandidateEvent],
         blockers: &mut Vec<String>,
     ) -> Result<()> {
         let store = &self.inner.store;
-        let name = &env.name;
-        let entered = events
-            .iter()
-            .any(|e| &e.environment == name && e.event == CandidateEvent::Promoted);
-        if !entered {
-            match self.gate_candidate(env, c).await? {
-                Some(blocker) => blockers.push(blocker.to_string()),
-                None => blockers.push(format!(
-                    "candidate #{} passed the gates of `{name}` and starts with the next scheduling pass",
-                    c.id
-                )),
-            }
-            return Ok(());
-        }
-        // It entered: which gate jobs have not succeeded with it, and why.
-        let pairs: Vec<(&str, i64)> = c
-            .versions
-            .iter()
-            .map(|v| (v.resource.as_str(), v.version_id))
-            .collect();
+        let blocked = self.blocked();
         for gate in self.inner.plan.gate_jobs(env) {
-            let builds = store.builds_with_versions(&gate.name, &pairs).await?;
-            match builds.last() {
-                None => blockers.push(format!(
-                    "job `{}` has not run with candidate #{}",
-                    gate.name, c.id
-                )),
-                Some(b) if b.status == BuildStatus::Succeeded => {}
-                Some(b) if !b.status.is_finished() => blockers.push(format!(
-                    "job `{}` build #{} is {}",
-                    gate.name, b.number, b.status
-                )),
-                Some(b) => {
-                    let mut line = format!("job `{}` build #{} {}", gate.name, b.number, b.status);
+            let builds = store.builds_with_candidates(&gate.name, 100).await?;
+            let agrees = |ctx: &Option<Candidate>| {
+                gate.relevant.is_empty()
+                    || ctx.as_ref().is_some_and(|ctx| {
+                        gate.relevant.iter().all(|r| {
+                            let of = |k: &Candidate| {
+                                k.versions
+                                    .iter()
+                                    .find(|v| &v.resource == r)
+                                    .map(|v| v.version_id)
+                            };
+                            of(ctx) == of(c)
+                        })
+                    })
+            };
+            let matching: Vec<&Build> = builds
+                .iter()
+                .filter(|(_, ctx)| agrees(ctx))
+                .map(|(b, _)| b)
+                .collect();
+            if matching.iter().any(|b| b.status == BuildStatus::Succeeded) {
+                continue;
+            }
+            let line = match (matching.first(), builds.first()) {
+                (Some(b), _) if !b.status.is_finished() => {
+                    format!("  job `{}` build #{} is {}", gate.name, b.number, b.status)
+                }
+                (_, Some((b, _))) if b.status == BuildStatus::Pending => {
+                    format!("  job `{}` build #{} is pending", gate.name, b.number)
+                }
+                (Some(b), _) => {
+                    let mut line =
+                        format!("  job `{}` build #{} {}", gate.name, b.number, b.status);
                     for report in store.test_reports(b.id).await? {
                         for case in report.report.cases().filter(|c| {
                             matches!(
@@ -363,16 +371,25 @@ impl Scheduler {
                             )
                         }) {
                             line.push_str(&format!(
-                                "\n    {} {}: {}",
+                                "\n      {} {}: {}",
                                 case.status,
                                 case.name,
                                 case.message.as_deref().unwrap_or("")
                             ));
                         }
                     }
-                    blockers.push(line);
+                    line
                 }
-            }
+                (None, _) => {
+                    let mut line =
+                        format!("  job `{}` has not run with candidate #{}", gate.name, c.id);
+                    if let Some(b) = blocked.get(&gate.name) {
+                        line.push_str(&format!(": {b}"));
+                    }
+                    line
+                }
+            };
+            blockers.push(line);
         }
         Ok(())
     }
@@ -444,26 +461,13 @@ impl Scheduler {
                     job.name
                 )));
             };
-            builds.push(
-                store
-                    .create_build(
-                        &job.name,
-                        &format!("rollback to candidate #{target}"),
-                        &inputs,
-                    )
-                    .await?,
-            );
+            builds.push(lockgate_store::NewBuild {
+                job: job.name.clone(),
+                reason: format!("rollback to candidate #{target}"),
+                inputs,
+            });
         }
-        store
-            .record_event(&NewCandidateEvent {
-                candidate_id: target,
-                environment: environment.to_owned(),
-                event: CandidateEvent::RolledBack,
-                by: Some(by.to_owned()),
-                build_id: builds.first().map(|b| b.id),
-                detail: None,
-            })
-            .await?;
+        let builds = store.rollback(environment, target, by, &builds).await?;
         self.wake();
         Ok((candidate, builds))
     }

@@ -9,6 +9,7 @@
 //! `scheduler` lease checks, creates builds and re-queues the builds of dead nodes.
 
 mod checks;
+mod entry;
 mod gates;
 mod resolver;
 #[cfg(test)]
@@ -25,8 +26,7 @@ use tokio::task::JoinSet;
 use crate::plan::{JobPlan, Plan};
 use crate::runner::Runner;
 use lockgate_store::{
-    Build, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
-    ResolvedInput, ResourceConfig, Store, StoreError,
+    Build, BuildStatus, Claim, ClaimLimits, InputSpec, JobConfig, ResourceConfig, Store, StoreError,
 };
 
 pub use checks::CheckOutcome;
@@ -197,6 +197,26 @@ impl Scheduler {
         Ok(recovered)
     }
 
+    /// Before this process runs any build: re-queues the builds still marked started under
+    /// this process's own node name — a previous process of the same name (a restart in a
+    /// container, where the pid repeats) died running them.
+    async fn recover_own(&self) -> Result<()> {
+        for r in self
+            .inner
+            .store
+            .recover_claimed_by(&self.inner.node)
+            .await?
+        {
+            tracing::warn!(
+                job = %r.interrupted.job,
+                "build #{} was interrupted (a previous process of this node); re-queued as #{}",
+                r.interrupted.number,
+                r.requeued.number
+            );
+        }
+        Ok(())
+    }
+
     /// Why each job did not start a build at the last scheduling pass.
     pub fn blocked(&self) -> BTreeMap<String, Blocker> {
         self.inner
@@ -266,10 +286,24 @@ impl Scheduler {
             self.set_blocked(name, Some(Blocker::ManualOnly));
             return Ok(None);
         }
-        let specs = Self::input_specs(job);
-        let Some(inputs) = self.inner.resolver.resolve(name, &specs).await? else {
-            self.set_blocked(name, Some(Blocker::NoInputs));
-            return Ok(None);
+        let inputs = match self.entry(job, false).await? {
+            entry::Entry::Free => {
+                let specs = Self::input_specs(job);
+                let Some(inputs) = self.inner.resolver.resolve(name, &specs).await? else {
+                    self.set_blocked(name, Some(Blocker::NoInputs));
+                    return Ok(None);
+                };
+                inputs
+            }
+            entry::Entry::Ready { inputs, .. } => inputs,
+            entry::Entry::Gated { blocker, .. } => {
+                self.set_blocked(name, Some(blocker));
+                return Ok(None);
+            }
+            entry::Entry::UpToDate { ran } => {
+                self.set_blocked(name, ran.is_none().then_some(Blocker::NoInputs));
+                return Ok(None);
+            }
         };
         if store.has_build_with_inputs(name, &inputs).await? {
             self.set_blocked(name, None);
@@ -287,10 +321,6 @@ impl Scheduler {
         }
         if !fresh {
             self.set_blocked(name, None);
-            return Ok(None);
-        }
-        if let Some(blocker) = self.gate(job, &inputs).await? {
-            self.set_blocked(name, Some(blocker));
             return Ok(None);
         }
         self.set_blocked(name, None);
@@ -312,17 +342,34 @@ impl Scheduler {
         let job = self.inner.plan.job(job_name).ok_or_else(|| {
             SchedulerError::Unknown(format!("no job `{job_name}` in the pipeline"))
         })?;
-        let specs = Self::input_specs(job);
-        let inputs = self.inner.resolver.resolve(job_name, &specs).await?.ok_or_else(|| {
-            SchedulerError::Unknown(format!(
-                "job `{job_name}` has no versions that satisfy its inputs yet (run `lockgate check`?)"
-            ))
-        })?;
-        if let Some(blocker) = self.gate(job, &inputs).await? {
-            return Err(SchedulerError::Unknown(format!(
-                "job `{job_name}` cannot run: {blocker}"
-            )));
-        }
+        let inputs = match self.entry(job, true).await? {
+            entry::Entry::Free => {
+                let specs = Self::input_specs(job);
+                self.inner.resolver.resolve(job_name, &specs).await?.ok_or_else(|| {
+                    SchedulerError::Unknown(format!(
+                        "job `{job_name}` has no versions that satisfy its inputs yet (run `lockgate check`?)"
+                    ))
+                })?
+            }
+            entry::Entry::Ready { inputs, .. } => inputs,
+            entry::Entry::Gated { blocker, .. } => {
+                return Err(SchedulerError::Unknown(format!(
+                    "job `{job_name}` cannot run: {blocker}"
+                )));
+            }
+            entry::Entry::UpToDate { .. } => {
+                let upstream = self
+                    .inner
+                    .plan
+                    .environment(&job.environment)
+                    .and_then(|e| self.inner.plan.upstream_of(e))
+                    .map_or_else(String::new, |u| u.name.clone());
+                return Err(SchedulerError::Unknown(format!(
+                    "job `{job_name}` cannot run: no candidate qualified in `{upstream}` gives it versions of its inputs yet (`lockgate why {}`)",
+                    job.environment
+                )));
+            }
+        };
         let build = self
             .inner
             .store
@@ -330,62 +377,6 @@ impl Scheduler {
             .await?;
         self.wake();
         Ok(build)
-    }
-
-    /// Records that the candidate of `inputs` entered `job`'s environment (its build started).
-    async fn record_entry(
-        &self,
-        job: &JobPlan,
-        build: &Build,
-        inputs: &[ResolvedInput],
-    ) -> Result<()> {
-        if let Some(candidate) = self.candidate_of(inputs).await? {
-            self.inner
-                .store
-                .record_event(&NewCandidateEvent {
-                    candidate_id: candidate.id,
-                    environment: job.environment.clone(),
-                    event: CandidateEvent::Promoted,
-                    by: Some(job.name.clone()),
-                    build_id: Some(build.id),
-                    detail: None,
-                })
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// The inputs of build `id`, as resolved when it was created.
-    async fn build_inputs(&self, id: i64) -> Result<Vec<ResolvedInput>> {
-        Ok(self
-            .inner
-            .store
-            .build_inputs(id)
-            .await?
-            .into_iter()
-            .map(|i| ResolvedInput {
-                name: i.name,
-                resource: i.resource,
-                version_id: i.version_id,
-                version: i.version,
-            })
-            .collect())
-    }
-
-    /// The candidate made of the promotable resources among `inputs`, if any.
-    async fn candidate_of(
-        &self,
-        inputs: &[ResolvedInput],
-    ) -> Result<Option<lockgate_store::Candidate>> {
-        let pairs: Vec<(&str, i64)> = inputs
-            .iter()
-            .filter(|i| self.inner.plan.promotion.is_promoted(&i.resource))
-            .map(|i| (i.resource.as_str(), i.version_id))
-            .collect();
-        if pairs.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(self.inner.store.candidate(&pairs).await?))
     }
 
     /// Starts, on `set`, at most `capacity` pending builds that serial groups and
@@ -411,15 +402,28 @@ impl Scheduler {
                 continue;
             };
             let limits = Self::claim_limits(job);
-            if !store
-                .claim_build(build.id, &build.job, &self.inner.node, &limits)
+            match store
+                .claim_build_promoting(
+                    build.id,
+                    &build.job,
+                    &self.inner.node,
+                    &limits,
+                    &job.promotion,
+                )
                 .await?
             {
-                continue; // limits, or another node claimed it
+                Claim::Started(_) => {}
+                Claim::NotNow => continue, // limits, or another node claimed it
+                Claim::Superseded => {
+                    tracing::info!(
+                        job = %build.job,
+                        "build #{} aborted: a newer build of the job already succeeded",
+                        build.number
+                    );
+                    continue;
+                }
             }
             let build = store.build(build.id).await?;
-            let inputs = self.build_inputs(build.id).await?;
-            self.record_entry(job, &build, &inputs).await?;
             let this = self.clone();
             set.spawn(async move { this.run_build(build).await });
             started += 1;
@@ -437,22 +441,33 @@ impl Scheduler {
     }
 
     async fn run_build(&self, build: Build) -> Result<Build> {
-        // Heartbeats tell other engines (and a restarted one) that this build is alive.
-        let beat = {
+        // Heartbeats tell other engines (and a restarted one) that this build is alive. When a
+        // heartbeat finds the claim taken over (the build was declared interrupted and
+        // re-queued elsewhere), the build stops here: it starts no further step and records
+        // nothing.
+        let claim_lost = {
             let store = self.inner.store.clone();
             let node = self.inner.node.clone();
             let id = build.id;
-            tokio::spawn(async move {
+            async move {
                 loop {
                     tokio::time::sleep(HEARTBEAT_EVERY).await;
-                    if let Err(e) = store.heartbeat(id, &node).await {
-                        tracing::warn!(build = id, "heartbeat failed: {}", e.report());
+                    match store.heartbeat(id, &node).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => tracing::warn!(build = id, "heartbeat failed: {}", e.report()),
                     }
                 }
-            })
+            }
         };
-        let finished = self.inner.runner.run(build).await;
-        beat.abort();
+        let (id, job, number) = (build.id, build.job.clone(), build.number);
+        let finished = tokio::select! {
+            finished = self.inner.runner.run(build) => finished,
+            () = claim_lost => {
+                tracing::warn!(job = %job, "build #{number} was taken over by another node; stopped here");
+                return Ok(self.inner.store.build(id).await?);
+            }
+        };
         let finished = finished?;
         crate::metrics::build_finished(finished.status);
         if let Some(keep) = self.inner.log_retention {
@@ -461,9 +476,6 @@ impl Scheduler {
                 Ok(n) => tracing::debug!("pruned {n} log lines (keeping {keep} builds per job)"),
                 Err(e) => tracing::warn!("pruning logs failed: {}", e.report()),
             }
-        }
-        if finished.status == BuildStatus::Succeeded {
-            self.after_success(&finished).await?;
         }
         self.wake();
         Ok(finished)
@@ -486,6 +498,7 @@ impl Scheduler {
     pub async fn run_until_idle(&self) -> Result<RunSummary> {
         let mut summary = RunSummary::default();
         self.prepare().await?;
+        self.recover_own().await?;
         self.recover().await?;
         for outcome in self.check_all().await {
             if let Err(e) = outcome.result {
@@ -530,6 +543,7 @@ impl Scheduler {
         options: NodeOptions,
     ) -> Result<()> {
         self.prepare_retrying().await?;
+        self.recover_own().await?;
         let store = self.inner.store.clone();
         let node = self.inner.node.clone();
         let mut set = JoinSet::new();
@@ -544,6 +558,17 @@ impl Scheduler {
             let now = std::time::Instant::now();
             if !options.worker_only && last_renewal.is_none_or(|t| now - t >= LEASE_RENEW_EVERY) {
                 last_renewal = Some(now);
+                // A holder known dead (a process of this host that is gone) is not waited out.
+                if leader_until.is_none()
+                    && let Ok(Some(lease)) = store.lease(SCHEDULER_LEASE).await
+                    && lease.holder != node
+                    && node_is_dead_here(&lease.holder)
+                {
+                    tracing::info!(holder = %lease.holder, "the scheduler lease's holder is gone; taking it over");
+                    if let Err(e) = store.release_lease(SCHEDULER_LEASE, &lease.holder).await {
+                        tracing::warn!("cannot release a dead holder's lease: {}", e.report());
+                    }
+                }
                 match store
                     .try_lease(SCHEDULER_LEASE, &node, LEASE_TTL.as_millis() as i64)
                     .await
@@ -616,9 +641,24 @@ impl Scheduler {
         if let Some(mut c) = checks.take() {
             c.abort_all();
         }
-        while set.join_next().await.is_some() {}
         if let Err(e) = store.release_lease(SCHEDULER_LEASE, &node).await {
             tracing::warn!("releasing the scheduler lease failed: {}", e.report());
+        }
+        // Draining: the node keeps heartbeating while its builds end, so that no other node
+        // declares it gone and runs them a second time.
+        let mut beat = tokio::time::interval(NODE_HEARTBEAT_EVERY);
+        while !set.is_empty() {
+            tokio::select! {
+                _ = set.join_next() => {}
+                _ = beat.tick() => {
+                    if let Err(e) = store
+                        .node_heartbeat(&node, "draining", options.max_builds as i64, set.len() as i64)
+                        .await
+                    {
+                        tracing::warn!("node heartbeat failed: {}", e.report());
+                    }
+                }
+            }
         }
         if let Err(e) = store.remove_node(&node).await {
             tracing::warn!(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use lockgate_config::{Vars, parse_str};
 use lockgate_model::{BuildStatus, Fetched, Version};
-use lockgate_store::{InputSpec, ResolvedInput, Store, StoreError};
+use lockgate_store::{Claim, ClaimLimits, InputSpec, ResolvedInput, Store, StoreError};
 
 use super::{Blocker, InputResolver, Scheduler};
 use crate::plan::{LoadedPlugins, compile};
@@ -192,12 +192,51 @@ async fn a_non_trigger_input_changing_alone_starts_nothing() {
     assert_eq!(f.scheduler.schedule_job(job).await.unwrap(), None);
 }
 
+/// Runs a build of `job` with `inputs` to success through the store's promotion
+/// transactions, as the runner does.
+async fn succeed(f: &Fixture, job: &str, inputs: &[ResolvedInput]) {
+    let build = f.store.create_build(job, "trigger", inputs).await.unwrap();
+    let rules = &f.scheduler.plan().job(job).unwrap().promotion;
+    let claim = f
+        .store
+        .claim_build_promoting(build.id, job, "test-node", &ClaimLimits::default(), rules)
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Started(_)), "{claim:?}");
+    f.store
+        .finish_build_promoting(build.id, BuildStatus::Succeeded, Some("test-node"), rules)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn a_candidate_waits_at_an_environment_that_requires_approval() {
+async fn a_candidate_enters_only_once_qualified_and_waits_for_approval() {
     let f = fixture().await;
     let release = version(&f.store, "release", "release", 7).await;
-    f.resolver.answer("deploy-prod", Some(vec![release]));
+    let tools = version(&f.store, "tools", "tools", 1).await;
+    // The resolver would hand deploy-prod release 7, but nothing qualified in development:
+    // production's jobs take versions only from qualified candidates.
+    f.resolver
+        .answer("deploy-prod", Some(vec![release.clone()]));
     let job = f.scheduler.plan().job("deploy-prod").unwrap();
+    assert_eq!(f.scheduler.schedule_job(job).await.unwrap(), None);
+    assert_eq!(
+        f.scheduler.blocked().get("deploy-prod"),
+        Some(&Blocker::NoInputs)
+    );
+    // Every job of development succeeds (by-hand counts: it is judged on no promoted
+    // resource); release 7 is qualified there.
+    succeed(&f, "deploy-dev", &[release.clone(), tools.clone()]).await;
+    assert_eq!(f.scheduler.schedule_job(job).await.unwrap(), None);
+    succeed(&f, "by-hand", &[tools]).await;
+    let (qualified, _) = f
+        .store
+        .newest_qualified("development")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(qualified.versions.len(), 1, "{qualified:?}");
+
     assert_eq!(f.scheduler.schedule_job(job).await.unwrap(), None);
     let Some(Blocker::Approval {
         environment,
@@ -206,13 +245,47 @@ async fn a_candidate_waits_at_an_environment_that_requires_approval() {
     else {
         panic!("expected an approval blocker: {:?}", f.scheduler.blocked());
     };
-    assert_eq!(environment, "production");
-    f.scheduler
-        .approve("production", Some(candidate), "alice", None)
+    assert_eq!(
+        (environment.as_str(), candidate),
+        ("production", qualified.id)
+    );
+    // `approve production` without an id approves what the job waits for.
+    let (approved, first) = f
+        .scheduler
+        .approve("production", None, "alice", None)
         .await
         .unwrap();
+    assert_eq!((approved.id, first), (qualified.id, true));
     let build = f.scheduler.schedule_job(job).await.unwrap().unwrap();
     assert_eq!(build.job, "deploy-prod");
+}
+
+#[tokio::test]
+async fn approving_a_candidate_not_qualified_upstream_is_refused() {
+    let f = fixture().await;
+    let release = version(&f.store, "release", "release", 7).await;
+    let candidate = f
+        .store
+        .candidate(&[("release", release.version_id)])
+        .await
+        .unwrap();
+    let err = f
+        .scheduler
+        .approve("production", Some(candidate.id), "alice", None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is not qualified in `development`"),
+        "{err}"
+    );
+    assert!(
+        f.store
+            .approval("production", candidate.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
