@@ -46,7 +46,7 @@ pub use model::{
     Recovered, ResolvedInput, Resource, ResourceConfig, SaveOutcome, Step, StepStatus,
     StoredCandidateEvent, StoredTestReport, StoredVersion, SyncReport, config_digest,
 };
-pub use promotion::{Claim, GateRule, NewBuild, PromotionRules};
+pub use promotion::{Claim, GateRule, NewBuild, Produced, PromotionRules};
 
 use error::DbContext;
 

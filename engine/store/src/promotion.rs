@@ -1,10 +1,12 @@
 //! Promotion records written in the transactions that make them true (docs/promotion.md): a
 //! build's context when it is claimed; the environment's state, `deployed`/`tested` and
 //! `qualified` when it succeeds; a rollback with the builds it queues. The rules (which
-//! resources, which gate jobs, which relevant sets) come from the engine's plan as a
+//! resources, which gate jobs, how each is judged) come from the engine's plan as a
 //! [`PromotionRules`]; this module only applies them, under a per-environment lock.
 
 use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+
 
 use sqlx::AnyConnection;
 
@@ -29,17 +31,31 @@ pub struct PromotionRules {
     /// Whether the job deploys (puts): its success records `deployed`, and a build of it older
     /// than one that already succeeded is aborted instead of run.
     pub deploys: bool,
-    /// The environment's gate jobs, each with its relevant set.
+    /// The environment's gate jobs, each with how it is judged.
     pub gates: Vec<GateRule>,
 }
 
-/// A gate job and the promoted resources its builds are judged on.
+/// How the builds of a gate job are judged (docs/promotion.md): a build counts for candidate
+/// C when it got C's versions of `promoted`, and each version it got of a resource of
+/// `produced` was put by a succeeded build of one of that resource's producing jobs that
+/// itself counts for C (the deployment it tested).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GateRule {
     /// The job.
     pub job: String,
-    /// Its relevant set (docs/promotion.md); empty: any success counts.
-    pub relevant: Vec<String>,
+    /// The promoted resources it gets.
+    pub promoted: Vec<String>,
+    /// The resources it gets that jobs of its environment put, with those jobs' rules.
+    pub produced: Vec<Produced>,
+}
+
+/// A resource a job gets that jobs of its environment put.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Produced {
+    /// The resource.
+    pub resource: String,
+    /// The jobs of the environment that put it, each with its own rule.
+    pub by: Vec<GateRule>,
 }
 
 /// What claiming a build did.
@@ -459,9 +475,8 @@ async fn record_success(
     {
         judged.push(c);
     }
-    let mut cache = HashMap::new();
     for candidate in judged {
-        if qualifies(conn, &candidate, rules, &mut cache).await? {
+        if qualifies(conn, &candidate, rules).await? {
             insert_event(
                 conn,
                 &NewCandidateEvent {
@@ -480,67 +495,120 @@ async fn record_success(
     Ok(())
 }
 
-/// How many of a gate job's newest succeeded builds are looked at when judging a candidate.
-const JUDGED_BUILDS: i64 = 200;
+/// How many of a job's newest builds are looked at when judging a candidate.
+const JUDGED_BUILDS: i64 = 100;
 
 /// Whether every gate job has a succeeded build that counts for `candidate`.
 async fn qualifies(
     conn: &mut AnyConnection,
     candidate: &Candidate,
     rules: &PromotionRules,
-    cache: &mut HashMap<i64, BTreeMap<String, i64>>,
 ) -> Result<bool> {
-    let wanted: BTreeMap<&str, i64> = candidate
-        .versions
-        .iter()
-        .map(|v| (v.resource.as_str(), v.version_id))
-        .collect();
+    let wanted = versions_of(candidate);
     for gate in &rules.gates {
-        let rows = sqlx::query(
-            "SELECT DISTINCT b.candidate_id FROM builds b JOIN jobs j ON j.id = b.job_id
-             WHERE j.name = $1 AND b.status = 'succeeded'
-             ORDER BY b.candidate_id DESC LIMIT $2",
-        )
-        .bind(&gate.job)
-        .bind(JUDGED_BUILDS)
-        .fetch_all(&mut *conn)
-        .await
-        .op_for("judge qualification", || format!("job `{}`", gate.job))?;
-        let mut counts = false;
-        for row in &rows {
-            let Some(id) = col::<Option<i64>>(row, "candidate_id")? else {
-                // A success without a context (an environment without promoted resources
-                // when it ran) counts only for a job that is judged on nothing.
-                counts |= gate.relevant.is_empty();
-                continue;
-            };
-            if gate.relevant.is_empty() {
-                counts = true;
-                break;
-            }
-            if !cache.contains_key(&id) {
-                let c = candidate_where(conn, "id = $1", id).await?;
-                cache.insert(
-                    id,
-                    c.versions
-                        .iter()
-                        .map(|v| (v.resource.clone(), v.version_id))
-                        .collect(),
-                );
-            }
-            let context = &cache[&id];
-            if gate
-                .relevant
-                .iter()
-                .all(|r| context.get(r).copied() == wanted.get(r.as_str()).copied())
-            {
-                counts = true;
-                break;
-            }
-        }
-        if !counts {
+        let attempts = attempts_for(conn, &wanted, gate).await?;
+        if !attempts.iter().any(|b| b.status == BuildStatus::Succeeded) {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+fn versions_of(candidate: &Candidate) -> BTreeMap<String, i64> {
+    candidate
+        .versions
+        .iter()
+        .map(|v| (v.resource.clone(), v.version_id))
+        .collect()
+}
+
+/// The builds of `rule`'s job made for `wanted` (any status), newest first.
+async fn attempts_for(
+    conn: &mut AnyConnection,
+    wanted: &BTreeMap<String, i64>,
+    rule: &GateRule,
+) -> Result<Vec<Build>> {
+    let rows = sqlx::query(
+        "SELECT b.id FROM builds b JOIN jobs j ON j.id = b.job_id
+         WHERE j.name = $1 ORDER BY b.id DESC LIMIT $2",
+    )
+    .bind(&rule.job)
+    .bind(JUDGED_BUILDS)
+    .fetch_all(&mut *conn)
+    .await
+    .op_for("judge qualification", || format!("job `{}`", rule.job))?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let id: i64 = col(row, "id")?;
+        if made_for(conn, id, wanted, rule, 0).await? {
+            out.push(build_by_id(conn, id).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether build `build_id` of `rule`'s job was made for the candidate `wanted`: it got the
+/// candidate's versions of its promoted resources, and the deployments it got were put by
+/// succeeded builds made for the candidate.
+fn made_for<'a>(
+    conn: &'a mut AnyConnection,
+    build_id: i64,
+    wanted: &'a BTreeMap<String, i64>,
+    rule: &'a GateRule,
+    depth: usize,
+) -> Pin<Box<dyn Future<Output = Result<bool>> + Send + 'a>> {
+    Box::pin(async move {
+        let inputs: BTreeMap<String, i64> =
+            build_input_versions(conn, build_id).await?.into_iter().collect();
+        for r in &rule.promoted {
+            if inputs.get(r) != wanted.get(r) {
+                return Ok(false);
+            }
+        }
+        // The plan builds rules without cycles; the depth only bounds a corrupt one.
+        if depth > 8 {
+            return Ok(false);
+        }
+        for produced in &rule.produced {
+            let Some(&version) = inputs.get(&produced.resource) else {
+                continue;
+            };
+            let mut found = false;
+            'producers: for producer in &produced.by {
+                let rows = sqlx::query(
+                    "SELECT b.id FROM build_outputs o JOIN builds b ON b.id = o.build_id
+                     JOIN jobs j ON j.id = b.job_id
+                     WHERE j.name = $1 AND o.version_id = $2 AND b.status = 'succeeded'
+                     ORDER BY b.id DESC LIMIT $3",
+                )
+                .bind(&producer.job)
+                .bind(version)
+                .bind(JUDGED_BUILDS)
+                .fetch_all(&mut *conn)
+                .await
+                .op_for("judge qualification", || format!("job `{}`", producer.job))?;
+                for row in &rows {
+                    let id: i64 = col(row, "id")?;
+                    if made_for(conn, id, wanted, producer, depth + 1).await? {
+                        found = true;
+                        break 'producers;
+                    }
+                }
+            }
+            if !found {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+impl Store {
+    /// The builds of the job of `rule` made for candidate `candidate_id` (any status), newest
+    /// first: what `lockgate why` reports for a gate job that does not count for it yet.
+    pub async fn gate_attempts(&self, candidate_id: i64, rule: &GateRule) -> Result<Vec<Build>> {
+        let mut conn = self.pool.acquire().await.op("acquire connection")?;
+        let candidate = candidate_where(&mut conn, "id = $1", candidate_id).await?;
+        attempts_for(&mut conn, &versions_of(&candidate), rule).await
+    }
 }

@@ -170,7 +170,6 @@ fn job(pipeline: &Pipeline, plugins: &LoadedPlugins, j: &Job) -> JobPlan {
             }
             out
         }),
-        relevant: Vec::new(),
         entry: Vec::new(),
         promotion: lockgate_store::PromotionRules::default(),
     }

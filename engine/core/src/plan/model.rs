@@ -173,8 +173,6 @@ pub struct JobPlan {
     pub deploys: bool,
     /// The resources it puts to, once each, in plan order.
     pub outputs: Vec<String>,
-    /// Its relevant set: the promoted resources its builds are judged on (docs/promotion.md).
-    pub relevant: Vec<String>,
     /// Its entry inputs (by input name): the promoted resources it shares with the previous
     /// environment, taken together from one candidate qualified there.
     pub entry: Vec<String>,

@@ -1,15 +1,15 @@
 //! The promotion graph of a plan (docs/promotion.md): which resources are promoted, what each
-//! environment's state holds, each job's relevant set and entry inputs, and the rules the store
-//! applies when a build of the job is claimed and finishes.
+//! environment's state holds, each job's entry inputs and how its builds are judged, and the
+//! rules the store applies when a build of the job is claimed and finishes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lockgate_store::{GateRule, PromotionRules};
+use lockgate_store::{GateRule, Produced, PromotionRules};
 
 use super::model::{EnvironmentPlan, JobPlan, Promotion};
 
-/// Computes the promotion graph and fills in the environments' resources and the jobs'
-/// relevant sets, entry inputs and rules. `shared`: resources declared `shared: true`.
+/// Computes the promotion graph and fills in the environments' resources and the jobs' entry
+/// inputs and rules. `shared`: resources declared `shared: true`.
 pub(super) fn promotion(
     environments: &mut [EnvironmentPlan],
     jobs: &mut [JobPlan],
@@ -61,10 +61,10 @@ pub(super) fn promotion(
         env.resources = resources.into_iter().collect();
     }
 
-    let relevant = relevant_sets(jobs, &promotion);
-    for job in jobs.iter_mut() {
-        job.relevant = relevant[&job.name].iter().cloned().collect();
-    }
+    let rules: BTreeMap<String, GateRule> = jobs
+        .iter()
+        .map(|j| (j.name.clone(), gate_rule(jobs, &promotion, j, &mut Vec::new())))
+        .collect();
     for env in environments.iter() {
         let upstream: BTreeSet<&String> = env
             .index
@@ -88,11 +88,7 @@ pub(super) fn promotion(
         let gates: Vec<GateRule> = env
             .gate_jobs
             .iter()
-            .filter_map(|g| jobs.iter().find(|j| &j.name == g))
-            .map(|g| GateRule {
-                job: g.name.clone(),
-                relevant: g.relevant.clone(),
-            })
+            .filter_map(|g| rules.get(g).cloned())
             .collect();
         for job in jobs.iter_mut().filter(|j| j.environment == env.name) {
             job.entry = job
@@ -124,55 +120,49 @@ pub(super) fn promotion(
     promotion
 }
 
-/// Each job's relevant set: the promoted resources it gets, plus the relevant sets of the jobs
-/// of its environment it depends on — those named in its `passed` lists, and those that put a
-/// resource it gets. Computed to a fixed point (dependencies form no cycle that matters: a set
-/// only grows).
-fn relevant_sets(jobs: &[JobPlan], promotion: &Promotion) -> BTreeMap<String, BTreeSet<String>> {
-    let mut sets: BTreeMap<String, BTreeSet<String>> = jobs
-        .iter()
-        .map(|j| {
-            let own = j
-                .inputs
-                .iter()
-                .filter(|i| promotion.is_promoted(&i.resource))
-                .map(|i| i.resource.clone())
-                .collect();
-            (j.name.clone(), own)
-        })
-        .collect();
-    let depends: BTreeMap<&str, BTreeSet<&str>> = jobs
-        .iter()
-        .map(|j| {
-            let mut on = BTreeSet::new();
-            for input in &j.inputs {
-                for other in jobs.iter().filter(|o| o.environment == j.environment) {
-                    if other.name == j.name {
-                        continue;
-                    }
-                    if input.passed.contains(&other.name) || other.outputs.contains(&input.resource)
-                    {
-                        on.insert(other.name.as_str());
-                    }
-                }
-            }
-            (j.name.as_str(), on)
-        })
-        .collect();
-    loop {
-        let mut changed = false;
-        for (job, on) in &depends {
-            let mut add = BTreeSet::new();
-            for other in on {
-                add.extend(sets[*other].iter().cloned());
-            }
-            let set = sets.get_mut(*job).expect("every job has a set");
-            let before = set.len();
-            set.extend(add);
-            changed |= set.len() != before;
+/// How the builds of `job` are judged: the promoted resources it gets, and for each resource
+/// it gets that jobs of its environment put, those jobs' rules. `path` holds the jobs being
+/// expanded, so that a cycle of puts and gets ends instead of recursing.
+fn gate_rule(
+    jobs: &[JobPlan],
+    promotion: &Promotion,
+    job: &JobPlan,
+    path: &mut Vec<String>,
+) -> GateRule {
+    path.push(job.name.clone());
+    let mut promoted = BTreeSet::new();
+    let mut produced = Vec::new();
+    for input in &job.inputs {
+        if promotion.is_promoted(&input.resource) {
+            promoted.insert(input.resource.clone());
+            continue;
         }
-        if !changed {
-            return sets;
+        if produced.iter().any(|p: &Produced| p.resource == input.resource) {
+            continue;
         }
+        let producers: Vec<&JobPlan> = jobs
+            .iter()
+            .filter(|k| {
+                k.environment == job.environment
+                    && k.outputs.contains(&input.resource)
+                    && !path.contains(&k.name)
+            })
+            .collect();
+        let by: Vec<GateRule> = producers
+            .into_iter()
+            .map(|k| gate_rule(jobs, promotion, k, path))
+            .collect();
+        if !by.is_empty() {
+            produced.push(Produced {
+                resource: input.resource.clone(),
+                by,
+            });
+        }
+    }
+    path.pop();
+    GateRule {
+        job: job.name.clone(),
+        promoted: promoted.into_iter().collect(),
+        produced,
     }
 }

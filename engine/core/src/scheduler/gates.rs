@@ -329,34 +329,19 @@ impl Scheduler {
         let store = &self.inner.store;
         let blocked = self.blocked();
         for gate in self.inner.plan.gate_jobs(env) {
-            let builds = store.builds_with_candidates(&gate.name, 100).await?;
-            let agrees = |ctx: &Option<Candidate>| {
-                gate.relevant.is_empty()
-                    || ctx.as_ref().is_some_and(|ctx| {
-                        gate.relevant.iter().all(|r| {
-                            let of = |k: &Candidate| {
-                                k.versions
-                                    .iter()
-                                    .find(|v| &v.resource == r)
-                                    .map(|v| v.version_id)
-                            };
-                            of(ctx) == of(c)
-                        })
-                    })
+            let Some(rule) = gate.promotion.gates.iter().find(|r| r.job == gate.name) else {
+                continue;
             };
-            let matching: Vec<&Build> = builds
-                .iter()
-                .filter(|(_, ctx)| agrees(ctx))
-                .map(|(b, _)| b)
-                .collect();
+            let matching = store.gate_attempts(c.id, rule).await?;
             if matching.iter().any(|b| b.status == BuildStatus::Succeeded) {
                 continue;
             }
+            let builds = store.builds(Some(&gate.name), lockgate_store::Page::first(1)).await?;
             let line = match (matching.first(), builds.first()) {
                 (Some(b), _) if !b.status.is_finished() => {
                     format!("  job `{}` build #{} is {}", gate.name, b.number, b.status)
                 }
-                (_, Some((b, _))) if b.status == BuildStatus::Pending => {
+                (_, Some(b)) if b.status == BuildStatus::Pending => {
                     format!("  job `{}` build #{} is pending", gate.name, b.number)
                 }
                 (Some(b), _) => {
