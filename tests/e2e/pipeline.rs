@@ -385,7 +385,9 @@ fn a_failing_staging_test_stops_a_version_before_production_and_the_fix_flows_th
 
     let why = p.why("staging");
     let release_13 = vec!["release {number: 13}".to_owned()];
-    assert_eq!(versions(&why["next"]), release_13, "{why}");
+    // Staging runs 13 (its put succeeded), has not qualified it, and nothing else waits.
+    assert_eq!(versions(&why["current"]), release_13, "{why}");
+    assert!(why["next"].is_null(), "{why}");
     assert_eq!(
         versions(&why["qualified"]),
         ["release {number: 1}"],
@@ -393,7 +395,9 @@ fn a_failing_staging_test_stops_a_version_before_production_and_the_fix_flows_th
     );
     let blocked = blockers(&why).join("\n");
     assert!(
-        blocked.contains("job `deploy-staging` build #2 failed"),
+        blocked.contains("the newest change here, candidate #")
+            && blocked.contains("has not qualified in `staging`")
+            && blocked.contains("job `deploy-staging` build #2 failed"),
         "{blocked}"
     );
     assert!(
@@ -402,10 +406,17 @@ fn a_failing_staging_test_stops_a_version_before_production_and_the_fix_flows_th
         "the failed case is named: {blocked}"
     );
 
-    // Production never sees 13: nothing waits for its approval, and approving fails.
+    // Production never sees 13: nothing waits for its approval, and approving fails; `why`
+    // names what holds 13 in staging.
     let production = &p.status()["production"];
     assert_eq!(versions(&production["current"]), ["release {number: 1}"]);
     assert!(production["next"].is_null(), "{production}");
+    let held = blockers(production).join("\n");
+    assert!(
+        held.contains("the newest change in `staging`")
+            && held.contains("job `deploy-staging` build #2 failed"),
+        "{held}"
+    );
     let r = p.lg(&["approve", "production", "--as", "alice"]);
     assert_ne!(r.code, 0, "nothing to approve: {}", r.stdout);
     let r = p.run_pipeline(0);

@@ -21,11 +21,11 @@ fn main() -> ExitCode {
         .init();
 
     // Tests of crash atomicity kill the engine at a named transaction boundary.
-    if let Some(spec) = std::env::var_os("LOCKGATE_CRASH_POINT") {
-        if let Err(e) = lockgate::store::arm_crash_point(&spec.to_string_lossy()) {
-            eprintln!("error: LOCKGATE_CRASH_POINT: {e}");
-            return ExitCode::from(2);
-        }
+    if let Some(spec) = std::env::var_os("LOCKGATE_CRASH_POINT")
+        && let Err(e) = lockgate::store::arm_crash_point(&spec.to_string_lossy())
+    {
+        eprintln!("error: LOCKGATE_CRASH_POINT: {e}");
+        return ExitCode::from(2);
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -91,8 +91,9 @@ enum Step {
     NewVersion(usize),
     /// A scheduling pass: new builds, then every pending build claimed.
     Tick,
-    /// One running build (chosen by index) ends, succeeded or failed.
-    Finish(usize, bool),
+    /// One running build (chosen by index) ends: its `put` (if any) succeeded or not, then
+    /// the build succeeded or failed (a deploy whose later test step failed).
+    Finish(usize, bool, bool),
     /// The engine dies: every running build is interrupted and re-queued.
     Crash,
     /// `lockgate approve ENV` (the candidate its jobs wait for).
@@ -110,7 +111,8 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         2 => (0..3usize).prop_map(Step::NewVersion),
         4 => Just(Step::Tick),
-        6 => (0..8usize, prop::bool::weighted(0.85)).prop_map(|(i, ok)| Step::Finish(i, ok)),
+        6 => (0..8usize, prop::bool::weighted(0.9), prop::bool::weighted(0.85))
+            .prop_map(|(i, put, ok)| Step::Finish(i, put, ok)),
         1 => Just(Step::Crash),
         1 => (1..4usize).prop_map(Step::Approve),
         1 => (0..4usize).prop_map(Step::Rollback),
@@ -206,13 +208,14 @@ impl World {
         }
     }
 
-    async fn finish(&mut self, index: usize, ok: bool) {
+    async fn finish(&mut self, index: usize, put: bool, ok: bool) {
         if self.running.is_empty() {
             return;
         }
         let (id, name) = self.running.remove(index % self.running.len());
         let job = self.job(&name).clone();
-        if ok {
+        let ok = ok && put;
+        if put {
             for output in &job.outputs {
                 self.versions += 1;
                 self.store
@@ -244,7 +247,7 @@ impl World {
         match step {
             Step::NewVersion(r) => self.new_version(*r).await,
             Step::Tick => self.tick().await,
-            Step::Finish(i, ok) => self.finish(*i, *ok).await,
+            Step::Finish(i, put, ok) => self.finish(*i, *put, *ok).await,
             Step::Crash => {
                 self.running.clear();
                 self.store.recover_interrupted().await.unwrap();
@@ -307,7 +310,7 @@ proptest! {
                     break;
                 }
                 while !world.running.is_empty() {
-                    world.finish(0, true).await;
+                    world.finish(0, true, true).await;
                 }
             }
             let violations = world.audit().await;

@@ -15,9 +15,9 @@ impl Store {
     ///    N−1 before the build started.
     /// 2. *No record twice*: at most one `deployed` or `tested` per build, one `qualified`,
     ///    `approved` or `promoted` per candidate and environment.
-    /// 3. *Records with results*: a succeeded build judged against a candidate has its `tested`
-    ///    record, or, for a deployment, its `deployed` record unless a later build of its job
-    ///    succeeded first.
+    /// 3. *Records with results*: a build that deployed (its `put` succeeded) has its
+    ///    `deployed` record unless a later build of its job deployed first; a succeeded build
+    ///    judged against a candidate that deployed nothing has its `tested` record.
     /// 4. *Interrupted builds re-run*: every interrupted build has its re-queued build.
     /// 5. *Never backwards*: an environment's deployments are recorded in build order.
     pub async fn audit_promotion(&self, environments: &[String]) -> Result<Vec<String>> {
@@ -46,8 +46,10 @@ impl Store {
         let mut candidates = HashMap::new();
         for list in events.values() {
             for e in list {
-                if !candidates.contains_key(&e.candidate_id) {
-                    candidates.insert(e.candidate_id, self.candidate_by_id(e.candidate_id).await?);
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    candidates.entry(e.candidate_id)
+                {
+                    slot.insert(self.candidate_by_id(e.candidate_id).await?);
                 }
             }
         }
@@ -138,7 +140,13 @@ impl Store {
         // 3. Records with results.
         for b in builds
             .iter()
-            .filter(|b| b.status == BuildStatus::Succeeded && b.candidate_id.is_some())
+            // An interrupted build records nothing (the engine died); its re-queued build
+            // deploys again and records (invariant 4).
+            .filter(|b| {
+                b.candidate_id.is_some()
+                    && b.status.is_finished()
+                    && b.status != BuildStatus::Interrupted
+            })
         {
             let Some(Some(env)) = jobs.get(&b.job) else {
                 continue;
@@ -146,22 +154,33 @@ impl Store {
             let Some(list) = events.get(env.as_str()) else {
                 continue;
             };
-            let recorded = list.iter().any(|e| {
-                e.build_id == Some(b.id)
-                    && matches!(e.event, CandidateEvent::Deployed | CandidateEvent::Tested)
-            });
-            let deploys = !self.build_outputs(b.id).await?.is_empty();
-            let overtaken = deploys
-                && builds.iter().any(|o| {
-                    o.job == b.job
-                        && o.order > b.order
-                        && o.status == BuildStatus::Succeeded
-                        && o.finished_at <= b.finished_at
-                });
+            let deployed = !self.build_outputs(b.id).await?.is_empty();
+            if !deployed && b.status != BuildStatus::Succeeded {
+                continue;
+            }
+            let wanted = if deployed {
+                CandidateEvent::Deployed
+            } else {
+                CandidateEvent::Tested
+            };
+            let recorded = list
+                .iter()
+                .any(|e| e.build_id == Some(b.id) && e.event == wanted);
+            let mut overtaken = false;
+            if deployed {
+                for o in builds.iter().filter(|o| {
+                    o.job == b.job && o.order > b.order && o.finished_at <= b.finished_at
+                }) {
+                    if !self.build_outputs(o.id).await?.is_empty() {
+                        overtaken = true;
+                        break;
+                    }
+                }
+            }
             if !recorded && !overtaken {
                 violations.push(format!(
-                    "build {} of `{}` succeeded in `{env}` without its promotion record",
-                    b.number, b.job
+                    "build {} of `{}` finished ({}) in `{env}` without its `{wanted}` record",
+                    b.number, b.job, b.status
                 ));
             }
         }

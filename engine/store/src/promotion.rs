@@ -4,9 +4,8 @@
 //! resources, which gate jobs, how each is judged) come from the engine's plan as a
 //! [`PromotionRules`]; this module only applies them, under a per-environment lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::pin::Pin;
-
 
 use sqlx::AnyConnection;
 
@@ -117,33 +116,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest builds of `job` (at most `limit`, newest first), each with the candidate it
-    /// is judged against.
-    pub async fn builds_with_candidates(
-        &self,
-        job: &str,
-        limit: u32,
-    ) -> Result<Vec<(Build, Option<Candidate>)>> {
-        let builds = self.builds(Some(job), super::Page::first(limit)).await?;
-        let mut conn = self.pool.acquire().await.op("acquire connection")?;
-        let mut cache: HashMap<i64, Candidate> = HashMap::new();
-        let mut out = Vec::with_capacity(builds.len());
-        for build in builds {
-            let candidate = match build.candidate_id {
-                None => None,
-                Some(id) => {
-                    if !cache.contains_key(&id) {
-                        let c = candidate_where(&mut conn, "id = $1", id).await?;
-                        cache.insert(id, c);
-                    }
-                    cache.get(&id).cloned()
-                }
-            };
-            out.push((build, candidate));
-        }
-        Ok(out)
-    }
-
     /// Claims pending build `build_id` like [`Store::claim_build`] and, in the same
     /// transaction, records the candidate it is judged against (its environment's state with
     /// its promoted inputs laid over it) and that this candidate entered the environment
@@ -227,11 +199,13 @@ impl Store {
         Ok(Claim::Started(candidate))
     }
 
-    /// Finishes build `build_id` like [`Store::finish_build`] and, when it succeeded, records
-    /// in the same transaction everything its success means for its environment: the new
-    /// state (only forward in build order), `deployed` (a deploying job) or `tested`, and
-    /// `qualified` for each candidate whose gate jobs now all count for it. `node`, when
-    /// given, must still hold the build's claim.
+    /// Finishes build `build_id` like [`Store::finish_build`] and records, in the same
+    /// transaction, what it means for its environment: a build whose `put` succeeded deployed
+    /// (whatever its later steps did: the environment runs what it put), which moves the
+    /// environment's state (only forward in build order) and records `deployed`; a succeeded
+    /// build that deployed nothing records `tested`; and a success records `qualified` for each
+    /// candidate whose gate jobs now all count for it. `node`, when given, must still hold the
+    /// build's claim.
     pub async fn finish_build_promoting(
         &self,
         build_id: i64,
@@ -243,9 +217,9 @@ impl Store {
         let mut tx = self.write_tx().await.op_for("begin finishing build", ctx)?;
         self.finish_in(&mut tx, build_id, status, node).await?;
         crash_point("finish_build.after_status");
-        if status == BuildStatus::Succeeded && !rules.resources.is_empty() {
+        if !rules.resources.is_empty() {
             self.lock_environment(&mut tx, &rules.environment).await?;
-            record_success(&mut tx, build_id, rules).await?;
+            record_finish(&mut tx, build_id, status, rules).await?;
         }
         let build = build_by_id(&mut tx, build_id).await?;
         crash_point("finish_build.before_commit");
@@ -360,6 +334,33 @@ async fn build_input_versions(
     .collect()
 }
 
+/// Whether build `build_id` put a version (it deployed).
+async fn has_outputs(conn: &mut AnyConnection, build_id: i64) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM build_outputs WHERE build_id = $1 LIMIT 1")
+            .bind(build_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .op_for("read build outputs", || format!("build {build_id}"))?
+            .is_some(),
+    )
+}
+
+/// Whether a build of `build`'s job later in build order already finished having deployed.
+async fn newer_deployment(conn: &mut AnyConnection, build: &Build) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM builds b WHERE b.job_id = $1 AND b.finished_at IS NOT NULL
+           AND COALESCE(b.build_order, b.id) > $2
+           AND EXISTS (SELECT 1 FROM build_outputs o WHERE o.build_id = b.id) LIMIT 1",
+    )
+    .bind(build.job_id)
+    .bind(build.order)
+    .fetch_optional(&mut *conn)
+    .await
+    .op_for("read newer builds", || format!("build {}", build.id))?;
+    Ok(row.is_some())
+}
+
 /// Whether a build of `build`'s job later in build order already succeeded.
 async fn newer_success(conn: &mut AnyConnection, build: &Build) -> Result<bool> {
     let row = sqlx::query(
@@ -374,16 +375,22 @@ async fn newer_success(conn: &mut AnyConnection, build: &Build) -> Result<bool> 
     Ok(row.is_some())
 }
 
-/// The records of a success (see [`Store::finish_build_promoting`]); the environment is locked.
-async fn record_success(
+/// The records of a finished build (see [`Store::finish_build_promoting`]); the environment
+/// is locked.
+async fn record_finish(
     conn: &mut AnyConnection,
     build_id: i64,
+    status: BuildStatus,
     rules: &PromotionRules,
 ) -> Result<()> {
     let op = "record promotion";
     let ctx = || format!("build {build_id}");
     let build = build_by_id(conn, build_id).await?;
     let env = rules.environment.as_str();
+    let deployed = rules.deploys && has_outputs(conn, build_id).await?;
+    if !deployed && status != BuildStatus::Succeeded {
+        return Ok(());
+    }
     for (resource, version_id) in build_input_versions(conn, build_id).await? {
         if !rules.sets_state.contains(&resource) {
             continue;
@@ -429,10 +436,10 @@ async fn record_success(
         Some(candidate_in(conn, &pairs).await?)
     };
     let detail = serde_json::json!({ "job": build.job, "build": build.number });
-    if rules.deploys {
+    if deployed {
         // What the environment runs after this deployment: its state — unless a later build
-        // of the same job already succeeded (this one is late: it moved nothing back).
-        let current_is_newer = newer_success(conn, &build).await?;
+        // of the same job already deployed (this one is late: it moved nothing back).
+        let current_is_newer = newer_deployment(conn, &build).await?;
         if let Some(c) = &state_candidate
             && !current_is_newer
         {
@@ -450,7 +457,9 @@ async fn record_success(
             )
             .await?;
         }
-    } else if let Some(id) = build.candidate_id {
+    } else if let Some(id) = build.candidate_id
+        && status == BuildStatus::Succeeded
+    {
         insert_event(
             conn,
             &NewCandidateEvent {
@@ -464,6 +473,9 @@ async fn record_success(
             now,
         )
         .await?;
+    }
+    if status != BuildStatus::Succeeded {
+        return Ok(());
     }
     // Qualification: of the candidate this build was judged against, and of the new state.
     let mut judged = Vec::new();
@@ -558,8 +570,10 @@ fn made_for<'a>(
     depth: usize,
 ) -> Pin<Box<dyn Future<Output = Result<bool>> + Send + 'a>> {
     Box::pin(async move {
-        let inputs: BTreeMap<String, i64> =
-            build_input_versions(conn, build_id).await?.into_iter().collect();
+        let inputs: BTreeMap<String, i64> = build_input_versions(conn, build_id)
+            .await?
+            .into_iter()
+            .collect();
         for r in &rule.promoted {
             if inputs.get(r) != wanted.get(r) {
                 return Ok(false);

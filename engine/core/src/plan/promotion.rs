@@ -63,7 +63,12 @@ pub(super) fn promotion(
 
     let rules: BTreeMap<String, GateRule> = jobs
         .iter()
-        .map(|j| (j.name.clone(), gate_rule(jobs, &promotion, j, &mut Vec::new())))
+        .map(|j| {
+            (
+                j.name.clone(),
+                gate_rule(jobs, &promotion, j, &mut Vec::new()),
+            )
+        })
         .collect();
     for env in environments.iter() {
         let upstream: BTreeSet<&String> = env
@@ -137,7 +142,10 @@ fn gate_rule(
             promoted.insert(input.resource.clone());
             continue;
         }
-        if produced.iter().any(|p: &Produced| p.resource == input.resource) {
+        if produced
+            .iter()
+            .any(|p: &Produced| p.resource == input.resource)
+        {
             continue;
         }
         let producers: Vec<&JobPlan> = jobs

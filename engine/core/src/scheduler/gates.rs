@@ -242,61 +242,67 @@ impl Scheduler {
         let mut blockers = Vec::new();
         let mut next: Option<Candidate> = None;
         let upstream = plan.upstream_of(env);
-        match upstream {
-            None => {
-                // The first environment: its changes are new versions of its resources.
-                if let Some((entered, _)) = store.newest_entered(environment).await?
-                    && qualified.as_ref().is_none_or(|q| q.id != entered.id)
-                    && !self.is_qualified(environment, entered.id).await?
-                {
-                    blockers.push(format!(
-                        "the newest change, candidate #{} (from new versions of {}), has not qualified in `{environment}`:",
-                        entered.id,
-                        env.resources.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
-                    ));
-                    self.explain_unqualified(env, &entered, &mut blockers)
-                        .await?;
+        if upstream.is_some() {
+            for (job, entry) in self.entries(env).await? {
+                let (candidate, line) = match entry {
+                    Entry::Ready { candidate, .. } => {
+                        let line = if job.triggers().next().is_none() {
+                            format!(
+                                "job `{}` waits for a manual trigger to take candidate #{} (`lockgate trigger {}`)",
+                                job.name, candidate.id, job.name
+                            )
+                        } else {
+                            format!(
+                                "job `{}` takes candidate #{} at the next scheduling pass",
+                                job.name, candidate.id
+                            )
+                        };
+                        (candidate, line)
+                    }
+                    Entry::Gated { candidate, blocker } => (candidate, blocker.to_string()),
+                    Entry::Free | Entry::UpToDate { .. } => continue,
+                };
+                if !blockers.contains(&line) {
+                    blockers.push(line);
+                }
+                if next.as_ref().is_none_or(|n| n.id < candidate.id) {
+                    next = Some(candidate);
                 }
             }
-            Some(upstream) => {
-                for (job, entry) in self.entries(env).await? {
-                    let (candidate, line) = match entry {
-                        Entry::Ready { candidate, .. } => {
-                            let line = if job.triggers().next().is_none() {
-                                format!(
-                                    "job `{}` waits for a manual trigger to take candidate #{} (`lockgate trigger {}`)",
-                                    job.name, candidate.id, job.name
-                                )
-                            } else {
-                                format!(
-                                    "job `{}` takes candidate #{} at the next scheduling pass",
-                                    job.name, candidate.id
-                                )
-                            };
-                            (candidate, line)
-                        }
-                        Entry::Gated { candidate, blocker } => (candidate, blocker.to_string()),
-                        Entry::Free | Entry::UpToDate { .. } => continue,
-                    };
-                    if !blockers.contains(&line) {
-                        blockers.push(line);
-                    }
-                    if next.as_ref().is_none_or(|n| n.id < candidate.id) {
-                        next = Some(candidate);
-                    }
-                }
-                if next.is_none()
-                    && let Some((entered, _)) = store.newest_entered(&upstream.name).await?
-                    && !self.is_qualified(&upstream.name, entered.id).await?
-                {
-                    blockers.push(format!(
-                        "the newest change in `{}`, candidate #{}, has not qualified there:",
-                        upstream.name, entered.id
-                    ));
-                    self.explain_unqualified(upstream, &entered, &mut blockers)
-                        .await?;
-                }
-            }
+        }
+        // The newest change that entered here and has not qualified: what holds it.
+        if let Some((entered, _)) = store.newest_entered(environment).await?
+            && !self.is_qualified(environment, entered.id).await?
+        {
+            blockers.push(match upstream {
+                None => format!(
+                    "the newest change, candidate #{} (new versions of {}), has not qualified in `{environment}`:",
+                    entered.id,
+                    env.resources
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Some(_) => format!(
+                    "the newest change here, candidate #{}, has not qualified in `{environment}`:",
+                    entered.id
+                ),
+            });
+            self.explain_unqualified(env, &entered, &mut blockers)
+                .await?;
+        } else if let Some(upstream) = upstream
+            && next.is_none()
+            && let Some((entered, _)) = store.newest_entered(&upstream.name).await?
+            && !self.is_qualified(&upstream.name, entered.id).await?
+        {
+            // Nothing waits here: what holds the newest change upstream.
+            blockers.push(format!(
+                "the newest change in `{}`, candidate #{}, has not qualified there:",
+                upstream.name, entered.id
+            ));
+            self.explain_unqualified(upstream, &entered, &mut blockers)
+                .await?;
         }
         Ok(EnvironmentStatus {
             environment: environment.to_owned(),
@@ -336,7 +342,9 @@ impl Scheduler {
             if matching.iter().any(|b| b.status == BuildStatus::Succeeded) {
                 continue;
             }
-            let builds = store.builds(Some(&gate.name), lockgate_store::Page::first(1)).await?;
+            let builds = store
+                .builds(Some(&gate.name), lockgate_store::Page::first(1))
+                .await?;
             let line = match (matching.first(), builds.first()) {
                 (Some(b), _) if !b.status.is_finished() => {
                     format!("  job `{}` build #{} is {}", gate.name, b.number, b.status)
