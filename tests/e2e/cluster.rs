@@ -318,3 +318,100 @@ fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
         "the dead node was forgotten: {v}"
     );
 }
+
+/// Issue 13: SIGTERM to the node running a 20 s build, with a second node on the same store.
+/// The draining node keeps heartbeating, so the other never declares it gone: the build runs
+/// exactly once, to the end, on the node that started it; `/healthz` says `draining` (503)
+/// meanwhile; then the node exits.
+#[test]
+fn a_node_draining_after_sigterm_finishes_its_build_and_no_other_node_runs_it_again() {
+    let Some(url) = pg_url_or_skip(
+        "a_node_draining_after_sigterm_finishes_its_build_and_no_other_node_runs_it_again",
+    ) else {
+        return;
+    };
+    let c = Cluster::new(&url);
+    fs::write(
+        c.path("pipeline.yml"),
+        PIPELINE.replace(
+            "ms: 2000, dir: /dirs/record, label: deploy-dev",
+            "ms: 20000, dir: /dirs/record, label: deploy-dev",
+        ),
+    )
+    .unwrap();
+    c.release(1);
+    let mut nodes: BTreeMap<u32, (String, KillOnDrop)> = BTreeMap::new();
+    for tag in ["a", "b"] {
+        let node = c.node(tag, false);
+        nodes.insert(node.0.id(), (tag.to_owned(), node));
+    }
+    let (runner, number) = wait_for("a node to run deploy-dev", TIMEOUT, || {
+        let builds = c.all_builds()?;
+        builds
+            .iter()
+            .find(|b| b["job"] == "deploy-dev" && b["status"] == "started")
+            .map(|b| {
+                (
+                    b["node"].as_str().unwrap().to_owned(),
+                    b["number"].as_i64().unwrap(),
+                )
+            })
+            .ok_or_else(|| format!("{builds:?}\n{}", c.logs_of_nodes()))
+    });
+    let pid = pid_of(&runner);
+    let (tag, mut draining) = nodes.remove(&pid).expect("the build runs on one of ours");
+    let api = fs::read_to_string(c.path(&format!("node-{tag}.log")))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once("API http://")?;
+            Some(rest.split_whitespace().next()?.to_owned())
+        })
+        .expect("the node printed its API address");
+    let terminated = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+
+    // Draining: `/healthz` says so while the build runs on.
+    wait_for("the node to report draining", TIMEOUT, || {
+        let (status, body) =
+            lockgate_e2e::http("GET", &format!("http://{api}/healthz"), None, None);
+        if status == 503 && body.contains("draining") {
+            Ok(())
+        } else {
+            Err(format!("{status} {body}"))
+        }
+    });
+    // Past the other node's patience for a silent node (15 s), the build still runs once.
+    wait_for("deploy-dev to succeed", TIMEOUT, || {
+        match c.builds("deploy-dev").as_slice() {
+            [(n, s)] if *n == number && s == "succeeded" => Ok(()),
+            other => Err(format!("{other:?}\n{}", c.logs_of_nodes())),
+        }
+    });
+    wait_for("the drained node to exit", TIMEOUT, || {
+        if draining.is_running() {
+            Err("still running".to_owned())
+        } else {
+            Ok(())
+        }
+    });
+    let runs: Vec<_> = fs::read_dir(c.path("record"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("deploy-dev-"))
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "deploy-dev ran once: {runs:?}\n{}",
+        c.logs_of_nodes()
+    );
+    assert_eq!(
+        c.builds("deploy-dev"),
+        [(number, "succeeded".to_owned())],
+        "no build was interrupted or re-queued"
+    );
+}

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -228,11 +228,18 @@ pub async fn serve_with(
         .await
 }
 
-/// Liveness: always open.
+/// Health: `ok`, or `draining` (503) once the node stopped taking work and waits for its
+/// running builds to end (a load balancer sends nothing more to it).
 #[utoipa::path(get, path = "/healthz", tag = "server",
-    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
-async fn healthz() -> &'static str {
-    "ok\n"
+    responses(
+        (status = 200, description = "`ok`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`draining`", body = String, content_type = "text/plain")))]
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.scheduler.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::OK, "ok\n")
+    }
 }
 
 /// This document.

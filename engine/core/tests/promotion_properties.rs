@@ -100,6 +100,8 @@ enum Step {
     Approve(usize),
     /// `lockgate rollback ENV`.
     Rollback(usize),
+    /// `lockgate pin release VERSION` (the newest, or the one before), or `unpin`.
+    Pin(Option<usize>),
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -116,6 +118,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Crash),
         1 => (1..4usize).prop_map(Step::Approve),
         1 => (0..4usize).prop_map(Step::Rollback),
+        1 => prop::option::of(0..2usize).prop_map(Step::Pin),
     ]
 }
 
@@ -260,6 +263,17 @@ impl World {
             Step::Rollback(e) => {
                 let env = format!("e{}", e % envs);
                 let _ = self.scheduler.rollback(&env, "ops").await;
+            }
+            Step::Pin(None) => self.store.unpin("release").await.unwrap(),
+            Step::Pin(Some(back)) => {
+                let versions = self
+                    .store
+                    .versions("release", lockgate_store::Page::first(2))
+                    .await
+                    .unwrap();
+                if let Some(v) = versions.get(*back).or(versions.first()) {
+                    self.store.pin_version("release", &v.version).await.unwrap();
+                }
             }
         }
     }

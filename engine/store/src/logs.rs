@@ -14,7 +14,8 @@ const STEP_COLUMNS: &str = "id, build_id, path, kind, name, status, started_at, 
 
 impl Store {
     /// Marks the step at `path` of build `build_id` running (creating it; a retried attempt
-    /// restarts the same row) and returns it.
+    /// restarts the same row) and returns it. Refused (`BuildNotRunning`) unless the build is
+    /// started.
     pub async fn begin_step(
         &self,
         build_id: i64,
@@ -23,9 +24,12 @@ impl Store {
         name: &str,
     ) -> Result<Step> {
         let ctx = || format!("build {build_id}, step `{path}`");
+        // Only in a started build: once a build was declared interrupted (its node's claim
+        // taken over), its node starts no further step.
         let row = sqlx::query(
             "INSERT INTO build_steps (build_id, path, kind, name, status, started_at)
-             VALUES ($1, $2, $3, $4, 'running', $5)
+             SELECT $1, $2, $3, $4, 'running', $5
+             WHERE EXISTS (SELECT 1 FROM builds WHERE id = $1 AND status = 'started')
              ON CONFLICT (build_id, path) DO UPDATE SET
                 kind = excluded.kind, name = excluded.name, status = 'running',
                 started_at = excluded.started_at, finished_at = NULL, error = NULL
@@ -36,9 +40,17 @@ impl Store {
         .bind(kind)
         .bind(name)
         .bind(now_ms())
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .op_for("begin step", ctx)?;
+        let Some(row) = row else {
+            let build = self.build(build_id).await?;
+            return Err(StoreError::BuildNotRunning {
+                build: build_id,
+                status: build.status,
+                op: "begin step",
+            });
+        };
         self.step(col(&row, "id")?).await
     }
 

@@ -87,33 +87,28 @@ impl Store {
         state(&mut conn, environment).await
     }
 
-    /// The candidates qualified in `environment`, newest qualification first, at most `limit`,
-    /// with their `qualified` event.
-    pub async fn qualified_candidates(
+    /// The `qualified` events of `environment`, newest first, at most `limit` (load each
+    /// candidate with [`Store::candidate_by_id`] as needed).
+    pub async fn qualified_events(
         &self,
         environment: &str,
         limit: u32,
-    ) -> Result<Vec<(Candidate, StoredCandidateEvent)>> {
-        let mut conn = self.pool.acquire().await.op("acquire connection")?;
-        let rows = sqlx::query(
+    ) -> Result<Vec<StoredCandidateEvent>> {
+        sqlx::query(
             "SELECT id, candidate_id, environment, event, at, by_name, build_id, detail
              FROM candidate_events WHERE environment = $1 AND event = 'qualified'
              ORDER BY id DESC LIMIT $2",
         )
         .bind(environment)
         .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
+        .fetch_all(&self.pool)
         .await
         .op_for("read qualified candidates", || {
             format!("environment `{environment}`")
-        })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let event = event_from_row(row)?;
-            let candidate = candidate_where(&mut conn, "id = $1", event.candidate_id).await?;
-            out.push((candidate, event));
-        }
-        Ok(out)
+        })?
+        .iter()
+        .map(event_from_row)
+        .collect()
     }
 
     /// Claims pending build `build_id` like [`Store::claim_build`] and, in the same

@@ -288,13 +288,25 @@ pub async fn server(
         node.max_builds
     );
     eprintln!("lockgate: dashboard at http://{bound}/");
-    scheduler.serve_node(shutdown_signal(), node).await?;
+    let aborter = scheduler.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        eprintln!(
+            "lockgate: draining: running builds finish first (signal again to abort them; they are re-queued)"
+        );
+        // A second signal aborts the running builds instead of waiting for them.
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            aborter.abort_running();
+        });
+    };
+    scheduler.serve_node(shutdown, node).await?;
     let _ = stop_api.send(());
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on Ctrl-C or SIGTERM: running builds then finish before the server exits.
+/// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {

@@ -597,7 +597,7 @@ async fn bad_requests_get_json_errors_naming_the_problem() {
             .approve("production", &wire::ApproveBody::default())
             .await,
         409,
-        "no candidate is waiting",
+        "no candidate waits for approval",
     );
 
     // Malformed requests the typed client cannot send.

@@ -49,10 +49,8 @@ impl Scheduler {
             return Ok(Entry::Free);
         }
         let mut gated: Option<(Candidate, Blocker)> = None;
-        for (candidate, _) in store
-            .qualified_candidates(&upstream.name, LOOK_BACK)
-            .await?
-        {
+        for event in store.qualified_events(&upstream.name, LOOK_BACK).await? {
+            let candidate = store.candidate_by_id(event.candidate_id).await?;
             let mut specs = Self::input_specs(job);
             let mut complete = true;
             for spec in specs.iter_mut().filter(|s| job.entry.contains(&s.name)) {
@@ -71,6 +69,20 @@ impl Scheduler {
             let Some(inputs) = self.inner.resolver.resolve(&job.name, &specs).await? else {
                 continue;
             };
+            // A resource pinned by an operator overrides a version asked for: the candidate's
+            // versions must be what the job gets, or the job cannot take this candidate.
+            let exact = inputs
+                .iter()
+                .filter(|i| job.entry.contains(&i.name))
+                .all(|i| {
+                    candidate
+                        .versions
+                        .iter()
+                        .any(|v| v.resource == i.resource && v.version_id == i.version_id)
+                });
+            if !exact {
+                continue;
+            }
             if !rerun && store.has_build_with_inputs(&job.name, &inputs).await? {
                 return Ok(match gated {
                     Some((candidate, blocker)) => Entry::Gated { candidate, blocker },

@@ -195,6 +195,7 @@ impl Scheduler {
         let store = &self.inner.store;
         let id = match candidate {
             Some(id) => {
+                store.candidate_by_id(id).await?;
                 let qualified = store.candidate_events(id).await?.iter().any(|e| {
                     e.environment == upstream.name && e.event == CandidateEvent::Qualified
                 });
@@ -454,6 +455,19 @@ impl Scheduler {
                     job.name
                 )));
             };
+            // A pinned resource overrides the candidate's version: refuse rather than deploy
+            // something else than what was qualified.
+            if let Some(other) = inputs.iter().find(|i| {
+                candidate
+                    .versions
+                    .iter()
+                    .any(|v| v.resource == i.resource && v.version_id != i.version_id)
+            }) {
+                return Err(SchedulerError::Unknown(format!(
+                    "`{}` is pinned to {}, not the version of candidate #{target}; unpin it (`lockgate unpin {}`) to roll back",
+                    other.resource, other.version, other.resource
+                )));
+            }
             builds.push(lockgate_store::NewBuild {
                 job: job.name.clone(),
                 reason: format!("rollback to candidate #{target}"),

@@ -69,6 +69,10 @@ struct Inner {
     wake: Notify,
     /// Keep the logs of this many newest builds per job (`None`: keep everything).
     log_retention: Option<u32>,
+    /// Set once the node stops taking work and lets its running builds end.
+    draining: std::sync::atomic::AtomicBool,
+    /// Notified to abort the running builds of a draining node (a second SIGTERM).
+    abort: Notify,
 }
 
 /// What a one-shot run did.
@@ -103,6 +107,8 @@ impl Scheduler {
                 runner,
                 node: node.into(),
                 blocked: Mutex::default(),
+                draining: std::sync::atomic::AtomicBool::new(false),
+                abort: Notify::new(),
                 wake: Notify::new(),
                 log_retention: None,
             }),
@@ -224,6 +230,19 @@ impl Scheduler {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Whether this node is draining: it takes no new work and waits for its running builds.
+    pub fn is_draining(&self) -> bool {
+        self.inner
+            .draining
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Aborts the running builds of a draining node instead of waiting for them (a second
+    /// SIGTERM): they are marked interrupted and re-queued, for another node or the next start.
+    pub fn abort_running(&self) {
+        self.inner.abort.notify_one();
     }
 
     /// Wakes the scheduling loop (a webhook, an approval, a finished check).
@@ -646,10 +665,34 @@ impl Scheduler {
         }
         // Draining: the node keeps heartbeating while its builds end, so that no other node
         // declares it gone and runs them a second time.
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if !set.is_empty() {
+            tracing::info!(node = %node, "draining: waiting for {} running build(s)", set.len());
+        }
         let mut beat = tokio::time::interval(NODE_HEARTBEAT_EVERY);
         while !set.is_empty() {
             tokio::select! {
                 _ = set.join_next() => {}
+                () = self.inner.abort.notified() => {
+                    tracing::warn!(node = %node, "aborting {} running build(s); they are re-queued", set.len());
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    match store.recover_claimed_by(&node).await {
+                        Ok(requeued) => {
+                            for r in requeued {
+                                tracing::warn!(
+                                    job = %r.interrupted.job,
+                                    "build #{} aborted; re-queued as #{}",
+                                    r.interrupted.number,
+                                    r.requeued.number
+                                );
+                            }
+                        }
+                        Err(e) => tracing::error!("re-queueing aborted builds failed: {}", e.report()),
+                    }
+                }
                 _ = beat.tick() => {
                     if let Err(e) = store
                         .node_heartbeat(&node, "draining", options.max_builds as i64, set.len() as i64)
