@@ -571,8 +571,24 @@ fn a_build_interrupted_by_kill_9_is_requeued_and_nothing_is_lost_or_doubled() {
         "the put was killed mid-sleep: {killed:?}"
     );
 
-    // Server 2 marks it interrupted, re-queues it, runs it, and `verify` follows.
+    // Server 2 marks it interrupted, re-queues it, runs it, and `verify` follows. It sees that
+    // the lease's holder is a dead process of this host and schedules at once, instead of
+    // waiting the lease out (10 s).
+    let restarted = std::time::Instant::now();
     let mut server = p.server("2");
+    wait_for("the re-queued deploy to start", SERVER_TIMEOUT, || {
+        server.assert_running();
+        let builds = p.try_builds("deploy")?;
+        match builds.as_slice() {
+            [_, b] if b.status != "pending" => Ok(()),
+            _ => Err(format!("{builds:?}")),
+        }
+    });
+    let took = restarted.elapsed();
+    assert!(
+        took < Duration::from_secs(6),
+        "the restarted server re-ran the build after {took:?}"
+    );
     wait_for(
         "verify to succeed after the restart",
         SERVER_TIMEOUT,
@@ -704,4 +720,60 @@ fn a_typo_in_the_pipeline_stops_run_with_positions_and_leaves_the_state_alone() 
     assert_eq!(p.read("envs/development/deployed").as_deref(), Some("1"));
     p.write("pipeline.yml", THREE_ENVIRONMENTS);
     assert_eq!(p.ok(&["builds"]).stdout, builds);
+}
+
+#[test]
+fn a_second_sigterm_aborts_the_running_builds_and_they_are_requeued() {
+    let p = Project::new(SLOW_DEPLOY, &["upstream", "record", "envs/staging"]);
+    p.write("upstream/release", "1");
+    let mut server = p.server("1");
+    wait_for("deploy #1 to start its put", SERVER_TIMEOUT, || {
+        server.assert_running();
+        let builds = p.try_builds("deploy")?;
+        match (builds.as_slice(), p.intervals().as_slice()) {
+            ([b], [_]) if b.status == "started" => Ok(()),
+            _ => Err(format!("builds {builds:?}")),
+        }
+    });
+    let pid = server.process.0.id().to_string();
+    let signal = || {
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.process.is_running(), "the first SIGTERM drains");
+    signal();
+    let aborted = std::time::Instant::now();
+    wait_for("the server to exit", SERVER_TIMEOUT, || {
+        if server.process.is_running() {
+            Err("running".to_owned())
+        } else {
+            Ok(())
+        }
+    });
+    assert!(
+        aborted.elapsed() < Duration::from_secs(4),
+        "the second SIGTERM did not wait for the 5 s put"
+    );
+    let deploy = p.builds("deploy");
+    assert_eq!(statuses(&deploy), ["interrupted", "pending"], "{deploy:?}");
+    let stderr = fs::read_to_string(&server.stderr).unwrap();
+    assert!(stderr.contains("draining"), "{stderr}");
+
+    // The next server runs the re-queued build.
+    let mut server = p.server("2");
+    wait_for("the re-queued deploy to succeed", SERVER_TIMEOUT, || {
+        server.assert_running();
+        let deploy = p.builds("deploy");
+        match statuses(&deploy).as_slice() {
+            ["interrupted", "succeeded"] => Ok(()),
+            _ => Err(format!("{deploy:?}")),
+        }
+    });
 }

@@ -83,7 +83,13 @@ impl Scheduler {
             if !exact {
                 continue;
             }
-            if !rerun && store.has_build_with_inputs(&job.name, &inputs).await? {
+            // Already run, or nothing new to trigger on (a manual job is triggered by hand,
+            // so only the former counts for it).
+            let manual = job.triggers().next().is_none();
+            if !rerun
+                && (store.has_build_with_inputs(&job.name, &inputs).await?
+                    || (!manual && !self.fresh(job, &inputs).await?))
+            {
                 return Ok(match gated {
                     Some((candidate, blocker)) => Entry::Gated { candidate, blocker },
                     None => Entry::UpToDate {

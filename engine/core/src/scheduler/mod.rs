@@ -26,7 +26,8 @@ use tokio::task::JoinSet;
 use crate::plan::{JobPlan, Plan};
 use crate::runner::Runner;
 use lockgate_store::{
-    Build, BuildStatus, Claim, ClaimLimits, InputSpec, JobConfig, ResourceConfig, Store, StoreError,
+    Build, BuildStatus, Claim, ClaimLimits, InputSpec, JobConfig, ResolvedInput, ResourceConfig,
+    Store, StoreError,
 };
 
 pub use checks::CheckOutcome;
@@ -328,17 +329,7 @@ impl Scheduler {
             self.set_blocked(name, None);
             return Ok(None);
         }
-        let mut fresh = false;
-        for input in inputs
-            .iter()
-            .filter(|i| triggers.contains(&i.name.as_str()))
-        {
-            if !store.version_used_by_job(name, input.version_id).await? {
-                fresh = true;
-                break;
-            }
-        }
-        if !fresh {
+        if !self.fresh(job, &inputs).await? {
             self.set_blocked(name, None);
             return Ok(None);
         }
@@ -353,6 +344,25 @@ impl Scheduler {
         };
         let build = store.create_build(name, &reason, &inputs).await?;
         Ok(Some(build))
+    }
+
+    /// Whether `inputs` bring `job` a version of a `trigger: true` input it never used: only
+    /// then does a new build start by itself.
+    pub(super) async fn fresh(&self, job: &JobPlan, inputs: &[ResolvedInput]) -> Result<bool> {
+        for input in inputs
+            .iter()
+            .filter(|i| job.triggers().any(|t| t.name == i.name))
+        {
+            if !self
+                .inner
+                .store
+                .version_used_by_job(&job.name, input.version_id)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Creates a build of `job` now, with its newest resolvable inputs (`lockgate trigger`).
