@@ -319,6 +319,22 @@ impl<'p> Checker<'p> {
                     ),
                 );
             }
+            if let Some(approval) = &env.approval
+                && i == 0
+                && approval.value == Approval::Required
+            {
+                self.error(
+                    approval.span,
+                    format!(
+                        "`approval: required` on the first environment `{}` has nothing to approve",
+                        env.name
+                    ),
+                    Some(
+                        "its changes are new versions from checks; an approval gates a candidate qualified in the previous environment entering the next one"
+                            .into(),
+                    ),
+                );
+            }
             for gate in env.gate.iter().flatten() {
                 match self.ix.job(gate) {
                     None => {
@@ -1453,7 +1469,7 @@ p.yml:26:36: error: `passed` forms a cycle: `build` → `deploy` → `build` (he
     fn gates_and_soak() {
         let text = "\
 environments:
-  - {name: dev, soak: 1h}
+  - {name: dev, soak: 1h, approval: required}
   - {name: prod, gate: [a, b, c]}
   - {name: empty}
 resource_types: {t: ./t.wasm}
@@ -1467,6 +1483,7 @@ jobs:
             check(text),
             "\
 p.yml:2:23: error: `soak` of the first environment `dev` has nothing to wait for (help: a candidate soaks in the previous environment before it enters the next one)
+p.yml:2:37: error: `approval: required` on the first environment `dev` has nothing to approve (help: its changes are new versions from checks; an approval gates a candidate qualified in the previous environment entering the next one)
 p.yml:3:25: error: gate job `a` belongs to environment `dev`, not `prod` (help: an environment's gate jobs are jobs of that environment)
 p.yml:3:31: error: undefined job `c` in the gate of `prod` (help: jobs: `b`)
 p.yml:4:12: warning: environment `empty` has no jobs (help: no candidate can be qualified in it, so none can go past it)

@@ -129,7 +129,9 @@ impl Store {
         let mut tx = self.write_tx().await.op_for(op, ctx)?;
         if rules.deploys {
             let build = build_by_id(&mut tx, build_id).await?;
-            if build.status == BuildStatus::Pending && newer_success(&mut tx, &build).await? {
+            if build.status == BuildStatus::Pending
+                && newer_build(&mut tx, &build, Later::Succeeded).await?
+            {
                 let aborted = sqlx::query(
                     "UPDATE builds SET status = 'aborted', finished_at = $2
                      WHERE id = $1 AND status = 'pending'",
@@ -341,32 +343,34 @@ async fn has_outputs(conn: &mut AnyConnection, build_id: i64) -> Result<bool> {
     )
 }
 
-/// Whether a build of `build`'s job later in build order already finished having deployed.
-async fn newer_deployment(conn: &mut AnyConnection, build: &Build) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM builds b WHERE b.job_id = $1 AND b.finished_at IS NOT NULL
-           AND COALESCE(b.build_order, b.id) > $2
-           AND EXISTS (SELECT 1 FROM build_outputs o WHERE o.build_id = b.id) LIMIT 1",
-    )
-    .bind(build.job_id)
-    .bind(build.order)
-    .fetch_optional(&mut *conn)
-    .await
-    .op_for("read newer builds", || format!("build {}", build.id))?;
-    Ok(row.is_some())
+/// Which later builds of a job [`newer_build`] looks for.
+#[derive(Clone, Copy)]
+enum Later {
+    /// Succeeded.
+    Succeeded,
+    /// Finished having deployed (a `put` succeeded).
+    Deployed,
 }
 
-/// Whether a build of `build`'s job later in build order already succeeded.
-async fn newer_success(conn: &mut AnyConnection, build: &Build) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM builds WHERE job_id = $1 AND status = 'succeeded'
-           AND COALESCE(build_order, id) > $2 LIMIT 1",
-    )
-    .bind(build.job_id)
-    .bind(build.order)
-    .fetch_optional(&mut *conn)
-    .await
-    .op_for("read newer builds", || format!("build {}", build.id))?;
+/// Whether a build of `build`'s job later in build order already `later`.
+async fn newer_build(conn: &mut AnyConnection, build: &Build, later: Later) -> Result<bool> {
+    let filter = match later {
+        Later::Succeeded => "b.status = 'succeeded'",
+        Later::Deployed => {
+            "b.finished_at IS NOT NULL
+             AND EXISTS (SELECT 1 FROM build_outputs o WHERE o.build_id = b.id)"
+        }
+    };
+    let sql = format!(
+        "SELECT 1 AS one FROM builds b
+         WHERE b.job_id = $1 AND COALESCE(b.build_order, b.id) > $2 AND {filter} LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(build.job_id)
+        .bind(build.order)
+        .fetch_optional(&mut *conn)
+        .await
+        .op_for("read newer builds", || format!("build {}", build.id))?;
     Ok(row.is_some())
 }
 
@@ -434,7 +438,7 @@ async fn record_finish(
     if deployed {
         // What the environment runs after this deployment: its state — unless a later build
         // of the same job already deployed (this one is late: it moved nothing back).
-        let current_is_newer = newer_deployment(conn, &build).await?;
+        let current_is_newer = newer_build(conn, &build, Later::Deployed).await?;
         if let Some(c) = &state_candidate
             && !current_is_newer
         {
