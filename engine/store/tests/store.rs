@@ -3,14 +3,16 @@
 //! its own schema (created for the test, dropped after it, even when it fails).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lockgate_model::{
     CaseStatus, Fetched, TestCase, TestReport, TestSuite, Version, VersionPolicy,
 };
 use lockgate_store::{
-    Backend, BuildStatus, CandidateEvent, ClaimLimits, InputSpec, JobConfig, NewCandidateEvent,
-    NewLogLine, Page, ResolvedInput, ResourceConfig, StepStatus, Store, StoreError, StoreOptions,
+    Backend, BuildStatus, CandidateEvent, Claim, ClaimLimits, GateRule, InputSpec, JobConfig,
+    NewCandidateEvent, NewLogLine, Page, Produced, PromotionRules, ResolvedInput, ResourceConfig,
+    StepStatus, Store, StoreError, StoreOptions,
 };
 use serde_json::json;
 
@@ -172,6 +174,204 @@ on_both_backends! {
     one_node_holds_the_scheduler_lease_until_it_expires => lease_body;
     nodes_report_role_capacity_and_heartbeat => nodes_body;
     claims_respect_max_in_flight_and_serial_groups_across_nodes => claims_body;
+    gate_jobs_finishing_at_once_qualify_the_candidate_exactly_once => concurrent_qualification_body;
+    a_late_deployment_never_moves_the_environment_back => late_deployment_body;
+    a_node_whose_claim_was_taken_over_records_nothing => claim_lost_body;
+}
+
+/// Development with a deploy job (gets `app`, puts `env`) and `tests` test jobs (get `env`):
+/// the rules of the deploy job (`deploys`) or of a test job.
+fn rules(deploys: bool, tests: usize) -> PromotionRules {
+    let deploy = GateRule {
+        job: "deploy".into(),
+        promoted: vec!["app".into()],
+        produced: vec![],
+    };
+    let mut gates = vec![deploy.clone()];
+    for i in 0..tests {
+        gates.push(GateRule {
+            job: format!("test{i}"),
+            promoted: vec![],
+            produced: vec![Produced {
+                resource: "env".into(),
+                by: vec![deploy.clone()],
+            }],
+        });
+    }
+    PromotionRules {
+        environment: "development".into(),
+        resources: vec!["app".into()],
+        sets_state: if deploys { vec!["app".into()] } else { vec![] },
+        deploys,
+        gates,
+    }
+}
+
+/// Claims build `id` of `job` for `node` through the promotion transaction.
+async fn claim(store: &Store, id: i64, job: &str, node: &str, r: &PromotionRules) {
+    let claim = store
+        .claim_build_promoting(id, job, node, &ClaimLimits::default(), r)
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Started(_)), "{job}: {claim:?}");
+}
+
+async fn promotion_pipeline(store: &Store, tests: usize) -> Vec<ResolvedInput> {
+    let mut jobs = vec!["deploy".to_string()];
+    jobs.extend((0..tests).map(|i| format!("test{i}")));
+    let jobs: Vec<&str> = jobs.iter().map(String::as_str).collect();
+    pipeline(store, &["app", "env"], &jobs).await;
+    save(store, "app", &["a1"]).await;
+    let app = store.find_version("app", &v("a1")).await.unwrap().unwrap();
+    vec![ResolvedInput {
+        name: "app".into(),
+        resource: "app".into(),
+        version_id: app.id,
+        version: app.version,
+    }]
+}
+
+async fn concurrent_qualification_body(db: &mut Db) {
+    // As many as the pool has connections (4): all of them in their transactions at once.
+    const TESTS: usize = 4;
+    let s = &db.store;
+    let inputs = promotion_pipeline(s, TESTS).await;
+    let deploy = s.create_build("deploy", "test", &inputs).await.unwrap();
+    let r = rules(true, TESTS);
+    claim(s, deploy.id, "deploy", "n", &r).await;
+    s.save_output(deploy.id, "env", &fetched("e1"))
+        .await
+        .unwrap();
+    s.finish_build_promoting(deploy.id, BuildStatus::Succeeded, Some("n"), &r)
+        .await
+        .unwrap();
+    let env = s.find_version("env", &v("e1")).await.unwrap().unwrap();
+    let env_input = ResolvedInput {
+        name: "env".into(),
+        resource: "env".into(),
+        version_id: env.id,
+        version: env.version,
+    };
+    // Every test job finishes at the same moment, each on a node of its own: whichever commits
+    // last sees the others (the environment lock), so the candidate is qualified, once.
+    let mut builds = Vec::new();
+    for i in 0..TESTS {
+        let job = format!("test{i}");
+        let b = s
+            .create_build(&job, "test", std::slice::from_ref(&env_input))
+            .await
+            .unwrap();
+        let r = rules(false, TESTS);
+        claim(s, b.id, &job, &format!("n{i}"), &r).await;
+        builds.push((b.id, r, format!("n{i}")));
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(TESTS));
+    let mut tasks = Vec::new();
+    for (id, r, node) in builds {
+        let (s, start) = (s.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            s.finish_build_promoting(id, BuildStatus::Succeeded, Some(&node), &r)
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let history = s
+        .environment_history("development", Page::first(100))
+        .await
+        .unwrap();
+    let qualified: Vec<_> = history
+        .iter()
+        .filter(|e| e.event == CandidateEvent::Qualified)
+        .collect();
+    assert_eq!(qualified.len(), 1, "{history:?}");
+    let envs = vec!["development".to_string()];
+    assert_eq!(
+        s.audit_promotion(&envs).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+async fn late_deployment_body(db: &mut Db) {
+    let s = &db.store;
+    promotion_pipeline(s, 0).await;
+    save(s, "app", &["a2"]).await;
+    let input = |r: &str| {
+        let s = s.clone();
+        let r = r.to_string();
+        async move {
+            let stored = s.find_version("app", &v(&r)).await.unwrap().unwrap();
+            vec![ResolvedInput {
+                name: "app".into(),
+                resource: "app".into(),
+                version_id: stored.id,
+                version: stored.version,
+            }]
+        }
+    };
+    let r = rules(true, 0);
+    // Build #1 (a1) starts, its node dies; it is re-queued (keeping its order) while #2 (a2)
+    // was created meanwhile and succeeds first.
+    let first = s
+        .create_build("deploy", "test", &input("a1").await)
+        .await
+        .unwrap();
+    let second = s
+        .create_build("deploy", "test", &input("a2").await)
+        .await
+        .unwrap();
+    claim(s, first.id, "deploy", "dead", &r).await;
+    let requeued = s.recover_claimed_by("dead").await.unwrap();
+    let requeued = requeued[0].requeued.clone();
+    assert_eq!(
+        requeued.order, first.id,
+        "a re-queued build keeps its order"
+    );
+    claim(s, second.id, "deploy", "n", &r).await;
+    s.save_output(second.id, "env", &fetched("e2"))
+        .await
+        .unwrap();
+    s.finish_build_promoting(second.id, BuildStatus::Succeeded, Some("n"), &r)
+        .await
+        .unwrap();
+    let (runs, _) = s.current_candidate("development").await.unwrap().unwrap();
+    // The late build is aborted when claimed: it would deploy a1 over a2.
+    let claim = s
+        .claim_build_promoting(requeued.id, "deploy", "n", &ClaimLimits::default(), &r)
+        .await
+        .unwrap();
+    assert_eq!(claim, Claim::Superseded);
+    assert_eq!(
+        s.build(requeued.id).await.unwrap().status,
+        BuildStatus::Aborted
+    );
+    let (still, _) = s.current_candidate("development").await.unwrap().unwrap();
+    assert_eq!(still.id, runs.id);
+    assert_eq!(still.versions[0].version, v("a2"));
+}
+
+async fn claim_lost_body(db: &mut Db) {
+    let s = &db.store;
+    let inputs = promotion_pipeline(s, 0).await;
+    let r = rules(true, 0);
+    let b = s.create_build("deploy", "test", &inputs).await.unwrap();
+    claim(s, b.id, "deploy", "old", &r).await;
+    // Another node declares `old` gone and re-queues the build.
+    s.recover_claimed_by("old").await.unwrap();
+    let err = s
+        .begin_step(b.id, "plan.0", "get", "app")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("begin step refused"), "{err}");
+    let err = s
+        .finish_build_promoting(b.id, BuildStatus::Succeeded, Some("old"), &r)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    assert!(s.current_candidate("development").await.unwrap().is_none());
 }
 
 async fn lease_body(db: &mut Db) {
