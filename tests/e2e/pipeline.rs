@@ -777,3 +777,59 @@ fn a_second_sigterm_aborts_the_running_builds_and_they_are_requeued() {
         }
     });
 }
+
+/// Issue 14 §1: a plugin that echoes a secret of its `source` back. A version holding it is
+/// refused (nothing stored, the message names the field, not the value); a failure message
+/// holding it is redacted on the command line and in the store.
+#[test]
+fn a_secret_echoed_by_a_plugin_is_never_stored_or_shown() {
+    const SECRET: &str = "tok-9f8e7d6c5b4a";
+    let p = Project::new(
+        "\
+environments: [development]
+resource_types: {hostile: ((hostile_wasm))}
+resources:
+  - {name: leaky, type: hostile, check_every: never, source: {attack: echo, text: 'token=((token))', pad: 16380}}
+  - {name: failing, type: hostile, check_every: never, source: {attack: echo, text: 'token=((token))', fail: true}}
+jobs:
+  - {name: j, environment: development, plan: [{get: leaky, trigger: true}, {get: failing}]}
+",
+        &[],
+    );
+    let lg = |args: &[&str]| run(p.command().env("LOCKGATE_SECRET_TOKEN", SECRET).args(args));
+
+    let r = lg(&["check", "leaky", "-p", "pipeline.yml"]);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        said.contains("returned a version whose field `echo` holds the value of a secret"),
+        "{said}"
+    );
+    assert!(!said.contains(SECRET), "{said}");
+
+    let r = lg(&["check", "failing", "-p", "pipeline.yml"]);
+    assert_ne!(r.code, 0);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        said.contains("upstream refused: token=((redacted))"),
+        "{said}"
+    );
+    assert!(!said.contains(SECRET), "{said}");
+
+    // Nothing of it is in the state (the database and its write-ahead log).
+    let needle = SECRET.as_bytes();
+    let mut files = 0;
+    for entry in fs::read_dir(p.path(".lockgate")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files += 1;
+            let bytes = fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "the secret is in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(files >= 1, "the state was written");
+}

@@ -307,6 +307,14 @@ impl Redactor {
         self.patterns.is_empty()
     }
 
+    /// Whether `text` holds the value of a secret.
+    pub fn finds(&self, text: &str) -> bool {
+        match &self.matcher {
+            Some(m) => m.is_match(text),
+            None => self.patterns.iter().any(|p| text.contains(p.as_str())),
+        }
+    }
+
     /// `text` with every secret replaced by `((redacted))`.
     pub fn redact(&self, text: &str) -> String {
         match &self.matcher {

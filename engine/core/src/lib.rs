@@ -16,3 +16,4 @@ pub mod operations;
 pub mod plan;
 pub mod runner;
 pub mod scheduler;
+mod secrets;

@@ -546,6 +546,14 @@ impl Runner {
             Ok(f) => f,
             Err(e) => return invoke_outcome(e),
         };
+        let fetched = match crate::secrets::clean_fetched(
+            &self.redactor,
+            &format!("`put` to `{resource}`"),
+            fetched,
+        ) {
+            Ok(f) => f,
+            Err(e) => return Outcome::Errored(e),
+        };
         log.engine(&format!("{resource}: created version {}", fetched.version));
         if let Err(e) = self
             .store

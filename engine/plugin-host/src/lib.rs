@@ -34,7 +34,7 @@ pub use lockgate_model::{
     NetworkGrant, NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version,
 };
 pub use lockgate_model::{GrantError, Limits, Operation, humanize};
-pub use output::{Level, LogLine, LogSink, LogSource, MemorySink, NullSink};
+pub use output::{Level, LogLine, LogSink, LogSource, MAX_LINE, MemorySink, NullSink};
 pub use plugin::{Invocation, MAX_TRAP_DETAIL, Plugin};
 
 use cache::CodeCache;

@@ -63,6 +63,9 @@ pub struct LogLine {
     pub source: LogSource,
     /// Text, without the trailing newline.
     pub message: String,
+    /// The line goes on in the next one: it was longer than [`MAX_LINE`] and split there
+    /// (a sink that redacts joins the pieces first, so no secret is cut in two).
+    pub continues: bool,
 }
 
 /// Receives log lines as a plugin produces them. Implementations must be cheap and must not
@@ -112,7 +115,7 @@ impl LogSink for MemorySink {
 }
 
 /// Longest line passed on whole; longer lines are split.
-const MAX_LINE: usize = 16 * 1024;
+pub const MAX_LINE: usize = 16 * 1024;
 /// How much of stderr is kept for crash reports, whatever the cap.
 const STDERR_TAIL: usize = 4096;
 
@@ -155,7 +158,7 @@ impl Capture {
     pub(crate) fn log(&self, level: Level, message: &str) {
         let mut st = self.lock();
         for line in message.trim_end_matches('\n').split('\n') {
-            self.emit(&mut st, LogSource::Plugin(level), line.as_bytes());
+            self.emit(&mut st, LogSource::Plugin(level), line.as_bytes(), false);
         }
     }
 
@@ -164,6 +167,7 @@ impl Capture {
         self.sink.line(LogLine {
             source: LogSource::Engine,
             message: message.into(),
+            continues: false,
         });
     }
 
@@ -186,11 +190,11 @@ impl Capture {
         let mut start = 0;
         while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
             let end = start + pos;
-            self.emit(&mut st, source, &buf[start..end]);
+            self.emit(&mut st, source, &buf[start..end], false);
             start = end + 1;
         }
         while buf.len() - start >= MAX_LINE {
-            self.emit(&mut st, source, &buf[start..start + MAX_LINE]);
+            self.emit(&mut st, source, &buf[start..start + MAX_LINE], true);
             start += MAX_LINE;
         }
         buf.drain(..start);
@@ -200,7 +204,7 @@ impl Capture {
         }
     }
 
-    fn emit(&self, st: &mut CaptureState, source: LogSource, bytes: &[u8]) {
+    fn emit(&self, st: &mut CaptureState, source: LogSource, bytes: &[u8], continues: bool) {
         let cost = bytes.len() + 1;
         if st.remaining == 0 {
             st.dropped += cost as u64;
@@ -215,13 +219,18 @@ impl Capture {
                     "output limit of {} bytes for this invocation reached; further output is dropped",
                     st.cap
                 ),
+                continues: false,
             });
             return;
         }
         st.remaining -= cost;
         let text = String::from_utf8_lossy(bytes);
         let message = text.strip_suffix('\r').unwrap_or(&text).to_owned();
-        self.sink.line(LogLine { source, message });
+        self.sink.line(LogLine {
+            source,
+            message,
+            continues,
+        });
     }
 
     /// Flushes partial lines and reports dropped output. Called once when the invocation ends.
@@ -233,7 +242,7 @@ impl Capture {
                 _ => &mut st.stdout,
             });
             if !buf.is_empty() {
-                self.emit(&mut st, source, &buf);
+                self.emit(&mut st, source, &buf, false);
             }
         }
         if st.dropped > 0 {
@@ -245,6 +254,7 @@ impl Capture {
                     "{dropped} bytes of plugin output were dropped (limit {} bytes)",
                     st.cap
                 ),
+                continues: false,
             });
         }
     }

@@ -81,7 +81,14 @@ pub(crate) struct StepLog {
     tx: Mutex<Option<mpsc::UnboundedSender<NewLogLine>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     redactor: Redactor,
+    /// Per stream, the pieces of a line split by the plugin host, joined before redaction so
+    /// that no secret is cut in two.
+    pending: Mutex<std::collections::HashMap<String, String>>,
 }
+
+/// A split line is joined up to this many bytes; past it, the part so far is redacted and
+/// stored (a secret straddling exactly that point would be cut, at 64 pieces of 16 KiB).
+const MAX_JOINED: usize = 64 * lockgate_plugin_host::MAX_LINE;
 
 /// Lines written in one transaction at most.
 const BATCH: usize = 256;
@@ -127,6 +134,7 @@ impl StepLog {
             tx: Mutex::new(Some(tx)),
             task: Mutex::new(Some(task)),
             redactor,
+            pending: Mutex::default(),
         })
     }
 
@@ -141,6 +149,21 @@ impl StepLog {
         }
     }
 
+    /// A whole line, redacted, then stored in pieces of the host's line length again.
+    fn send_whole(&self, stream: &str, whole: &str) {
+        let redacted = self.redactor.redact(whole);
+        let mut rest = redacted.as_str();
+        while rest.len() > lockgate_plugin_host::MAX_LINE {
+            let mut cut = lockgate_plugin_host::MAX_LINE;
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.send(stream, &rest[..cut]);
+            rest = &rest[cut..];
+        }
+        self.send(stream, rest);
+    }
+
     /// A line from the engine about this step.
     pub(crate) fn engine(&self, text: &str) {
         self.send("engine", text);
@@ -148,6 +171,16 @@ impl StepLog {
 
     /// Flushes every line to the store.
     pub(crate) async fn close(&self) {
+        let rest: Vec<(String, String)> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .filter(|(_, text)| !text.is_empty())
+            .collect();
+        for (stream, text) in rest {
+            self.send_whole(&stream, &text);
+        }
         drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(task) = task {
@@ -164,6 +197,88 @@ impl LogSink for StepLog {
             LogSource::Stderr => "stderr".to_owned(),
             LogSource::Engine => "engine".to_owned(),
         };
-        self.send(&stream, &line.message);
+        let whole = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let joined = pending.entry(stream.clone()).or_default();
+            joined.push_str(&line.message);
+            if line.continues && joined.len() < MAX_JOINED {
+                return;
+            }
+            std::mem::take(joined)
+        };
+        self.send_whole(&stream, &whole);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lockgate_plugin_host::{LogLine, LogSink, LogSource, MAX_LINE};
+    use lockgate_store::{JobConfig, Store};
+
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef-very-secret";
+
+    async fn step_log() -> (Store, i64, Arc<StepLog>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("s.db")).await.unwrap();
+        store
+            .sync_pipeline(
+                &[],
+                &[JobConfig {
+                    name: "j".into(),
+                    environment: None,
+                }],
+            )
+            .await
+            .unwrap();
+        let build = store.create_build("j", "test", &[]).await.unwrap();
+        let log = StepLog::start(
+            store.clone(),
+            build.id,
+            None,
+            Redactor::new([SECRET.to_owned()]),
+            Arc::new(NoObserver),
+        );
+        (store, build.id, log, dir)
+    }
+
+    fn piece(text: &str, continues: bool) -> LogLine {
+        LogLine {
+            source: LogSource::Stdout,
+            message: text.to_owned(),
+            continues,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_cut_by_the_hosts_line_split_is_redacted_whole() {
+        let (store, build, log, _dir) = step_log().await;
+        // The plugin host split a long line right inside the secret.
+        let first = format!("{}{}", "x".repeat(MAX_LINE - 10), &SECRET[..10]);
+        log.line(piece(&first, true));
+        log.line(piece(&format!("{} and more", &SECRET[10..]), false));
+        // A split line whose last piece never comes is flushed, redacted, at the end.
+        log.line(piece(
+            &format!("{}{}", "y".repeat(MAX_LINE - 4), SECRET),
+            true,
+        ));
+        log.close().await;
+        let lines = store.logs(build, 0, 100).await.unwrap();
+        let all: String = lines.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            !all.contains("0123456789"),
+            "a piece of the secret was stored"
+        );
+        assert!(
+            !all.contains("very-secret"),
+            "a piece of the secret was stored"
+        );
+        assert_eq!(all.matches("((redacted))").count(), 2);
+        assert!(all.contains("((redacted)) and more"));
+        assert!(
+            lines.iter().all(|l| l.text.len() <= MAX_LINE),
+            "pieces stay short"
+        );
     }
 }

@@ -90,14 +90,29 @@ impl Scheduler {
             .latest_version(resource)
             .await?
             .map(|v| v.version);
-        let log = std::sync::Arc::new(CheckLog(resource.to_owned()));
+        let log = std::sync::Arc::new(CheckLog(
+            resource.to_owned(),
+            self.inner.plan.redactor.clone(),
+        ));
         let inv = Invocation::new(r.grants.clone().cache(cache))
             .limits(r.limits)
             .log(log);
+        let redactor = &self.inner.plan.redactor;
         let versions = crate::metrics::checked(plugin.check(&inv, &r.source, from.as_ref()).await)
             .map_err(|e| {
-                SchedulerError::Unknown(format!("check of `{resource}` failed: {}", e.report()))
+                SchedulerError::Unknown(format!(
+                    "check of `{resource}` failed: {}",
+                    redactor.redact(&e.report().to_string())
+                ))
             })?;
+        for version in &versions {
+            crate::secrets::refuse_secret_version(
+                redactor,
+                &format!("check of `{resource}`"),
+                version,
+            )
+            .map_err(SchedulerError::Unknown)?;
+        }
         let fetched: Vec<Fetched> = versions
             .into_iter()
             .map(|version| Fetched {
@@ -167,11 +182,12 @@ fn jitter(every: Duration) -> Duration {
 }
 
 /// Check output goes to the engine's log (checks belong to no build).
-struct CheckLog(String);
+/// Where a check's plugin output goes: the engine's debug log, redacted.
+struct CheckLog(String, lockgate_config::Redactor);
 
 impl lockgate_plugin_host::LogSink for CheckLog {
     fn line(&self, line: lockgate_plugin_host::LogLine) {
-        tracing::debug!(resource = %self.0, "check: {}", line.message);
+        tracing::debug!(resource = %self.0, "check: {}", self.1.redact(&line.message));
     }
 }
 
