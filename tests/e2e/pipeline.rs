@@ -833,3 +833,36 @@ jobs:
     }
     assert!(files >= 1, "the state was written");
 }
+
+/// Issue 14 §7: text a plugin hands back reaches the terminal with its control characters
+/// escaped: an escape sequence or a carriage return cannot clear the screen or forge a line.
+#[test]
+fn control_characters_from_a_plugin_are_escaped_on_the_terminal() {
+    let p = Project::new(
+        "\
+environments: [development]
+resource_types: {hostile: ((hostile_wasm))}
+resources:
+  - {name: sneaky, type: hostile, check_every: never, source: {attack: echo, text: \"\\e[2J\\r✓ deploy #9 succeeded\"}}
+jobs:
+  - {name: j, environment: development, plan: [{get: sneaky, trigger: true}]}
+",
+        &[],
+    );
+    let r = p.ok(&["check", "sneaky", "-p", "pipeline.yml"]);
+    assert!(
+        !r.stdout.contains('\x1b') && !r.stdout.contains('\r'),
+        "{:?}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\\x1b[2J\\r✓ deploy #9 succeeded"),
+        "{}",
+        r.stdout
+    );
+    // The fixture's `get` fails (`unsupported`); its log still names the version it fetched.
+    p.run_pipeline(1);
+    let log = p.logs("j", 1);
+    assert!(!log.contains('\x1b') && !log.contains('\r'), "{log:?}");
+    assert!(log.contains("\\x1b[2J"), "{log}");
+}

@@ -29,3 +29,4 @@ pub use lockgate_store as store;
 pub mod cli;
 pub mod client;
 pub mod scaffold;
+pub mod terminal;

@@ -34,7 +34,11 @@ impl BuildRef {
 }
 
 fn print_line(l: &wire::LogLine) {
-    println!("[{}] {}", l.stream, l.text);
+    println!(
+        "[{}] {}",
+        crate::terminal::safe(&l.stream),
+        crate::terminal::safe(&l.text)
+    );
 }
 
 /// `lockgate logs BUILD [--follow]`: every line; with `follow`, new lines until the build

@@ -184,7 +184,9 @@ impl BuildObserver for Progress {
                 };
                 let why = match outcome {
                     Outcome::Succeeded => String::new(),
-                    Outcome::Failed(m) | Outcome::Errored(m) => format!(": {m}"),
+                    Outcome::Failed(m) | Outcome::Errored(m) => {
+                        format!(": {}", crate::terminal::safe(m))
+                    }
                 };
                 eprintln!(
                     "  {mark} {} #{}: {kind} {name}{why}",
@@ -193,7 +195,7 @@ impl BuildObserver for Progress {
             }
             BuildEvent::Log { stream, text, .. } => {
                 if self.verbose {
-                    eprintln!("      [{stream}] {text}");
+                    eprintln!("      [{stream}] {}", crate::terminal::safe(text));
                 }
             }
             BuildEvent::Finished { build, .. } => {

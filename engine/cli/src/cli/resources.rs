@@ -19,7 +19,10 @@ pub(super) async fn check(backend: &impl Backend, resource: &str) -> Result<Exit
     println!(
         "{resource}: {} new version(s); latest {}",
         answer.new_versions,
-        latest.map_or("none".to_owned(), |v| v.version.to_string())
+        latest.map_or("none".to_owned(), |v| crate::terminal::safe(
+            &v.version.to_string()
+        )
+        .into_owned())
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,7 @@ pub(super) fn print_environment(status: &wire::EnvironmentStatus) {
         Some(c) => println!(
             "  runs       candidate #{}: {}",
             c.id,
-            c.versions.join(", ")
+            crate::terminal::safe(&c.versions.join(", "))
         ),
         None => println!("  runs       nothing yet"),
     }
@@ -21,21 +21,26 @@ pub(super) fn print_environment(status: &wire::EnvironmentStatus) {
         println!(
             "  qualified  candidate #{}: {}",
             q.id,
-            q.versions.join(", ")
+            crate::terminal::safe(&q.versions.join(", "))
         );
     }
     if let Some(n) = &status.next {
         println!(
             "  next       candidate #{}: {}",
             n.id,
-            n.versions.join(", ")
+            crate::terminal::safe(&n.versions.join(", "))
         );
     }
     for b in &status.blockers {
         // Indented lines detail the line above them (the gate jobs of an unqualified change).
-        match b.strip_prefix("  ") {
-            Some(detail) => println!("             {detail}"),
-            None => println!("  blocked    {b}"),
+        // Failing test cases are on lines of their own inside one blocker.
+        for (i, line) in b.split('\n').enumerate() {
+            let line = crate::terminal::safe(line);
+            match (i, line.strip_prefix("  ")) {
+                (0, Some(detail)) => println!("             {detail}"),
+                (0, None) => println!("  blocked    {line}"),
+                (_, _) => println!("             {line}"),
+            }
         }
     }
 }
