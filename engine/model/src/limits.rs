@@ -38,7 +38,8 @@ impl std::fmt::Display for Operation {
 
 /// Limits applied to one invocation. Defaults: 256 MiB of memory; deadlines of 60 s for
 /// `check`, 10 min for `get`/`put`, 30 min for a test `run`, 10 s for `describe`; 4 MiB of
-/// log output.
+/// log output; what a plugin hands back: 10,000 versions per check (the newest kept), 64
+/// fields per version, 256 metadata entries, 16 KiB per field, 16 KiB of error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest linear memory the plugin may grow to, in bytes.
@@ -55,6 +56,16 @@ pub struct Limits {
     pub describe: Duration,
     /// Bytes of log output (log import, stdout, stderr) passed to the sink.
     pub output_bytes: usize,
+    /// Versions one `check` may return: past it, the newest are kept, with a warning.
+    pub versions_per_check: usize,
+    /// Fields of one version.
+    pub version_fields: usize,
+    /// Metadata entries of one `get` or `put`.
+    pub metadata_entries: usize,
+    /// Bytes of one field (name plus value) of a version or of metadata.
+    pub field_bytes: usize,
+    /// Bytes of a plugin's error message kept (the rest is cut, saying how much).
+    pub message_bytes: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +78,11 @@ impl Default for Limits {
             run: Duration::from_secs(1800),
             describe: Duration::from_secs(10),
             output_bytes: 4 * 1024 * 1024,
+            versions_per_check: 10_000,
+            version_fields: 64,
+            metadata_entries: 256,
+            field_bytes: 16 * 1024,
+            message_bytes: 16 * 1024,
         }
     }
 }

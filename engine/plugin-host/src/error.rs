@@ -147,6 +147,14 @@ pub enum OutputError {
     /// `describe` returned an empty version.
     #[error("its version is empty")]
     EmptyVersion,
+    /// A result is larger than a limit of the sandbox.
+    #[error("{what}, more than the limit of {limit} (README, \"The sandbox\")")]
+    TooLarge {
+        /// What was too large, with its size.
+        what: String,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Why an invocation of a loaded plugin did not produce a result.

@@ -365,12 +365,29 @@ impl Plugin {
                 .await
         };
         let raw = finish(fut, sb.deadline).await;
-        let versions = self
+        let mut versions = self
             .outcome(op, raw, &sb)?
-            .map_err(|e| self.failure(op, e))?;
+            .map_err(|e| self.failure(op, e, &inv.limits))?;
+        let limits = &inv.limits;
+        if versions.len() > limits.versions_per_check {
+            // Oldest first: keep the newest. A long history on a first check is legitimate
+            // (a registry with many tags); storing all of it is not.
+            let dropped = versions.len() - limits.versions_per_check;
+            versions.drain(..dropped);
+            sb.capture.engine(format!(
+                "check returned {} versions, more than the limit of {}: the newest {} are kept, the {dropped} oldest dropped",
+                dropped + limits.versions_per_check,
+                limits.versions_per_check,
+                limits.versions_per_check
+            ));
+        }
         versions
             .into_iter()
-            .map(|v| version_from_wit(v).map_err(|r| self.invalid(op, r)))
+            .map(|v| {
+                check_fields(&v, limits.version_fields, limits.field_bytes, "a version")
+                    .map_err(|r| self.invalid(op, r))?;
+                version_from_wit(v).map_err(|r| self.invalid(op, r))
+            })
             .collect()
     }
 
@@ -399,7 +416,23 @@ impl Plugin {
         let raw = finish(fut, sb.deadline).await;
         let fetched = self
             .outcome(op, raw, &sb)?
-            .map_err(|e| self.failure(op, e))?;
+            .map_err(|e| self.failure(op, e, &inv.limits))?;
+        let limits = &inv.limits;
+        check_fields(
+            &fetched.version,
+            limits.version_fields,
+            limits.field_bytes,
+            "the version",
+        )
+        .and_then(|()| {
+            check_fields(
+                &fetched.metadata,
+                limits.metadata_entries,
+                limits.field_bytes,
+                "the metadata",
+            )
+        })
+        .map_err(|r| self.invalid(op, r))?;
         fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
     }
 
@@ -423,7 +456,23 @@ impl Plugin {
         let raw = finish(fut, sb.deadline).await;
         let fetched = self
             .outcome(op, raw, &sb)?
-            .map_err(|e| self.failure(op, e))?;
+            .map_err(|e| self.failure(op, e, &inv.limits))?;
+        let limits = &inv.limits;
+        check_fields(
+            &fetched.version,
+            limits.version_fields,
+            limits.field_bytes,
+            "the version",
+        )
+        .and_then(|()| {
+            check_fields(
+                &fetched.metadata,
+                limits.metadata_entries,
+                limits.field_bytes,
+                "the metadata",
+            )
+        })
+        .map_err(|r| self.invalid(op, r))?;
         fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
     }
 
@@ -448,7 +497,7 @@ impl Plugin {
         let raw = finish(fut, sb.deadline).await;
         let report = self
             .outcome(op, raw, &sb)?
-            .map_err(|e| self.failure(op, e))?;
+            .map_err(|e| self.failure(op, e, &inv.limits))?;
         Ok(report_from_wit(report))
     }
 
@@ -475,11 +524,12 @@ impl Plugin {
         }
     }
 
-    fn failure(&self, op: Operation, e: wit::PluginError) -> InvokeError {
+    fn failure(&self, op: Operation, e: wit::PluginError, limits: &Limits) -> InvokeError {
+        let cut = |m: String| cut_message(m, limits.message_bytes);
         let failure = match e {
-            wit::PluginError::InvalidConfig(m) => PluginFailure::InvalidConfig(m),
-            wit::PluginError::NotFound(m) => PluginFailure::NotFound(m),
-            wit::PluginError::Failed(m) => PluginFailure::Failed(m),
+            wit::PluginError::InvalidConfig(m) => PluginFailure::InvalidConfig(cut(m)),
+            wit::PluginError::NotFound(m) => PluginFailure::NotFound(cut(m)),
+            wit::PluginError::Failed(m) => PluginFailure::Failed(cut(m)),
         };
         InvokeError::Plugin {
             plugin: self.name().to_owned(),
@@ -717,6 +767,45 @@ fn version_to_wit(v: &Version) -> Vec<wit::Pair> {
             value: v.to_owned(),
         })
         .collect()
+}
+
+/// Refuses `pairs` with more than `max` entries or an entry of more than `bytes` bytes.
+fn check_fields(
+    pairs: &[wit::Pair],
+    max: usize,
+    bytes: usize,
+    what: &str,
+) -> Result<(), OutputError> {
+    if pairs.len() > max {
+        return Err(OutputError::TooLarge {
+            what: format!("{what} has {} fields", pairs.len()),
+            limit: max,
+        });
+    }
+    if let Some(p) = pairs.iter().find(|p| p.name.len() + p.value.len() > bytes) {
+        let mut name = p.name.clone();
+        name.truncate(name.floor_char_boundary(64));
+        return Err(OutputError::TooLarge {
+            what: format!(
+                "field `{name}` of {what} has {} bytes",
+                p.name.len() + p.value.len()
+            ),
+            limit: bytes,
+        });
+    }
+    Ok(())
+}
+
+/// `message` cut to `max` bytes, saying how much was cut.
+fn cut_message(mut message: String, max: usize) -> String {
+    if message.len() <= max {
+        return message;
+    }
+    let cut = message.floor_char_boundary(max);
+    let rest = message.len() - cut;
+    message.truncate(cut);
+    message.push_str(&format!(" … ({rest} more bytes cut)"));
+    message
 }
 
 fn version_from_wit(v: Vec<wit::Pair>) -> Result<Version, InvalidVersion> {

@@ -596,6 +596,66 @@ async fn log_import_floods_are_capped_too() {
 }
 
 #[tokio::test]
+async fn a_check_returning_too_many_versions_keeps_the_newest_and_says_so() {
+    let sink = MemorySink::new();
+    let inv = logged(&sink).limits(Limits {
+        versions_per_check: 1000,
+        ..Limits::default()
+    });
+    let versions = attack(&inv, "many", json!({"versions": 25_000}))
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1000);
+    assert_eq!(versions[0].get("n"), Some("24000"), "the newest are kept");
+    assert_eq!(versions[999].get("n"), Some("24999"));
+    let warned = sink
+        .lines()
+        .into_iter()
+        .find(|l| l.source == LogSource::Engine)
+        .expect("a notice");
+    assert_eq!(
+        warned.message,
+        "check returned 25000 versions, more than the limit of 1000: the newest 1000 are kept, the 24000 oldest dropped"
+    );
+}
+
+#[tokio::test]
+async fn oversized_versions_and_messages_are_refused_or_cut_naming_the_limit() {
+    let inv = Invocation::default();
+    let err = attack(&inv, "many", json!({"versions": 1, "fields": 100}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `hostile` check returned an invalid result: a version has 101 fields, more than the limit of 64 (README, \"The sandbox\")"
+    );
+    let err = attack(
+        &inv,
+        "many",
+        json!({"versions": 1, "fields": 1, "bytes": 1 << 20}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("field `f0` of a version has 1048578 bytes, more than the limit of 16384"),
+        "{err}"
+    );
+    let long = "e".repeat(100_000);
+    let err = attack(&inv, "echo", json!({"text": long, "fail": true}))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.len() < 17_000, "{} bytes", text.len());
+    assert!(
+        text.ends_with("… (83634 more bytes cut)"),
+        "{}",
+        &text[text.len() - 60..]
+    );
+    assert_host_still_usable().await;
+}
+
+#[tokio::test]
 async fn stderr_is_streamed_into_the_log() {
     let sink = MemorySink::new();
     attack(&logged(&sink), "stderr", json!({"message": "warming up"}))
