@@ -47,6 +47,7 @@ pub use model::{
     StoredCandidateEvent, StoredTestReport, StoredVersion, SyncReport, config_digest,
 };
 pub use promotion::{Claim, GateRule, NewBuild, Produced, PromotionRules};
+pub use versions::SAVE_BATCH;
 
 use error::DbContext;
 

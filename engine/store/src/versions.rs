@@ -15,21 +15,35 @@ use super::{
 pub(super) const VERSION_COLUMNS: &str =
     "id, scope_id, version, digest, metadata, check_order, first_seen_at, disabled";
 
+/// Versions saved in one transaction at most.
+pub const SAVE_BATCH: usize = 1000;
+
 impl Store {
     /// Appends the versions of `resource` not stored yet, in the order given (oldest first, as
-    /// `check` returns them), in one transaction. Idempotent: saving the same list again adds
-    /// nothing and reorders nothing; a known version only has its metadata replaced when the new
-    /// metadata is non-empty and different.
+    /// `check` returns them), in transactions of at most [`SAVE_BATCH`] versions, so that a
+    /// long list never holds the store's write lock for long (other writers — the scheduler's
+    /// lease, heartbeats, builds — get their turn between batches). Idempotent: saving the same
+    /// list again adds nothing and reorders nothing; a known version only has its metadata
+    /// replaced when the new metadata is non-empty and different. Interrupted between batches,
+    /// the oldest part is stored and the next check adds the rest in order.
     pub async fn save_versions(&self, resource: &str, versions: &[Fetched]) -> Result<SaveOutcome> {
-        let mut tx = self
-            .write_tx()
-            .await
-            .op_for("begin saving versions", || format!("resource `{resource}`"))?;
-        let r = resource_by_name(&mut tx, resource).await?;
-        let outcome = save_in_scope(&mut tx, r.scope_id, resource, versions).await?;
-        tx.commit()
-            .await
-            .op_for("commit versions", || format!("resource `{resource}`"))?;
+        let mut outcome = SaveOutcome::default();
+        for batch in versions.chunks(SAVE_BATCH).chain(
+            // An empty list still checks that the resource exists.
+            versions.is_empty().then_some(&[][..]),
+        ) {
+            let mut tx = self
+                .write_tx()
+                .await
+                .op_for("begin saving versions", || format!("resource `{resource}`"))?;
+            let r = resource_by_name(&mut tx, resource).await?;
+            let saved = save_in_scope(&mut tx, r.scope_id, resource, batch).await?;
+            tx.commit()
+                .await
+                .op_for("commit versions", || format!("resource `{resource}`"))?;
+            outcome.new_versions.extend(saved.new_versions);
+            outcome.updated_metadata += saved.updated_metadata;
+        }
         Ok(outcome)
     }
 

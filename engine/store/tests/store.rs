@@ -1055,6 +1055,30 @@ async fn long_history_body(db: &mut Db) {
         resolve(s, "c", &[input("repo", &["a"])]).await,
         refs(&["v249"])
     );
+
+    // A list longer than one save batch keeps its order across batches, and saving it again
+    // adds nothing.
+    let many: Vec<String> = (0..lockgate_store::SAVE_BATCH * 2 + 7)
+        .map(|i| format!("w{i:05}"))
+        .collect();
+    let list: Vec<Fetched> = many.iter().map(|n| fetched(n)).collect();
+    let saved = s.save_versions("repo", &list).await.unwrap();
+    assert_eq!(saved.new_versions.len(), many.len());
+    assert!(
+        saved
+            .new_versions
+            .windows(2)
+            .all(|w| w[0].check_order < w[1].check_order)
+    );
+    assert!(
+        s.save_versions("repo", &list)
+            .await
+            .unwrap()
+            .new_versions
+            .is_empty()
+    );
+    let newest = s.latest_version("repo").await.unwrap().unwrap();
+    assert_eq!(newest.version, v(many.last().unwrap()));
 }
 
 // ---------------------------------------------------------------------------------------------
