@@ -19,6 +19,8 @@ use serde_json::Value;
 
 #[path = "pipeline/crash.rs"]
 mod crash;
+#[path = "pipeline/hostile.rs"]
+mod hostile;
 #[path = "pipeline/platform.rs"]
 mod platform;
 

@@ -140,6 +140,8 @@ pub struct PluginType {
     pub plugin: Spanned<PluginRef>,
     /// Memory cap of each invocation, in bytes (default: the host's, 256 MiB).
     pub memory: Option<Spanned<u64>>,
+    /// What its invocations may hand back, where `limits:` sets it.
+    pub limits: LimitOverrides,
     /// Default `source` (resource types) or `config` (test types), merged under each
     /// resource's `source` / each step's `config` (their own keys win). Already applied to
     /// the model's `source` and `config` values.
@@ -147,13 +149,58 @@ pub struct PluginType {
 }
 
 impl PluginType {
-    /// The limits of an invocation of this plugin (default deadlines, this memory cap).
+    /// The limits of an invocation of this plugin (default deadlines, this memory cap, its
+    /// `limits:`).
     pub fn limits(&self) -> Limits {
-        let limits = Limits::default();
+        let limits = self.limits.apply(Limits::default());
         match &self.memory {
             Some(m) => limits.with_memory(m.value),
             None => limits,
         }
+    }
+}
+
+/// A plugin type's `limits:`: each set field replaces the default of [`Limits`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// `versions_per_check`.
+    pub versions_per_check: Option<usize>,
+    /// `version_fields`.
+    pub version_fields: Option<usize>,
+    /// `metadata_entries`.
+    pub metadata_entries: Option<usize>,
+    /// `field_size`.
+    pub field_bytes: Option<usize>,
+    /// `message_size`.
+    pub message_bytes: Option<usize>,
+    /// `log_size`.
+    pub log_bytes: Option<usize>,
+    /// `disk_size`.
+    pub disk_bytes: Option<u64>,
+    /// `files`.
+    pub files: Option<u64>,
+    /// `cache_size`.
+    pub cache_bytes: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// `limits` with the overrides applied.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        fn set<T: Copy>(slot: &mut T, v: Option<T>) {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        set(&mut limits.versions_per_check, self.versions_per_check);
+        set(&mut limits.version_fields, self.version_fields);
+        set(&mut limits.metadata_entries, self.metadata_entries);
+        set(&mut limits.field_bytes, self.field_bytes);
+        set(&mut limits.message_bytes, self.message_bytes);
+        set(&mut limits.output_bytes, self.log_bytes);
+        set(&mut limits.disk_bytes, self.disk_bytes);
+        set(&mut limits.files, self.files);
+        set(&mut limits.cache_bytes, self.cache_bytes);
+        limits
     }
 }
 

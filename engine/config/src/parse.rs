@@ -23,7 +23,21 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "jobs",
 ];
 const ENVIRONMENT_KEYS: &[&str] = &["name", "approval", "soak", "gate"];
-const TYPE_KEYS: &[&str] = &["plugin", "memory", "defaults"];
+const TYPE_KEYS: &[&str] = &["plugin", "memory", "limits", "defaults"];
+/// Keys of a plugin type's `limits`: counts, then sizes.
+const LIMIT_COUNT_KEYS: &[&str] = &[
+    "versions_per_check",
+    "version_fields",
+    "metadata_entries",
+    "files",
+];
+const LIMIT_SIZE_KEYS: &[&str] = &[
+    "field_size",
+    "message_size",
+    "log_size",
+    "disk_size",
+    "cache_size",
+];
 const RESOURCE_KEYS: &[&str] = &[
     "name",
     "type",
@@ -53,6 +67,25 @@ const JOB_KEYS: &[&str] = &[
 ];
 const HOOKS: &[&str] = &["on_success", "on_failure", "on_error", "ensure"];
 const ACTIONS: &[&str] = &["get", "put", "test", "in_parallel", "do", "try"];
+/// Concourse's step kinds that Lockgate does not have, with what to do instead.
+const FOREIGN_STEPS: &[(&str, &str)] = &[
+    (
+        "task",
+        "Lockgate has no task steps yet: run the work as a `test` step of a test type, or in a resource type's `put`",
+    ),
+    (
+        "set_pipeline",
+        "a pipeline is loaded by `lockgate run` or `lockgate server`, not set from a step",
+    ),
+    (
+        "load_var",
+        "values come from `((vars))` (`--vars FILE`, `--secrets FILE`, the environment), not from a step",
+    ),
+    (
+        "across",
+        "write one step per value, or one job per environment",
+    ),
+];
 const STEP_KEYS: &[&str] = &[
     "attempts",
     "timeout",
@@ -509,9 +542,38 @@ impl Conv<'_> {
     }
 
     fn payload(&mut self, key: &Key, node: &Node) -> Option<Payload> {
+        self.no_duplicate_keys(node, &key.name);
         match node.kind {
             Kind::Null => None,
             _ => Some(Payload::from_node(node, key.span)),
+        }
+    }
+
+    /// Reports a key given twice in any mapping inside `node` (the value of `what`): in the
+    /// JSON a plugin receives, only one of them would survive.
+    fn no_duplicate_keys(&mut self, node: &Node, what: &str) {
+        match &node.kind {
+            Kind::Map(entries) => {
+                let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+                for (key, value) in entries {
+                    if let Some(first) = seen.get(key.name.as_str()) {
+                        self.error_help(
+                            key.span,
+                            format!("`{}` is given twice in `{what}`", key.name),
+                            format!("the first one is at line {}", first.line),
+                        );
+                    } else {
+                        seen.insert(&key.name, key.span);
+                    }
+                    self.no_duplicate_keys(value, what);
+                }
+            }
+            Kind::Seq(items) => {
+                for item in items {
+                    self.no_duplicate_keys(item, what);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -602,6 +664,7 @@ impl Conv<'_> {
                     name,
                     plugin,
                     memory: None,
+                    limits: LimitOverrides::default(),
                     defaults: None,
                 });
                 continue;
@@ -619,6 +682,7 @@ impl Conv<'_> {
                     name,
                     plugin,
                     memory: None,
+                    limits: LimitOverrides::default(),
                     defaults: None,
                 });
                 continue;
@@ -635,6 +699,10 @@ impl Conv<'_> {
                 }
             };
             let memory = f.get("memory").and_then(|(k, n)| self.size(k, n));
+            let limits = f
+                .get("limits")
+                .map(|(_, n)| self.limit_overrides(n, &format!("{what} `{}`", key.name)))
+                .unwrap_or_default();
             let defaults = f.get("defaults").and_then(|(k, n)| {
                 if !matches!(n.kind, Kind::Map(_) | Kind::Null) {
                     self.error(
@@ -649,9 +717,45 @@ impl Conv<'_> {
                 name,
                 plugin,
                 memory,
+                limits,
                 defaults,
             });
         }
+        out
+    }
+
+    /// A plugin type's `limits:` mapping: raises (or lowers) what its invocations may hand back.
+    fn limit_overrides(&mut self, node: &Node, what: &str) -> LimitOverrides {
+        let mut out = LimitOverrides::default();
+        let allowed: Vec<&str> = LIMIT_COUNT_KEYS
+            .iter()
+            .chain(LIMIT_SIZE_KEYS)
+            .copied()
+            .collect();
+        let Some(f) = self.fields(node, &format!("`limits` of {what}"), &allowed, &|_| {
+            Known::No
+        }) else {
+            return out;
+        };
+        let count = |c: &mut Self, name: &str| {
+            f.get(name)
+                .and_then(|(k, n)| c.count(k, n, 1))
+                .map(|n| n.value as usize)
+        };
+        out.versions_per_check = count(self, "versions_per_check");
+        out.version_fields = count(self, "version_fields");
+        out.metadata_entries = count(self, "metadata_entries");
+        out.files = count(self, "files").map(|n| n as u64);
+        let size = |c: &mut Self, name: &str| {
+            f.get(name)
+                .and_then(|(k, n)| c.disk_size(k, n))
+                .map(|n| n.value)
+        };
+        out.field_bytes = size(self, "field_size").map(|n| n as usize);
+        out.message_bytes = size(self, "message_size").map(|n| n as usize);
+        out.log_bytes = size(self, "log_size").map(|n| n as usize);
+        out.disk_bytes = size(self, "disk_size");
+        out.cache_bytes = size(self, "cache_size");
         out
     }
 
@@ -672,7 +776,24 @@ impl Conv<'_> {
         }
     }
 
+    /// A memory size: at most 4GiB, what a 32-bit WebAssembly plugin can address.
     fn size(&mut self, key: &Key, node: &Node) -> Option<Spanned<u64>> {
+        let n = self.disk_size(key, node)?;
+        if n.value > 4 << 30 {
+            self.error(
+                node.span,
+                format!(
+                    "`{}` is more than 4GiB, the most a 32-bit WebAssembly plugin can address",
+                    key.name
+                ),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    /// A size of more than 0 bytes, like `512MiB`.
+    fn disk_size(&mut self, key: &Key, node: &Node) -> Option<Spanned<u64>> {
         let Kind::Str(s) = &node.kind else {
             self.error_help(
                 node.span,
@@ -690,16 +811,6 @@ impl Conv<'_> {
                 self.error(
                     node.span,
                     format!("`{}` must be more than 0 bytes", key.name),
-                );
-                None
-            }
-            Ok(n) if n > 4 << 30 => {
-                self.error(
-                    node.span,
-                    format!(
-                        "`{}` is more than 4GiB, the most a 32-bit WebAssembly plugin can address",
-                        key.name
-                    ),
                 );
                 None
             }
@@ -729,7 +840,10 @@ impl Conv<'_> {
             }
         };
         let source = match f.get("source") {
-            Some((k, n)) if !matches!(n.kind, Kind::Null) => Payload::from_node(n, k.span),
+            Some((k, n)) if !matches!(n.kind, Kind::Null) => {
+                self.no_duplicate_keys(n, "source");
+                Payload::from_node(n, k.span)
+            }
             _ => Payload::empty(name.span),
         };
         let check_every = f.get("check_every").and_then(|(k, n)| {
@@ -933,7 +1047,12 @@ impl Conv<'_> {
         let plan = match f.get("plan") {
             Some((k, n)) => {
                 let steps = self.steps(k, n);
-                if steps.is_empty() && matches!(n.kind, Kind::Seq(_) | Kind::Null) {
+                let written = match &n.kind {
+                    Kind::Seq(items) => items.len(),
+                    _ => 0,
+                };
+                // Steps that were written but refused are reported already.
+                if written == 0 && matches!(n.kind, Kind::Seq(_) | Kind::Null) {
                     self.error(n.span, format!("the plan of {what} is empty"));
                 }
                 steps
@@ -1008,6 +1127,25 @@ impl Conv<'_> {
             let guess = entries.iter().find_map(|(k, _)| {
                 suggest::did_you_mean(&k.name, ACTIONS.iter().copied()).map(|a| (k, a))
             });
+            // Concourse steps Lockgate does not have: name the key and what to do instead.
+            let foreign = entries.iter().find_map(|(k, _)| {
+                FOREIGN_STEPS
+                    .iter()
+                    .find(|(name, _)| *name == k.name)
+                    .map(|(_, help)| (k, *help))
+            });
+            if let Some((k, help)) = foreign {
+                self.error_help(
+                    k.span,
+                    format!(
+                        "`{}` steps are not supported; a step needs one of {}",
+                        k.name,
+                        suggest::alternatives(ACTIONS)
+                    ),
+                    help,
+                );
+                return None;
+            }
             match guess {
                 Some((k, a)) => self.error_help(
                     k.span,
@@ -1318,6 +1456,7 @@ resource_types:
   counter:
     plugin: counter@^0.1
     memory: 64MiB
+    limits: {versions_per_check: 50000, field_size: 64KiB, log_size: 16MiB}
     defaults: {path: /dirs/state/counter}
 test_types:
   assert-file: {plugin: tools/assert_file.wasm}
@@ -1380,6 +1519,14 @@ jobs:
         assert_eq!(p.environments[0].approval(), Approval::Automatic);
         let t = p.resource_type("counter").unwrap();
         assert_eq!(t.memory.as_ref().unwrap().value, 64 << 20);
+        let limits = t.limits();
+        assert_eq!(limits.versions_per_check, 50_000);
+        assert_eq!(limits.field_bytes, 64 << 10);
+        assert_eq!(limits.output_bytes, 16 << 20);
+        assert_eq!(
+            limits.version_fields,
+            lockgate_model::Limits::default().version_fields
+        );
         assert!(matches!(&t.plugin.value, PluginRef::Registry { name, .. } if name == "counter"));
         assert_eq!(
             p.test_type("assert-file").unwrap().plugin.value,
@@ -1391,7 +1538,7 @@ jobs:
             r.source.value,
             serde_json::json!({"extra": 1, "path": "/dirs/state/counter"})
         );
-        assert_eq!(r.source.span_at("/path").line, 11);
+        assert_eq!(r.source.span_at("/path").line, 12);
         assert_eq!(r.check_every(), CheckEvery::Never);
         assert_eq!(
             r.check_timeout.as_ref().unwrap().value,
@@ -1582,6 +1729,72 @@ p.yml:1:1: error: the pipeline has no `jobs`
     }
 
     #[test]
+    fn keys_given_twice_inside_source_params_and_config_are_errors() {
+        let text = "\
+environments: [dev]
+resource_types: {t: t.wasm}
+test_types: {u: u.wasm}
+resources:
+  - name: r
+    type: t
+    source: {uri: a, nested: {x: 1, x: 2}, uri: b}
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - put: r
+        params: {file: a, file: b}
+      - test: s
+        type: u
+        config:
+          checks: [{url: a, url: b}]
+";
+        let (_, errors) = build_str(text);
+        assert_eq!(
+            errors,
+            "\
+p.yml:7:37: error: `x` is given twice in `source` (help: the first one is at line 7)
+p.yml:7:44: error: `uri` is given twice in `source` (help: the first one is at line 7)
+p.yml:13:27: error: `file` is given twice in `params` (help: the first one is at line 13)
+p.yml:17:29: error: `url` is given twice in `config` (help: the first one is at line 17)
+"
+        );
+    }
+
+    #[test]
+    fn concourse_steps_lockgate_lacks_are_named() {
+        let text = "\
+environments: [dev]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - task: render
+        file: ci/render.yml
+      - set_pipeline: self
+      - {load_var: v, file: x}
+";
+        let (_, errors) = build_str(text);
+        let lines: Vec<&str> = errors.lines().collect();
+        assert_eq!(lines.len(), 3, "{errors}");
+        assert!(
+            lines[0].starts_with(
+                "p.yml:6:9: error: `task` steps are not supported; a step needs one of"
+            ),
+            "{errors}"
+        );
+        assert!(lines[0].contains("no task steps yet"), "{errors}");
+        assert!(
+            lines[1].starts_with("p.yml:8:9: error: `set_pipeline` steps"),
+            "{errors}"
+        );
+        assert!(
+            lines[2].starts_with("p.yml:9:10: error: `load_var` steps"),
+            "{errors}"
+        );
+    }
+
+    #[test]
     fn environment_values() {
         let text = "\
 environments:
@@ -1611,6 +1824,7 @@ resource_types:
   a: counter
   b: {plugin: b@latest, memory: 5GiB}
   c: {memory: 1}
+  d: {plugin: d.wasm, limits: {versions: 3, log_size: 0, version_fields: 0}}
 resources:
   - name: r
     type: a
@@ -1629,11 +1843,14 @@ p.yml:4:15: error: invalid version requirement `latest` in `b@latest` (e.g. `^1.
 p.yml:4:33: error: `memory` is more than 4GiB, the most a 32-bit WebAssembly plugin can address
 p.yml:5:3: error: resource type `c` has no `plugin` (help: add `plugin: name@version` or `plugin: path/to/plugin.wasm`)
 p.yml:5:15: error: `memory` must be a size like `512MiB`, found the number `1` (help: units: B, KiB, MiB, GiB (powers of 1024) or KB, MB, GB)
-p.yml:10:14: error: invalid directory name `../x`: use letters, digits, `-`, `_` and `.` (it is mounted at /dirs/<name>)
-p.yml:10:28: error: directory `ok` has no `path`
-p.yml:11:17: error: cannot grant network access to `nohost`: expected `host:port`
-p.yml:11:27: error: cannot grant network access to `h:0`: port 0 cannot be connected to
-p.yml:12:12: error: `env` must map variable names to values, found a list
+p.yml:6:32: error: unknown key `versions` in `limits` of resource type `d` (help: did you mean `versions_per_check`?)
+p.yml:6:55: error: `log_size` must be a size like `512MiB`, found the number `0` (help: units: B, KiB, MiB, GiB (powers of 1024) or KB, MB, GB)
+p.yml:6:74: error: `version_fields` must be a whole number of at least 1, found the number `0`
+p.yml:11:14: error: invalid directory name `../x`: use letters, digits, `-`, `_` and `.` (it is mounted at /dirs/<name>)
+p.yml:11:28: error: directory `ok` has no `path`
+p.yml:12:17: error: cannot grant network access to `nohost`: expected `host:port`
+p.yml:12:27: error: cannot grant network access to `h:0`: port 0 cannot be connected to
+p.yml:13:12: error: `env` must map variable names to values, found a list
 "
         );
     }

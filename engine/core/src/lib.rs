@@ -11,6 +11,7 @@
 //! `lockgate-store` (durable state), `lockgate-model` (shared values). Above: `lockgate-api`
 //! and the `lockgate` binary.
 
+mod cache_dir;
 pub mod metrics;
 pub mod operations;
 pub mod plan;

@@ -431,6 +431,17 @@ impl Runner {
         }
     }
 
+    /// Empties the cache of `resource` if the invocation left it over its limit, saying so.
+    fn trim_cache(&self, resource: &str, limits: &Limits, log: &StepLog) {
+        if let Some(held) = crate::cache_dir::trim(&self.cache_dir(resource), limits.cache_bytes) {
+            log.engine(&crate::cache_dir::notice(
+                resource,
+                held,
+                limits.cache_bytes,
+            ));
+        }
+    }
+
     fn resource_grants(
         &self,
         resource: &str,
@@ -509,7 +520,9 @@ impl Runner {
         }
         log.engine(&format!("fetching {resource} {version}"));
         let inv = self.invocation(grants.output(&out), limits, timeout, &log);
-        match plugin.get(&inv, &source, version, params).await {
+        let fetched = plugin.get(&inv, &source, version, params).await;
+        self.trim_cache(resource, &limits, &log);
+        match fetched {
             Ok(fetched) => {
                 for (k, v) in &fetched.metadata {
                     log.engine(&format!("  {k}: {v}"));
@@ -542,7 +555,9 @@ impl Runner {
             Err(e) => return Outcome::Errored(e),
         };
         let inv = self.invocation(grants, limits, timeout, &log);
-        let fetched = match plugin.put(&inv, &source, &put.params).await {
+        let put_result = plugin.put(&inv, &source, &put.params).await;
+        self.trim_cache(resource, &limits, &log);
+        let fetched = match put_result {
             Ok(f) => f,
             Err(e) => return invoke_outcome(e),
         };

@@ -26,7 +26,7 @@ pub use plugin::{
 };
 pub use status::{BuildStatus, CandidateEvent, ParseNameError, StepStatus};
 pub use suggest::did_you_mean;
-pub use units::humanize;
+pub use units::{humanize, humanize_bytes};
 
 /// Version of the plugin contract (`wit/plugin`, package `lockgate:plugin`) this engine
 /// implements.

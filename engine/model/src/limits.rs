@@ -39,7 +39,9 @@ impl std::fmt::Display for Operation {
 /// Limits applied to one invocation. Defaults: 256 MiB of memory; deadlines of 60 s for
 /// `check`, 10 min for `get`/`put`, 30 min for a test `run`, 10 s for `describe`; 4 MiB of
 /// log output; what a plugin hands back: 10,000 versions per check (the newest kept), 64
-/// fields per version, 256 metadata entries, 16 KiB per field, 16 KiB of error message.
+/// fields per version, 256 metadata entries, 16 KiB per field, 16 KiB of error message; on
+/// disk: 8 GiB written and 100,000 files created per invocation, 1 GiB kept in a resource's
+/// cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest linear memory the plugin may grow to, in bytes.
@@ -66,6 +68,13 @@ pub struct Limits {
     pub field_bytes: usize,
     /// Bytes of a plugin's error message kept (the rest is cut, saying how much).
     pub message_bytes: usize,
+    /// Bytes one invocation may write into its writable grants (`/output`, `/cache`,
+    /// writable `/dirs`); past it the invocation is stopped.
+    pub disk_bytes: u64,
+    /// Files and directories one invocation may create; past it the invocation is stopped.
+    pub files: u64,
+    /// Bytes a resource's `/cache` may keep between invocations; past it the cache is emptied.
+    pub cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -83,6 +92,9 @@ impl Default for Limits {
             metadata_entries: 256,
             field_bytes: 16 * 1024,
             message_bytes: 16 * 1024,
+            disk_bytes: 8 << 30,
+            files: 100_000,
+            cache_bytes: 1 << 30,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Durations as an operator reads them.
+//! Durations and sizes as an operator reads them.
 
 use std::time::Duration;
 
@@ -20,9 +20,27 @@ pub fn humanize(d: Duration) -> String {
     }
 }
 
+/// Formats a size the way the pipeline file writes them: `8GiB`, `512MiB`, `1500B`.
+pub fn humanize_bytes(n: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{}{unit}", n / size);
+        }
+    }
+    format!("{n}B")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_like_the_pipeline_writes_them() {
+        assert_eq!(humanize_bytes(8 << 30), "8GiB");
+        assert_eq!(humanize_bytes(1536 << 20), "1536MiB");
+        assert_eq!(humanize_bytes(16 << 10), "16KiB");
+        assert_eq!(humanize_bytes(1500), "1500B");
+    }
 
     #[test]
     fn durations_read_like_an_operator_writes_them() {

@@ -148,13 +148,32 @@ pub enum OutputError {
     #[error("its version is empty")]
     EmptyVersion,
     /// A result is larger than a limit of the sandbox.
-    #[error("{what}, more than the limit of {limit} (README, \"The sandbox\")")]
+    #[error(
+        "{what}, more than the limit of {limit}; the plugin's type can raise it with `limits: {{{key}: …}}` (README, \"The sandbox\")"
+    )]
     TooLarge {
         /// What was too large, with its size.
         what: String,
         /// The limit.
         limit: usize,
+        /// The key of a plugin type's `limits:` that sets it.
+        key: &'static str,
     },
+}
+
+/// What the user can do about a missed deadline of `op`.
+fn deadline_hint(op: Operation) -> &'static str {
+    match op {
+        Operation::Check => {
+            "if the check is legitimately slow, raise the resource's `check_timeout`"
+        }
+        Operation::Get | Operation::Put | Operation::Run => {
+            "if the work is legitimately slow, raise the step's `timeout`"
+        }
+        Operation::Describe => {
+            "`describe` only returns the plugin's description and its deadline cannot be raised: the plugin must answer it without doing any work"
+        }
+    }
 }
 
 /// Why an invocation of a loaded plugin did not produce a result.
@@ -172,8 +191,9 @@ pub enum InvokeError {
     },
     /// The operation ran past its deadline and was stopped.
     #[error(
-        "plugin `{plugin}` exceeded its {} {op} deadline and was stopped; if the work is legitimately slow, raise the deadline (a step's `timeout`, a resource's `check_timeout`)",
-        humanize(*limit)
+        "plugin `{plugin}` exceeded its {} {op} deadline and was stopped; {}",
+        humanize(*limit),
+        deadline_hint(*op)
     )]
     Deadline {
         /// Plugin name.
@@ -195,6 +215,20 @@ pub enum InvokeError {
         op: Operation,
         /// The limit in bytes.
         limit: u64,
+    },
+    /// The plugin wrote or created more on disk than it is allowed.
+    #[error(
+        "plugin `{plugin}` {op} went past its disk limit of {limit} and was stopped; the plugin's type can raise it with `limits: {{{key}: …}}`"
+    )]
+    DiskLimit {
+        /// Plugin name.
+        plugin: String,
+        /// Operation.
+        op: Operation,
+        /// The limit, with its unit (`8 GiB written`, `100000 files created`).
+        limit: String,
+        /// The key of a plugin type's `limits:` that sets it.
+        key: &'static str,
     },
     /// The guest overflowed its stack (unbounded recursion).
     #[error("plugin `{plugin}` {op} overflowed its stack (unbounded recursion?) and was stopped")]
@@ -304,9 +338,17 @@ mod tests {
             op: Operation::Check,
             limit: Duration::from_secs(60),
         };
-        assert!(
-            e.to_string()
-                .starts_with("plugin `git` exceeded its 60 s check deadline")
+        assert_eq!(
+            e.to_string(),
+            "plugin `git` exceeded its 60 s check deadline and was stopped; if the check is legitimately slow, raise the resource's `check_timeout`"
         );
+        let describe = InvokeError::Deadline {
+            plugin: "git".into(),
+            op: Operation::Describe,
+            limit: Duration::from_secs(10),
+        };
+        let text = describe.to_string();
+        assert!(text.contains("cannot be raised"), "{text}");
+        assert!(!text.contains("timeout"), "{text}");
     }
 }

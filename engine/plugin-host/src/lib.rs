@@ -9,6 +9,7 @@
 mod bindings;
 mod cache;
 mod error;
+mod fs_guard;
 mod http;
 pub mod metrics;
 mod output;
@@ -34,10 +35,11 @@ pub use lockgate_model::{
     NetworkGrant, NetworkRequest, PluginKind, TestCase, TestReport, TestSuite, Version,
 };
 pub use lockgate_model::{GrantError, Limits, Operation, humanize};
-pub use output::{Level, LogLine, LogSink, LogSource, MAX_LINE, MemorySink, NullSink};
+pub use output::{LINE_COST, Level, LogLine, LogSink, LogSource, MAX_LINE, MemorySink, NullSink};
 pub use plugin::{Invocation, MAX_TRAP_DETAIL, Plugin};
 
 use cache::CodeCache;
+use fs_guard::GuardedFs;
 use sandbox::HostState;
 
 /// Settings of a [`PluginHost`].
@@ -107,6 +109,14 @@ impl PluginHost {
 
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+        // The file-system calls go through the guard (no FIFO opened, no symlink out).
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<HostState, GuardedFs>(
+            &mut linker,
+            sandbox::guarded_fs,
+        )
+        .map_err(engine_error)?;
+        linker.allow_shadowing(false);
         // wasi:http: the outgoing handler and the types only (no incoming handler); every
         // request passes the grant check of `http::HttpGate`.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;

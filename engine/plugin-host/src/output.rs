@@ -114,6 +114,9 @@ impl LogSink for MemorySink {
     }
 }
 
+/// The least a line costs against the output cap, in bytes: what storing a row costs.
+pub const LINE_COST: usize = 64;
+
 /// Longest line passed on whole; longer lines are split.
 pub const MAX_LINE: usize = 16 * 1024;
 /// How much of stderr is kept for crash reports, whatever the cap.
@@ -162,13 +165,13 @@ impl Capture {
         }
     }
 
-    /// A notice from the engine about this invocation; not counted against the cap.
+    /// A notice from the engine about this invocation (a refused connection, a dropped
+    /// version). Counted against the cap like the plugin's own output, since a plugin can cause
+    /// as many as it likes.
     pub(crate) fn engine(&self, message: impl Into<String>) {
-        self.sink.line(LogLine {
-            source: LogSource::Engine,
-            message: message.into(),
-            continues: false,
-        });
+        let message = message.into();
+        let mut st = self.lock();
+        self.emit(&mut st, LogSource::Engine, message.as_bytes(), false);
     }
 
     /// Bytes written to stdout or stderr.
@@ -205,18 +208,22 @@ impl Capture {
     }
 
     fn emit(&self, st: &mut CaptureState, source: LogSource, bytes: &[u8], continues: bool) {
-        let cost = bytes.len() + 1;
-        if st.remaining == 0 {
-            st.dropped += cost as u64;
-            return;
-        }
+        // Every line costs at least a stored row's overhead: a flood of empty lines is capped
+        // like a flood of text.
+        let cost = (bytes.len() + 1).max(LINE_COST);
         if cost > st.remaining {
             st.dropped += cost as u64;
+            // Once a line is dropped, so is every later one (even a shorter one that would fit),
+            // and the reader is told once.
+            let first = st.remaining > 0 || st.dropped == cost as u64;
             st.remaining = 0;
+            if !first {
+                return;
+            }
             self.sink.line(LogLine {
                 source: LogSource::Engine,
                 message: format!(
-                    "output limit of {} bytes for this invocation reached; further output is dropped",
+                    "output limit of {} bytes for this invocation reached; further output is dropped (the plugin's type can raise it with `limits: {{log_size: …}}`)",
                     st.cap
                 ),
                 continues: false,
@@ -363,20 +370,44 @@ mod tests {
     #[test]
     fn output_past_the_cap_is_dropped_with_one_notice() {
         let sink = MemorySink::new();
-        let cap = Capture::new(Arc::new(sink.clone()), 10);
+        let limit = 2 * LINE_COST + 10;
+        let cap = Capture::new(Arc::new(sink.clone()), limit);
         cap.write(LogSource::Stdout, b"12345\n");
         cap.write(LogSource::Stdout, b"67890\nmore\nand more\n");
         cap.finish();
         let lines = sink.lines();
         assert_eq!(lines[0].message, "12345");
-        assert_eq!(lines[1].source, LogSource::Engine);
-        assert!(lines[1].message.contains("output limit of 10 bytes"));
+        assert_eq!(lines[1].message, "67890");
+        assert_eq!(lines[2].source, LogSource::Engine);
         assert!(
             lines[2]
                 .message
-                .starts_with("20 bytes of plugin output were dropped")
+                .contains(&format!("output limit of {limit} bytes"))
         );
-        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[3].message,
+            format!(
+                "{} bytes of plugin output were dropped (limit {limit} bytes)",
+                2 * LINE_COST
+            )
+        );
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn empty_lines_and_engine_notices_count_against_the_cap() {
+        let sink = MemorySink::new();
+        let cap = Capture::new(Arc::new(sink.clone()), 100 * LINE_COST);
+        cap.write(LogSource::Stdout, &[b'\n'; 10_000]);
+        for _ in 0..10_000 {
+            cap.engine("connection to 10.0.0.1:80 refused");
+        }
+        cap.finish();
+        let lines = sink.lines();
+        // 100 lines fit; then one notice that the limit was reached and one total.
+        assert_eq!(lines.len(), 102, "{:?}", &lines[..3]);
+        assert!(lines[100].message.starts_with("output limit of"));
+        assert!(lines[101].message.contains("were dropped"));
     }
 
     #[test]

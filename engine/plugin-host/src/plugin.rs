@@ -12,13 +12,14 @@ use wasmtime_wasi_http::WasiHttpCtx;
 use super::bindings::{self, resource_type::ResourceTypePre, test_step::TestStepPre, types as wit};
 use super::cache::CacheOutcome;
 use super::error::{InvokeError, LoadError, OutputError, PluginFailure};
+use super::fs_guard::{DiskBudget, DiskHit};
 use super::http::HttpGate;
 use super::output::{Capture, LogSink, NullSink};
 use super::sandbox::{self, HostState, Limiter};
 use super::{PluginHost, Shared};
 use lockgate_model::{
     Capabilities, CaseStatus, Description, Fetched, Grants, InvalidVersion, Limits, NetworkRequest,
-    Operation, PluginKind, TestCase, TestReport, TestSuite, Version,
+    Operation, PluginKind, TestCase, TestReport, TestSuite, Version, humanize_bytes,
 };
 
 /// Slack on top of a deadline before the host gives up on a plugin blocked in a host call.
@@ -375,7 +376,7 @@ impl Plugin {
             let dropped = versions.len() - limits.versions_per_check;
             versions.drain(..dropped);
             sb.capture.engine(format!(
-                "check returned {} versions, more than the limit of {}: the newest {} are kept, the {dropped} oldest dropped",
+                "check returned {} versions, more than the limit of {}: the newest {} are kept, the {dropped} oldest dropped (the plugin's type can raise it with `limits: {{versions_per_check: …}}`)",
                 dropped + limits.versions_per_check,
                 limits.versions_per_check,
                 limits.versions_per_check
@@ -384,7 +385,7 @@ impl Plugin {
         versions
             .into_iter()
             .map(|v| {
-                check_fields(&v, limits.version_fields, limits.field_bytes, "a version")
+                check_fields(&v, limits, Fields::Version, "a version")
                     .map_err(|r| self.invalid(op, r))?;
                 version_from_wit(v).map_err(|r| self.invalid(op, r))
             })
@@ -418,21 +419,7 @@ impl Plugin {
             .outcome(op, raw, &sb)?
             .map_err(|e| self.failure(op, e, &inv.limits))?;
         let limits = &inv.limits;
-        check_fields(
-            &fetched.version,
-            limits.version_fields,
-            limits.field_bytes,
-            "the version",
-        )
-        .and_then(|()| {
-            check_fields(
-                &fetched.metadata,
-                limits.metadata_entries,
-                limits.field_bytes,
-                "the metadata",
-            )
-        })
-        .map_err(|r| self.invalid(op, r))?;
+        check_fetched(&fetched, limits).map_err(|r| self.invalid(op, r))?;
         fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
     }
 
@@ -458,21 +445,7 @@ impl Plugin {
             .outcome(op, raw, &sb)?
             .map_err(|e| self.failure(op, e, &inv.limits))?;
         let limits = &inv.limits;
-        check_fields(
-            &fetched.version,
-            limits.version_fields,
-            limits.field_bytes,
-            "the version",
-        )
-        .and_then(|()| {
-            check_fields(
-                &fetched.metadata,
-                limits.metadata_entries,
-                limits.field_bytes,
-                "the metadata",
-            )
-        })
-        .map_err(|r| self.invalid(op, r))?;
+        check_fetched(&fetched, limits).map_err(|r| self.invalid(op, r))?;
         fetched_from_wit(fetched).map_err(|r| self.invalid(op, r))
     }
 
@@ -562,6 +535,7 @@ impl Plugin {
             },
             table: ResourceTable::new(),
             capture: capture.clone(),
+            disk: DiskBudget::new(inv.limits.disk_bytes, inv.limits.files),
             inputs: inv.grants.inputs.iter().map(|i| i.name.clone()).collect(),
             limiter: Limiter {
                 memory_bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
@@ -623,6 +597,18 @@ impl Plugin {
                 plugin,
                 op,
                 limit: sb.memory_limit,
+            });
+        }
+        if let Some(hit) = data.disk.hit() {
+            let (limit, key) = match hit {
+                DiskHit::Bytes(n) => (format!("{} written", humanize_bytes(n)), "disk_size"),
+                DiskHit::Files(n) => (format!("{n} files created"), "files"),
+            };
+            return Err(InvokeError::DiskLimit {
+                plugin,
+                op,
+                limit,
+                key,
             });
         }
         let trap = e.downcast_ref::<Trap>().copied();
@@ -769,20 +755,36 @@ fn version_to_wit(v: &Version) -> Vec<wit::Pair> {
         .collect()
 }
 
-/// Refuses `pairs` with more than `max` entries or an entry of more than `bytes` bytes.
+/// Which kind of pairs [`check_fields`] checks: their count has its own limit.
+#[derive(Clone, Copy)]
+enum Fields {
+    Version,
+    Metadata,
+}
+
+/// Refuses `pairs` with more entries than `limits` allow for their kind, or an entry of more
+/// than `limits.field_bytes`, naming the `limits:` key that raises it.
 fn check_fields(
     pairs: &[wit::Pair],
-    max: usize,
-    bytes: usize,
+    limits: &Limits,
+    kind: Fields,
     what: &str,
 ) -> Result<(), OutputError> {
+    let (max, key) = match kind {
+        Fields::Version => (limits.version_fields, "version_fields"),
+        Fields::Metadata => (limits.metadata_entries, "metadata_entries"),
+    };
     if pairs.len() > max {
         return Err(OutputError::TooLarge {
             what: format!("{what} has {} fields", pairs.len()),
             limit: max,
+            key,
         });
     }
-    if let Some(p) = pairs.iter().find(|p| p.name.len() + p.value.len() > bytes) {
+    if let Some(p) = pairs
+        .iter()
+        .find(|p| p.name.len() + p.value.len() > limits.field_bytes)
+    {
         let mut name = p.name.clone();
         name.truncate(name.floor_char_boundary(64));
         return Err(OutputError::TooLarge {
@@ -790,10 +792,17 @@ fn check_fields(
                 "field `{name}` of {what} has {} bytes",
                 p.name.len() + p.value.len()
             ),
-            limit: bytes,
+            limit: limits.field_bytes,
+            key: "field_size",
         });
     }
     Ok(())
+}
+
+/// [`check_fields`] on the version and the metadata of a `get` or `put`.
+fn check_fetched(fetched: &wit::Fetched, limits: &Limits) -> Result<(), OutputError> {
+    check_fields(&fetched.version, limits, Fields::Version, "the version")?;
+    check_fields(&fetched.metadata, limits, Fields::Metadata, "the metadata")
 }
 
 /// `message` cut to `max` bytes, saying how much was cut.

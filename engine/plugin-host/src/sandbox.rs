@@ -14,11 +14,13 @@ use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{host, types};
+use super::fs_guard::{DiskBudget, Guarded};
 use super::http::{HttpGate, Network};
 use super::output::{Capture, CaptureStream, Level};
 use lockgate_model::{GrantError, Grants, NetworkGrant};
@@ -164,7 +166,9 @@ pub(crate) async fn wasi_ctx(
         addrs: resolve(&grants.network).await?,
     });
     let open = !network.addrs.is_empty();
-    b.allow_tcp(open);
+    // TCP is always on so that every refused connection reaches the check below and is logged;
+    // the check lets through only granted addresses.
+    b.allow_tcp(true);
     b.allow_udp(false);
     b.allow_ip_name_lookup(open);
     let notices = capture.clone();
@@ -200,6 +204,8 @@ pub(crate) struct HostState {
     pub(crate) http_gate: HttpGate,
     pub(crate) table: ResourceTable,
     pub(crate) capture: Arc<Capture>,
+    /// What the invocation may still write and create on disk.
+    pub(crate) disk: Arc<DiskBudget>,
     pub(crate) inputs: Vec<String>,
     pub(crate) limiter: Limiter,
     pub(crate) deadline_hit: bool,
@@ -211,6 +217,18 @@ impl WasiView for HostState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// The file-system view the guard of `super::fs_guard` checks.
+pub(crate) fn guarded_fs(state: &mut HostState) -> Guarded<'_> {
+    Guarded {
+        fs: WasiFilesystemCtxView {
+            ctx: state.wasi.filesystem(),
+            table: &mut state.table,
+        },
+        capture: &state.capture,
+        disk: &state.disk,
     }
 }
 

@@ -398,6 +398,151 @@ async fn writing_into_a_read_only_input_fails_and_leaves_it_intact() {
     );
 }
 
+/// The engine's notices in `sink`.
+fn notices(sink: &MemorySink) -> Vec<String> {
+    sink.lines()
+        .into_iter()
+        .filter(|l| l.source == LogSource::Engine)
+        .map(|l| l.message)
+        .collect()
+}
+
+#[tokio::test]
+async fn fifos_and_sockets_in_a_grant_are_refused_instead_of_blocking_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plain"), "regular").unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink("fifo", dir.path().join("to-fifo")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("socket")).unwrap();
+    let sink = MemorySink::new();
+    let inv =
+        Invocation::new(Grants::none().dir("d", dir.path(), true)).log(Arc::new(sink.clone()));
+    for name in ["fifo", "to-fifo", "socket"] {
+        let started = Instant::now();
+        // Opened inline, a FIFO without a writer would block the runtime's thread for good.
+        let err = tokio::time::timeout(
+            Duration::from_secs(20),
+            attack(
+                &inv,
+                "read-file",
+                json!({"path": format!("/dirs/d/{name}")}),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("reading {name} blocked"))
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{name}");
+        let PluginFailure::Failed(message) = plugin_failure(err) else {
+            panic!("{name}: expected a failure")
+        };
+        assert!(message.contains("ermission denied"), "{name}: {message}");
+        assert!(
+            notices(&sink).contains(&format!(
+                "file system: refused to open `{name}`: it is a FIFO, socket or other special file; only regular files and directories can be opened"
+            )),
+            "{name}: {:?}",
+            notices(&sink)
+        );
+    }
+    let versions = attack(&inv, "read-file", json!({"path": "/dirs/d/plain"}))
+        .await
+        .unwrap();
+    assert_eq!(versions[0].get("content"), Some("regular"));
+    assert_host_still_usable().await;
+}
+
+#[tokio::test]
+async fn symlinks_created_in_a_grant_cannot_point_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let sink = MemorySink::new();
+    let inv =
+        Invocation::new(Grants::none().dir("w", dir.path(), true)).log(Arc::new(sink.clone()));
+    for (target, why) in [
+        ("/etc/passwd", "it is absolute"),
+        ("../../etc/passwd", "it goes up with `..`"),
+        ("sub/../../x", "it goes up with `..`"),
+    ] {
+        let err = attack(
+            &inv,
+            "symlink",
+            json!({"target": target, "link": "/dirs/w/sub/l"}),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(plugin_failure(err), PluginFailure::Failed(_)),
+            "{target}"
+        );
+        assert!(
+            notices(&sink).iter().any(|n| n
+                == &format!("file system: refused to create the symlink `sub/l` -> `{target}`: {why}; a symlink must be a relative path without `..`")),
+            "{target}: {:?}",
+            notices(&sink)
+        );
+        assert!(std::fs::symlink_metadata(dir.path().join("sub/l")).is_err());
+    }
+    // Pointing down is allowed, and the host sees the link as written.
+    std::fs::write(dir.path().join("sub/file"), "x").unwrap();
+    attack(
+        &inv,
+        "symlink",
+        json!({"target": "file", "link": "/dirs/w/sub/l"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_link(dir.path().join("sub/l")).unwrap(),
+        Path::new("file")
+    );
+}
+
+#[tokio::test]
+async fn writing_past_the_disk_limits_stops_the_invocation_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let inv = Invocation::new(Grants::none().output(dir.path())).limits(Limits {
+        disk_bytes: 8 << 20,
+        files: 100,
+        ..Limits::default()
+    });
+    let err = attack(
+        &inv,
+        "fill",
+        json!({"dir": "/output", "bytes": 100u64 << 20}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `hostile` check went past its disk limit of 8MiB written and was stopped; the plugin's type can raise it with `limits: {disk_size: …}`"
+    );
+    let written = std::fs::metadata(dir.path().join("fill")).unwrap().len();
+    assert!(written <= 8 << 20, "{written} bytes reached the disk");
+
+    let err = attack(&inv, "fill", json!({"dir": "/output", "files": 1000}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, InvokeError::DiskLimit { key: "files", .. }),
+        "{err}"
+    );
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert!(files <= 101, "{files} files created");
+    // Within the limits the same attack succeeds.
+    attack(
+        &inv,
+        "fill",
+        json!({"dir": "/output", "bytes": 1u64 << 20, "files": 10}),
+    )
+    .await
+    .unwrap();
+    assert_host_still_usable().await;
+}
+
 /// A one-shot TCP server that answers one line; returns its port.
 async fn reply_server() -> (u16, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -427,6 +572,13 @@ async fn network_is_closed_unless_the_host_port_is_granted() {
     assert!(
         matches!(plugin_failure(err), PluginFailure::Failed(_)),
         "no grant: no network"
+    );
+    assert_eq!(
+        notices(&sink),
+        [format!(
+            "network: refused to let the plugin connect to {addr}: not granted"
+        )],
+        "a refusal without any grant is logged too"
     );
 
     let grant: NetworkGrant = addr.parse().unwrap();
@@ -615,7 +767,7 @@ async fn a_check_returning_too_many_versions_keeps_the_newest_and_says_so() {
         .expect("a notice");
     assert_eq!(
         warned.message,
-        "check returned 25000 versions, more than the limit of 1000: the newest 1000 are kept, the 24000 oldest dropped"
+        "check returned 25000 versions, more than the limit of 1000: the newest 1000 are kept, the 24000 oldest dropped (the plugin's type can raise it with `limits: {versions_per_check: …}`)"
     );
 }
 
@@ -627,7 +779,7 @@ async fn oversized_versions_and_messages_are_refused_or_cut_naming_the_limit() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin `hostile` check returned an invalid result: a version has 101 fields, more than the limit of 64 (README, \"The sandbox\")"
+        "plugin `hostile` check returned an invalid result: a version has 101 fields, more than the limit of 64; the plugin's type can raise it with `limits: {version_fields: …}` (README, \"The sandbox\")"
     );
     let err = attack(
         &inv,

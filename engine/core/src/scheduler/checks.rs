@@ -94,17 +94,23 @@ impl Scheduler {
             resource.to_owned(),
             self.inner.plan.redactor.clone(),
         ));
-        let inv = Invocation::new(r.grants.clone().cache(cache))
+        let inv = Invocation::new(r.grants.clone().cache(cache.clone()))
             .limits(r.limits)
             .log(log);
         let redactor = &self.inner.plan.redactor;
-        let versions = crate::metrics::checked(plugin.check(&inv, &r.source, from.as_ref()).await)
-            .map_err(|e| {
-                SchedulerError::Unknown(format!(
-                    "check of `{resource}` failed: {}",
-                    redactor.redact(&e.report().to_string())
-                ))
-            })?;
+        let checked = plugin.check(&inv, &r.source, from.as_ref()).await;
+        if let Some(held) = crate::cache_dir::trim(&cache, r.limits.cache_bytes) {
+            tracing::warn!(
+                "{}",
+                crate::cache_dir::notice(resource, held, r.limits.cache_bytes)
+            );
+        }
+        let versions = crate::metrics::checked(checked).map_err(|e| {
+            SchedulerError::Unknown(format!(
+                "check of `{resource}` failed: {}",
+                redactor.redact(&e.report().to_string())
+            ))
+        })?;
         for version in &versions {
             crate::secrets::refuse_secret_version(
                 redactor,
@@ -185,9 +191,16 @@ fn jitter(every: Duration) -> Duration {
 /// Where a check's plugin output goes: the engine's debug log, redacted.
 struct CheckLog(String, lockgate_config::Redactor);
 
+/// A check's log goes to the server's log: the plugin's own lines at debug level, the engine's
+/// notices about it (a refused connection or file, versions dropped past a limit) as warnings.
 impl lockgate_plugin_host::LogSink for CheckLog {
     fn line(&self, line: lockgate_plugin_host::LogLine) {
-        tracing::debug!(resource = %self.0, "check: {}", self.1.redact(&line.message));
+        let text = self.1.redact(&line.message);
+        if line.source == lockgate_plugin_host::LogSource::Engine {
+            tracing::warn!(resource = %self.0, "check: {text}");
+        } else {
+            tracing::debug!(resource = %self.0, "check: {text}");
+        }
     }
 }
 
