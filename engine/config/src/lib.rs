@@ -112,15 +112,35 @@ pub fn parse_str(file: &Path, text: &str, vars: &Vars) -> Parsed {
 
 /// [`parse_str`] of the file's text; an unreadable file is an error in the report.
 pub fn parse_file(file: &Path, vars: &Vars) -> Parsed {
-    match std::fs::read_to_string(file) {
+    let read = std::fs::read(file).map_err(|e| {
+        (
+            Span::default(),
+            format!("cannot read the pipeline file: {e}"),
+        )
+    });
+    let text = read.and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|e| {
+            // Point at the first byte that is not UTF-8, and say which.
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            let before = &bytes[..at];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+            (
+                Span::new(line as u32, column as u32, line_start, 0),
+                format!(
+                    "the pipeline file is not UTF-8: byte {at} (0x{:02x}) at line {line}, column {column} is not valid UTF-8",
+                    bytes[at]
+                ),
+            )
+        })
+    });
+    match text {
         Ok(text) => parse_str(file, &text, vars),
-        Err(e) => {
+        Err((span, message)) => {
             let mut report = Report::new();
-            report.push(Diagnostic::error(
-                file,
-                Span::default(),
-                format!("cannot read the pipeline file: {e}"),
-            ));
+            report.push(Diagnostic::error(file, span, message));
             Parsed {
                 pipeline: Pipeline {
                     file: file.to_path_buf(),

@@ -165,8 +165,13 @@ pub(crate) struct SyntaxError {
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     use serde_saphyr::MessageFormatter;
     // Duplicate keys reach the tree, where they are reported with every other problem.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 4 * MAX_NODES;
+    budget.max_depth = MAX_DEPTH;
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        budget: Some(budget),
     };
     match serde_saphyr::from_str_with_options::<serde_saphyr::Spanned<Node>>(text, options) {
         Ok(spanned) => {
@@ -175,16 +180,117 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
             Ok(node)
         }
         Err(error) => {
+            let inner = unwrap_error(&error);
             let message = serde_saphyr::DefaultMessageFormatter
-                .format_message(unwrap_error(&error))
+                .format_message(inner)
                 .into_owned();
-            let span = error
+            let mut span = error
                 .location()
                 .map(|l| span_of(&l))
                 .unwrap_or_else(|| Span::new(1, 1, 0, 0));
-            Err(SyntaxError { message, span })
+            if span.offset == 0 {
+                span.offset = offset_at(text, span.line, span.column);
+            }
+            Err(explain(text, inner, message, span))
         }
     }
+}
+
+/// Most YAML nodes (keys, values, list items) a pipeline file may hold: a generous bound on
+/// the memory its tree takes (a 2.6 MB pipeline holds about 250,000).
+pub const MAX_NODES: usize = 1_000_000;
+/// Deepest nesting of mappings and lists in a pipeline file.
+pub const MAX_DEPTH: usize = 64;
+
+/// The byte offset of 1-based `line` and `column` (in characters) in `text`.
+fn offset_at(text: &str, line: u32, column: u32) -> usize {
+    let mut offset = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        if n + 1 == line as usize {
+            return offset
+                + l.char_indices()
+                    .nth(column.saturating_sub(1) as usize)
+                    .map_or(l.len(), |(i, _)| i);
+        }
+        offset += l.len();
+    }
+    offset
+}
+
+/// The library's message and position, turned into what a pipeline author can act on.
+fn explain(text: &str, error: &serde_saphyr::Error, message: String, span: Span) -> SyntaxError {
+    // A tab in the indentation is reported at the scalar before it: point at the tab.
+    let tab_indented = text.lines().enumerate().find(|(_, l)| {
+        l.chars()
+            .take_while(|c| c.is_whitespace())
+            .any(|c| c == '\t')
+    });
+    if (message.contains("found a tab") || message.contains("tabs"))
+        && let Some((n, line)) = tab_indented
+    {
+        let column = line.chars().position(|c| c == '\t').unwrap_or(0) as u32 + 1;
+        let line_no = n as u32 + 1;
+        return SyntaxError {
+            message: format!(
+                "line {line_no} is indented with a tab: YAML indents with spaces only ({message})"
+            ),
+            span: Span::new(line_no, column, offset_at(text, line_no, column), 1),
+        };
+    }
+    if message.contains("flow mapping") || message.contains("flow sequence") {
+        let (open, close) = if message.contains("flow mapping") {
+            ('{', '}')
+        } else {
+            ('[', ']')
+        };
+        // The bracket left open: the last one before the error that is not closed.
+        let mut depth = 0i32;
+        let mut opened = None;
+        for (i, c) in text[..span.offset.min(text.len())].char_indices().rev() {
+            if c == close {
+                depth += 1;
+            } else if c == open {
+                if depth == 0 {
+                    opened = Some(i);
+                    break;
+                }
+                depth -= 1;
+            }
+        }
+        if let Some(at) = opened {
+            let line = text[..at].matches('\n').count() as u32 + 1;
+            let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let column = text[line_start..at].chars().count() as u32 + 1;
+            return SyntaxError {
+                message: format!(
+                    "the `{open}` at line {line}, column {column} is not closed by a `{close}` ({message})"
+                ),
+                span: Span::new(line, column, at, 1),
+            };
+        }
+    }
+    if message.contains("multiple YAML documents") {
+        return SyntaxError {
+            message: "a pipeline file holds one YAML document; a second one starts here (remove the `---` and what follows, or merge it into the first)".into(),
+            span,
+        };
+    }
+    if let serde_saphyr::Error::Budget { breach, .. } = error {
+        let what = match breach {
+            serde_saphyr::budget::BudgetBreach::Nodes { .. } => format!(
+                "the pipeline holds more than {MAX_NODES} YAML nodes (each key, value and list item is one), the most a pipeline file may hold"
+            ),
+            serde_saphyr::budget::BudgetBreach::Depth { .. } => format!(
+                "the pipeline nests mappings and lists more than {MAX_DEPTH} levels deep, the most a pipeline file may"
+            ),
+            other => format!("the pipeline is too large for the YAML reader's limits ({other:?})"),
+        };
+        return SyntaxError {
+            message: what,
+            span,
+        };
+    }
+    SyntaxError { message, span }
 }
 
 /// The original error below the snippet and alias wrappers, whose message has no position.
@@ -399,6 +505,88 @@ jobs:
         let e = parse("a: *nope\n").unwrap_err();
         assert_eq!((e.span.line, e.span.column), (1, 4));
         assert!(e.message.contains("unknown anchor"), "{}", e.message);
+    }
+
+    #[test]
+    fn syntax_errors_point_at_their_cause_and_say_what_to_do() {
+        let text = "environments: [dev]\njobs:\n  - name: j\n\tenvironment: dev\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!((e.span.line, e.span.column), (4, 1));
+        assert_eq!(
+            e.span.offset,
+            text.find('\t').unwrap(),
+            "the snippet shows the tab"
+        );
+        assert!(
+            e.message
+                .starts_with("line 4 is indented with a tab: YAML indents with spaces only"),
+            "{}",
+            e.message
+        );
+
+        let text = "environments: [dev]\njobs: {a: 1\n  - name: j\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!((e.span.line, e.span.column), (2, 7));
+        assert_eq!(e.span.offset, text.find('{').unwrap());
+        assert!(
+            e.message
+                .starts_with("the `{` at line 2, column 7 is not closed by a `}`"),
+            "{}",
+            e.message
+        );
+
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.span.line, 3);
+        assert!(
+            e.message
+                .starts_with("a pipeline file holds one YAML document"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("from_str"), "{}", e.message);
+
+        // Any other error's snippet is where its position says, not at the top of the file.
+        let e = parse("a: 1\nb:\n  - c\n  d: 2\n").unwrap_err();
+        assert!(e.span.line > 1);
+        assert_eq!(
+            e.span.offset,
+            offset_at("a: 1\nb:\n  - c\n  d: 2\n", e.span.line, e.span.column)
+        );
+        assert!(e.span.offset > 0);
+    }
+
+    #[test]
+    fn size_limits_are_generous() {
+        // A valid file of 300,000 nodes (more than the reader's default budget) is read.
+        let big: String = (0..150_000).map(|i| format!("k{i}: v\n")).collect();
+        assert!(parse(&big).is_ok());
+    }
+
+    #[test]
+    fn nesting_is_limited_and_named() {
+        // The CLI parses on its main thread (8 MiB of stack); a test thread has 2 MiB, too
+        // little for 64 levels in a debug build.
+        let e = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(|| {
+                let deep = format!(
+                    "{}1{}",
+                    "[".repeat(MAX_DEPTH + 1),
+                    "]".repeat(MAX_DEPTH + 1)
+                );
+                parse(&format!("a: {deep}\n")).unwrap_err()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            e.message
+                .starts_with("the pipeline nests mappings and lists more than 64 levels deep"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.span.line, 1);
+        assert!(e.span.offset > 0);
     }
 
     #[test]
