@@ -89,7 +89,7 @@ impl From<SchedulerError> for ApiError {
     fn from(e: SchedulerError) -> Self {
         match e {
             SchedulerError::Store(e) => e.into(),
-            SchedulerError::Unknown(m) => Self::conflict(m),
+            SchedulerError::Refused(m) => Self::conflict(m),
             e => Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.report().to_string()),
         }
     }

@@ -99,7 +99,7 @@ impl From<SchedulerError> for OperationError {
     fn from(e: SchedulerError) -> Self {
         match e {
             SchedulerError::Store(e) => Self::Store(e),
-            SchedulerError::Unknown(m) => Self::Refused(m),
+            SchedulerError::Refused(m) => Self::Refused(m),
             e => Self::Scheduler(e),
         }
     }
@@ -292,7 +292,7 @@ impl<'a> Operations<'a> {
     pub async fn check(&self, resource: &str) -> Result<usize> {
         self.require_resource(resource)?;
         let new = self.scheduler.check(resource).await.map_err(|e| match e {
-            SchedulerError::Unknown(m) => OperationError::CheckFailed(m),
+            SchedulerError::Refused(m) => OperationError::CheckFailed(m),
             e => e.into(),
         })?;
         self.scheduler.wake();
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_schedulers_cannot_now_is_a_refusal() {
-        let e: OperationError = SchedulerError::Unknown("nothing waits".into()).into();
+        let e: OperationError = SchedulerError::Refused("nothing waits".into()).into();
         assert!(matches!(e, OperationError::Refused(ref m) if m == "nothing waits"));
     }
 }

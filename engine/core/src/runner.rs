@@ -567,7 +567,7 @@ impl Runner {
             fetched,
         ) {
             Ok(f) => f,
-            Err(e) => return Outcome::Errored(e),
+            Err(e) => return Outcome::Errored(e.to_string()),
         };
         log.engine(&format!("{resource}: created version {}", fetched.version));
         if let Err(e) = self

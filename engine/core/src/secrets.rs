@@ -8,22 +8,34 @@
 use lockgate_config::Redactor;
 use lockgate_model::{Fetched, Version};
 
+/// A version refused because it holds a secret's value.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{what} returned a version whose field `{field}` holds the value of a secret: versions are stored and shown as they are, so it was refused and nothing was stored (the plugin must not copy secrets into versions; metadata is redacted instead)"
+)]
+pub struct SecretInVersion {
+    /// Where the version came from (`check of `repo``).
+    pub what: String,
+    /// The field, redacted.
+    pub field: String,
+}
+
 /// Refuses `version` when a field name or value holds a secret's value. `what` names where it
 /// came from (`check of `repo``).
 pub(crate) fn refuse_secret_version(
     redactor: &Redactor,
     what: &str,
     version: &Version,
-) -> Result<(), String> {
+) -> Result<(), SecretInVersion> {
     if redactor.is_empty() {
         return Ok(());
     }
     for (name, value) in &version.0 {
         if redactor.finds(name) || redactor.finds(value) {
-            return Err(format!(
-                "{what} returned a version whose field `{}` holds the value of a secret: versions are stored and shown as they are, so it was refused and nothing was stored (the plugin must not copy secrets into versions; metadata is redacted instead)",
-                redactor.redact(name)
-            ));
+            return Err(SecretInVersion {
+                what: what.to_owned(),
+                field: redactor.redact(name),
+            });
         }
     }
     Ok(())
@@ -34,7 +46,7 @@ pub(crate) fn clean_fetched(
     redactor: &Redactor,
     what: &str,
     mut fetched: Fetched,
-) -> Result<Fetched, String> {
+) -> Result<Fetched, SecretInVersion> {
     refuse_secret_version(redactor, what, &fetched.version)?;
     if !redactor.is_empty() {
         for (name, value) in &mut fetched.metadata {
@@ -58,14 +70,18 @@ mod tests {
         let v = Version::new()
             .with("ref", "abc")
             .with("url", "https://u:s3cr3t-token@h");
-        let err = refuse_secret_version(&redactor(), "check of `repo`", &v).unwrap_err();
+        let err = refuse_secret_version(&redactor(), "check of `repo`", &v)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("check of `repo` returned a version whose field `url`"),
             "{err}"
         );
         assert!(!err.contains("s3cr3t-token"), "{err}");
         let key = Version::new().with("s3cr3t-token", "1");
-        let err = refuse_secret_version(&redactor(), "put to `x`", &key).unwrap_err();
+        let err = refuse_secret_version(&redactor(), "put to `x`", &key)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("field `((redacted))`"), "{err}");
         assert!(
             refuse_secret_version(&redactor(), "x", &Version::new().with("ref", "abc")).is_ok()

@@ -463,26 +463,58 @@ pub const CRASH_POINTS: &[&str] = &[
     "rollback.before_event",
 ];
 
+/// Why `LOCKGATE_CRASH_POINT` could not be armed.
+#[derive(Debug, thiserror::Error)]
+pub enum CrashPointError {
+    /// The count after `:` is not a positive whole number.
+    #[error("crash point `{spec}`: `{count}` is not a positive count")]
+    BadCount {
+        /// The whole spec.
+        spec: String,
+        /// What came after `:`.
+        count: String,
+    },
+    /// No crash point has that name.
+    #[error("no crash point `{name}` (crash points: {})", CRASH_POINTS.join(", "))]
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+    /// The `fail` crate refused the configuration.
+    #[error("crash point `{spec}`: {reason}")]
+    Config {
+        /// The whole spec.
+        spec: String,
+        /// What `fail` said.
+        reason: String,
+    },
+}
+
 /// Arms a crash point from `spec`, `NAME` or `NAME:K` ([`CRASH_POINTS`]): the process aborts,
 /// as under `kill -9`, the K-th time (default the first) it reaches that point.
-pub fn arm_crash_point(spec: &str) -> std::result::Result<(), String> {
+pub fn arm_crash_point(spec: &str) -> std::result::Result<(), CrashPointError> {
     let (name, nth) = match spec.split_once(':') {
         Some((name, k)) => (
             name,
             k.parse::<u32>()
                 .ok()
                 .filter(|k| *k > 0)
-                .ok_or_else(|| format!("crash point `{spec}`: `{k}` is not a positive count"))?,
+                .ok_or_else(|| CrashPointError::BadCount {
+                    spec: spec.to_owned(),
+                    count: k.to_owned(),
+                })?,
         ),
         None => (spec, 1),
     };
     if !CRASH_POINTS.contains(&name) {
-        return Err(format!(
-            "no crash point `{name}` (crash points: {})",
-            CRASH_POINTS.join(", ")
-        ));
+        return Err(CrashPointError::Unknown {
+            name: name.to_owned(),
+        });
     }
-    fail::cfg(name, &format!("return({nth})"))
+    fail::cfg(name, &format!("return({nth})")).map_err(|reason| CrashPointError::Config {
+        spec: spec.to_owned(),
+        reason,
+    })
 }
 
 /// Now, in Unix milliseconds.

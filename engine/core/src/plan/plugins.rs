@@ -47,6 +47,9 @@ async fn load_ref(
 
 /// The plugins of a pipeline's resource types and test types, loaded by a [`PluginHost`]
 /// (or why each could not be). Answers the validator's schema questions.
+///
+/// Why a plugin could not be loaded is kept as its rendered message: it is handed to the
+/// config layer ([`SchemaError::Unavailable`]), which cannot know the host's error types.
 #[derive(Clone, Default)]
 pub struct LoadedPlugins {
     resource_types: BTreeMap<String, Result<Plugin, String>>,

@@ -69,17 +69,17 @@ impl Scheduler {
     /// the newest stored one and stores the new ones. Returns how many were new.
     pub async fn check(&self, resource: &str) -> Result<usize> {
         let r = self.inner.plan.resource(resource).ok_or_else(|| {
-            SchedulerError::Unknown(format!("no resource `{resource}` in the pipeline"))
+            SchedulerError::Refused(format!("no resource `{resource}` in the pipeline"))
         })?;
         let plugin = r.plugin.as_ref().ok_or_else(|| {
-            SchedulerError::Unknown(format!(
+            SchedulerError::Refused(format!(
                 "resource `{resource}`: the plugin of type `{}` is not loaded",
                 r.type_name
             ))
         })?;
         let cache = self.inner.runner.cache_dir(resource);
         std::fs::create_dir_all(&cache).map_err(|e| {
-            SchedulerError::Unknown(format!(
+            SchedulerError::Refused(format!(
                 "cannot create the cache of `{resource}` at {}: {e}",
                 cache.display()
             ))
@@ -106,7 +106,7 @@ impl Scheduler {
             );
         }
         let versions = crate::metrics::checked(checked).map_err(|e| {
-            SchedulerError::Unknown(format!(
+            SchedulerError::Refused(format!(
                 "check of `{resource}` failed: {}",
                 redactor.redact(&e.report().to_string())
             ))
@@ -117,7 +117,7 @@ impl Scheduler {
                 &format!("check of `{resource}`"),
                 version,
             )
-            .map_err(SchedulerError::Unknown)?;
+            .map_err(|e| SchedulerError::Refused(e.to_string()))?;
         }
         let fetched: Vec<Fetched> = versions
             .into_iter()

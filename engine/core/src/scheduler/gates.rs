@@ -181,14 +181,14 @@ impl Scheduler {
         let plan = &self.inner.plan;
         let env = plan
             .environment(environment)
-            .ok_or_else(|| SchedulerError::Unknown(unknown_env(plan, environment)))?;
+            .ok_or_else(|| SchedulerError::Refused(unknown_env(plan, environment)))?;
         if env.approval == Approval::Automatic {
-            return Err(SchedulerError::Unknown(format!(
+            return Err(SchedulerError::Refused(format!(
                 "`{environment}` does not require approval (`approval: automatic`): its candidates enter as soon as they qualify upstream; nothing was recorded"
             )));
         }
         let Some(upstream) = plan.upstream_of(env) else {
-            return Err(SchedulerError::Unknown(format!(
+            return Err(SchedulerError::Refused(format!(
                 "`{environment}` is the first environment: its changes come from resource checks, not from a qualified candidate, so there is nothing to approve; nothing was recorded"
             )));
         };
@@ -200,7 +200,7 @@ impl Scheduler {
                     e.environment == upstream.name && e.event == CandidateEvent::Qualified
                 });
                 if !qualified {
-                    return Err(SchedulerError::Unknown(format!(
+                    return Err(SchedulerError::Refused(format!(
                         "candidate #{id} is not qualified in `{}`: approving it would admit nothing into `{environment}`; nothing was recorded (`lockgate why {environment}`)",
                         upstream.name
                     )));
@@ -219,7 +219,7 @@ impl Scheduler {
                     }
                 }
                 waiting.ok_or_else(|| {
-                    SchedulerError::Unknown(format!(
+                    SchedulerError::Refused(format!(
                         "no candidate waits for approval to enter `{environment}` (`lockgate why {environment}` says what holds it); to approve one ahead of time, name it: `lockgate approve {environment} CANDIDATE`"
                     ))
                 })?
@@ -237,7 +237,7 @@ impl Scheduler {
         let store = &self.inner.store;
         let env = plan
             .environment(environment)
-            .ok_or_else(|| SchedulerError::Unknown(unknown_env(plan, environment)))?;
+            .ok_or_else(|| SchedulerError::Refused(unknown_env(plan, environment)))?;
         let current = store.current_candidate(environment).await?.map(|(c, _)| c);
         let qualified = store.newest_qualified(environment).await?.map(|(c, _)| c);
         let mut blockers = Vec::new();
@@ -407,7 +407,7 @@ impl Scheduler {
         let store = &self.inner.store;
         let env = plan
             .environment(environment)
-            .ok_or_else(|| SchedulerError::Unknown(unknown_env(plan, environment)))?;
+            .ok_or_else(|| SchedulerError::Refused(unknown_env(plan, environment)))?;
         let current = store
             .current_candidate(environment)
             .await?
@@ -426,7 +426,7 @@ impl Scheduler {
             }
         }
         let target = target.ok_or_else(|| {
-            SchedulerError::Unknown(format!(
+            SchedulerError::Refused(format!(
                 "`{environment}` has no earlier qualified candidate to roll back to"
             ))
         })?;
@@ -450,7 +450,7 @@ impl Scheduler {
                 })
                 .collect();
             let Some(inputs) = self.inner.resolver.resolve(&job.name, &specs).await? else {
-                return Err(SchedulerError::Unknown(format!(
+                return Err(SchedulerError::Refused(format!(
                     "job `{}` cannot get the versions of candidate #{target} any more",
                     job.name
                 )));
@@ -463,7 +463,7 @@ impl Scheduler {
                     .iter()
                     .any(|v| v.resource == i.resource && v.version_id != i.version_id)
             }) {
-                return Err(SchedulerError::Unknown(format!(
+                return Err(SchedulerError::Refused(format!(
                     "`{}` is pinned to {}, not the version of candidate #{target}; unpin it (`lockgate unpin {}`) to roll back",
                     other.resource, other.version, other.resource
                 )));

@@ -43,9 +43,10 @@ pub enum SchedulerError {
     /// A runner failed to run a build at all.
     #[error(transparent)]
     Runner(#[from] crate::runner::RunnerError),
-    /// A name given on the command line is not in the pipeline.
+    /// The request cannot be carried out (an unknown name, nothing to approve, a failed check,
+    /// a version refused); the message says why and what to do.
     #[error("{0}")]
-    Unknown(String),
+    Refused(String),
 }
 
 /// Result alias.
@@ -369,20 +370,20 @@ impl Scheduler {
     /// Environment gates still apply.
     pub async fn trigger(&self, job_name: &str) -> Result<Build> {
         let job = self.inner.plan.job(job_name).ok_or_else(|| {
-            SchedulerError::Unknown(format!("no job `{job_name}` in the pipeline"))
+            SchedulerError::Refused(format!("no job `{job_name}` in the pipeline"))
         })?;
         let inputs = match self.entry(job, true).await? {
             entry::Entry::Free => {
                 let specs = Self::input_specs(job);
                 self.inner.resolver.resolve(job_name, &specs).await?.ok_or_else(|| {
-                    SchedulerError::Unknown(format!(
+                    SchedulerError::Refused(format!(
                         "job `{job_name}` has no versions that satisfy its inputs yet (run `lockgate check`?)"
                     ))
                 })?
             }
             entry::Entry::Ready { inputs, .. } => inputs,
             entry::Entry::Gated { blocker, .. } => {
-                return Err(SchedulerError::Unknown(format!(
+                return Err(SchedulerError::Refused(format!(
                     "job `{job_name}` cannot run: {blocker}"
                 )));
             }
@@ -393,7 +394,7 @@ impl Scheduler {
                     .environment(&job.environment)
                     .and_then(|e| self.inner.plan.upstream_of(e))
                     .map_or_else(String::new, |u| u.name.clone());
-                return Err(SchedulerError::Unknown(format!(
+                return Err(SchedulerError::Refused(format!(
                     "job `{job_name}` cannot run: no candidate qualified in `{upstream}` gives it versions of its inputs yet (`lockgate why {}`)",
                     job.environment
                 )));
@@ -544,7 +545,7 @@ impl Scheduler {
                 Ok(Ok(build)) => summary.builds.push(build),
                 Ok(Err(e)) => return Err(e),
                 Err(e) => {
-                    return Err(SchedulerError::Unknown(format!(
+                    return Err(SchedulerError::Refused(format!(
                         "a build task panicked: {e}"
                     )));
                 }
