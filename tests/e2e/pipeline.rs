@@ -366,6 +366,42 @@ fn a_version_flows_to_staging_and_waits_for_approval_before_production() {
     assert_eq!(statuses(&p.builds("deploy-staging")), ["succeeded"]);
 }
 
+/// Commands that read or change the state never load a plugin: with the counter plugin
+/// damaged (and its compiled code gone) `status`, `why`, `builds` and `approve` still answer at
+/// once; only `check`, which runs it, fails, naming the file.
+#[test]
+fn state_commands_never_load_plugins() {
+    let p = three_environments();
+    p.run_pipeline(0);
+    let damaged = p.path("damaged.wasm");
+    fs::write(&damaged, b"\0asm not really").unwrap();
+    let lg = |args: &[&str]| {
+        run(p
+            .command()
+            .env("LOCKGATE_VAR_COUNTER_WASM", &damaged)
+            .env("LOCKGATE_CACHE_DIR", p.path("empty-cache"))
+            .args(args))
+    };
+    for args in [
+        &["status"][..],
+        &["why", "production"],
+        &["builds", "--job", "deploy-dev"],
+        &["pin", "release", "number=1"],
+        &["unpin", "release"],
+        &["approve", "production", "--as", "alice"],
+    ] {
+        let r = lg(args);
+        assert_eq!(r.code, 0, "lockgate {args:?}:\n{}{}", r.stdout, r.stderr);
+    }
+    assert!(
+        !p.path("empty-cache").exists(),
+        "nothing was compiled into the cache"
+    );
+    let r = lg(&["check", "release"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("damaged.wasm"), "{}", r.stderr);
+}
+
 #[test]
 fn a_failing_staging_test_stops_a_version_before_production_and_the_fix_flows_through() {
     let p = three_environments();

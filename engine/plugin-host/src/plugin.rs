@@ -127,6 +127,11 @@ impl PluginHost {
     ) -> Result<Plugin, LoadError> {
         let path = path.to_path_buf();
         classify(&path, &bytes)?;
+        // Refuse a component of another world or contract version before compiling it (which
+        // can take seconds and would leave its code in the cache).
+        let early = top_level_exports(&bytes)
+            .map(|exports| world_from_exports(&path, &exports))
+            .transpose()?;
         let shared = self.shared.clone();
         let key = digest.clone();
         let compiled = tokio::task::spawn_blocking(move || {
@@ -142,7 +147,10 @@ impl PluginHost {
             source: e.into_boxed_dyn_error(),
         })?;
 
-        let kind = world_of(&path, &component, &self.shared.engine)?;
+        let kind = match early {
+            Some(kind) => kind,
+            None => world_of(&path, &component, &self.shared.engine)?,
+        };
         let link = |e: wasmtime::Error| LoadError::Link {
             path: path.clone(),
             source: e.into_boxed_dyn_error(),
@@ -224,7 +232,28 @@ fn classify(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Which Lockgate world a component exports.
+/// The names a component exports at its top level, read without compiling it; `None` when
+/// the bytes do not parse (compiling then reports why).
+fn top_level_exports(bytes: &[u8]) -> Option<Vec<String>> {
+    use wasmparser::{Parser, Payload};
+    let mut depth = 0usize;
+    let mut exports = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.ok()? {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentExportSection(reader) if depth == 1 => {
+                for export in reader {
+                    exports.push(export.ok()?.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(exports)
+}
+
+/// Which Lockgate world a compiled component exports.
 fn world_of(
     path: &Path,
     component: &Component,
@@ -235,6 +264,11 @@ fn world_of(
         .exports(engine)
         .map(|(name, _)| name.to_owned())
         .collect();
+    world_from_exports(path, &exports)
+}
+
+/// Which Lockgate world the export names `exports` make, or why they make none.
+fn world_from_exports(path: &Path, exports: &[String]) -> Result<PluginKind, LoadError> {
     let has = |name: &str| exports.iter().any(|e| e == name);
     match (has(bindings::RESOURCE_EXPORT), has(bindings::TEST_EXPORT)) {
         (true, false) => return Ok(PluginKind::ResourceType),

@@ -29,8 +29,11 @@ pub(crate) struct Local<'a> {
     cli: &'a Cli,
     args: &'a PipelineArgs,
     store: OnceCell<Store>,
+    /// On the pipeline without its plugins: enough for every command but `check`.
     scheduler: OnceCell<Scheduler>,
     prepared: OnceCell<()>,
+    /// On the pipeline with its plugins loaded (compiled): for `check`.
+    checker: OnceCell<Scheduler>,
 }
 
 impl<'a> Local<'a> {
@@ -42,25 +45,38 @@ impl<'a> Local<'a> {
             store: OnceCell::new(),
             scheduler: OnceCell::new(),
             prepared: OnceCell::new(),
+            checker: OnceCell::new(),
         }
     }
 
-    /// The state store (the scheduler's, once one is loaded).
+    /// The state store (a scheduler's, once one is loaded).
     async fn store(&self) -> Result<&Store> {
-        if let Some(s) = self.scheduler.get() {
+        if let Some(s) = self.scheduler.get().or(self.checker.get()) {
             return Ok(s.store());
         }
         self.store.get_or_try_init(|| self.args.store()).await
     }
 
-    /// A scheduler on the loaded pipeline (which is validated and printed when invalid).
+    /// A scheduler on the loaded pipeline (which is validated and printed when invalid),
+    /// without its plugins: reading and changing the state never runs a plugin, so nothing is
+    /// compiled and no registry is needed.
     async fn scheduler(&self) -> Result<&Scheduler> {
         self.scheduler
+            .get_or_try_init(|| self.args.state_scheduler())
+            .await
+    }
+
+    /// A scheduler with the pipeline's plugins loaded, its resources and jobs recorded.
+    async fn checker(&self) -> Result<&Scheduler> {
+        let scheduler = self
+            .checker
             .get_or_try_init(|| {
                 self.args
                     .scheduler(self.cli, Arc::new(lockgate_engine::runner::NoObserver))
             })
-            .await
+            .await?;
+        scheduler.prepare().await?;
+        Ok(scheduler)
     }
 
     /// The scheduler, with the pipeline's resources and jobs recorded in the store.
@@ -151,7 +167,7 @@ impl Backend for Local<'_> {
     }
 
     async fn check(&self, resource: &str) -> Result<wire::CheckAnswer> {
-        Ok(service::check(self.prepared().await?, resource).await?)
+        Ok(service::check(self.checker().await?, resource).await?)
     }
 
     async fn pin(&self, resource: &str, version: &Version) -> Result<wire::PinAnswer> {

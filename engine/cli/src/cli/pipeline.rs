@@ -101,6 +101,21 @@ impl PipelineArgs {
     /// Loads and validates the pipeline with `resolver`; prints every problem and fails when
     /// it is invalid.
     pub async fn load_with(&self, cli: &Cli, resolver: &Resolver) -> anyhow::Result<plan::Loaded> {
+        let vars = self.vars()?;
+        let host = cli.host()?;
+        let loaded = plan::load(&self.pipeline, &vars, &host, Some(resolver)).await;
+        self.valid(loaded)
+    }
+
+    /// Loads and validates the pipeline without loading its plugins (nothing compiled, no
+    /// registry): for commands that only read or change the state, never running a plugin.
+    pub fn load_without_plugins(&self) -> anyhow::Result<plan::Loaded> {
+        let vars = self.vars()?;
+        self.valid(plan::load_without_plugins(&self.pipeline, &vars))
+    }
+
+    /// The vars of the environment and of `--vars` and `--secrets`.
+    fn vars(&self) -> anyhow::Result<Vars> {
         let mut vars = Vars::from_env();
         for (files, secret) in [(&self.opts.vars, false), (&self.opts.secrets, true)] {
             for file in files {
@@ -110,8 +125,12 @@ impl PipelineArgs {
                 }
             }
         }
-        let host = cli.host()?;
-        match plan::load(&self.pipeline, &vars, &host, Some(resolver)).await {
+        Ok(vars)
+    }
+
+    /// The loaded pipeline, or every problem printed and an error.
+    fn valid(&self, loaded: Result<plan::Loaded, config::Report>) -> anyhow::Result<plan::Loaded> {
+        match loaded {
             Ok(loaded) => Ok(loaded),
             Err(report) => {
                 eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
@@ -131,6 +150,22 @@ impl PipelineArgs {
         observer: Arc<dyn BuildObserver>,
     ) -> anyhow::Result<Scheduler> {
         let loaded = self.load(cli).await?;
+        self.scheduler_on(loaded, observer).await
+    }
+
+    /// A scheduler on the pipeline without its plugins ([`Self::load_without_plugins`]): it
+    /// answers and changes the state but cannot check or run anything.
+    pub async fn state_scheduler(&self) -> anyhow::Result<Scheduler> {
+        let loaded = self.load_without_plugins()?;
+        self.scheduler_on(loaded, Arc::new(lockgate_engine::runner::NoObserver))
+            .await
+    }
+
+    async fn scheduler_on(
+        &self,
+        loaded: plan::Loaded,
+        observer: Arc<dyn BuildObserver>,
+    ) -> anyhow::Result<Scheduler> {
         let store = self.store().await?;
         let work = work_dir(&self.pipeline);
         let runner = Runner::new(store.clone(), loaded.plan.clone(), work).with_observer(observer);

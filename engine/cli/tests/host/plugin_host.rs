@@ -251,6 +251,50 @@ async fn wrong_world_is_refused_naming_the_file_and_the_expected_exports() {
 }
 
 #[tokio::test]
+async fn another_world_or_contract_version_is_refused_before_compiling() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..HostConfig::default()
+    })
+    .unwrap();
+    // The counter as if built against a later contract: its export names say `@0.9.0`.
+    let bytes = std::fs::read(artifacts::COUNTER).unwrap();
+    let (old, new) = (
+        b"lockgate:plugin/resource-ops@0.1.0".as_slice(),
+        b"lockgate:plugin/resource-ops@0.9.0".as_slice(),
+    );
+    let mut later = bytes.clone();
+    let mut i = 0;
+    while let Some(at) = later[i..].windows(old.len()).position(|w| w == old) {
+        later[i + at..i + at + new.len()].copy_from_slice(new);
+        i += at + new.len();
+    }
+    assert_ne!(later, bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("counter-later.wasm");
+    std::fs::write(&path, &later).unwrap();
+    let err = host.load(&path).await.err().expect("must be refused");
+    assert!(matches!(err, LoadError::ContractVersion { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("was built against `lockgate:plugin/resource-ops@0.9.0`"),
+        "{err}"
+    );
+    let err = host
+        .load(artifacts::WRONG_WORLD)
+        .await
+        .err()
+        .expect("must be refused");
+    assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_dir(cache.path()).unwrap().count(),
+        0,
+        "nothing was compiled into the cache"
+    );
+}
+
+#[tokio::test]
 async fn non_wasm_core_module_truncated_and_missing_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.wasm");

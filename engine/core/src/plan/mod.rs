@@ -53,16 +53,39 @@ pub async fn load(
 ) -> Result<Loaded, Report> {
     let Parsed {
         pipeline,
-        mut report,
+        report,
         redactor,
     } = parse_file(file, vars);
     let plugins = LoadedPlugins::load(&pipeline, host, resolver).await;
-    extend_with_checks(&mut report, validate(&pipeline, &plugins));
+    finish(pipeline, report, redactor, &plugins)
+}
+
+/// [`load`] without loading any plugin: the plan of a command that only reads the state
+/// (`status`, `why`, `builds`, …), which never runs a plugin. Nothing is compiled and no
+/// registry is needed; the plugins' schemas are not checked. Its resources and test steps have
+/// no plugin.
+pub fn load_without_plugins(file: &Path, vars: &Vars) -> Result<Loaded, Report> {
+    let Parsed {
+        pipeline,
+        report,
+        redactor,
+    } = parse_file(file, vars);
+    finish(pipeline, report, redactor, &LoadedPlugins::none())
+}
+
+/// Validates `pipeline` against `plugins` and compiles its plan.
+fn finish(
+    pipeline: Pipeline,
+    mut report: Report,
+    redactor: Redactor,
+    plugins: &LoadedPlugins,
+) -> Result<Loaded, Report> {
+    extend_with_checks(&mut report, validate(&pipeline, plugins));
     report.redact(&redactor);
     if report.has_errors() {
         return Err(report);
     }
-    let plan = Arc::new(compile(&pipeline, &plugins, redactor));
+    let plan = Arc::new(compile(&pipeline, plugins, redactor));
     Ok(Loaded {
         pipeline,
         plan,

@@ -54,6 +54,8 @@ async fn load_ref(
 pub struct LoadedPlugins {
     resource_types: BTreeMap<String, Result<Plugin, String>>,
     test_types: BTreeMap<String, Result<Plugin, String>>,
+    /// Left unloaded on purpose ([`LoadedPlugins::none`]): schemas are not checked.
+    skipped: bool,
 }
 
 impl std::fmt::Debug for LoadedPlugins {
@@ -106,6 +108,15 @@ impl LoadedPlugins {
         out
     }
 
+    /// No plugin loaded, on purpose: for commands that only read the state, which need the
+    /// plan's shape but never run a plugin (no compilation, no registry).
+    pub fn none() -> Self {
+        Self {
+            skipped: true,
+            ..Self::default()
+        }
+    }
+
     /// The plugin of resource type `name`.
     pub fn resource_type(&self, name: &str) -> Option<&Plugin> {
         self.resource_types.get(name).and_then(|r| r.as_ref().ok())
@@ -119,6 +130,9 @@ impl LoadedPlugins {
 
 impl SchemaSource for LoadedPlugins {
     fn description(&self, kind: TypeKind, name: &str) -> Result<&Description, SchemaError> {
+        if self.skipped {
+            return Err(SchemaError::NotChecked);
+        }
         let map = match kind {
             TypeKind::Resource => &self.resource_types,
             TypeKind::Test => &self.test_types,
