@@ -24,7 +24,7 @@ use lockgate_plugin_host::{DirGrant, Grants, Invocation, InvokeError, Limits, hu
 use lockgate_store::{Build, BuildStatus, StepStatus, Store};
 
 use logs::StepLog;
-pub use logs::{BuildEvent, BuildObserver, NoObserver};
+pub use logs::{Attempt, BuildEvent, BuildObserver, NoObserver};
 
 /// Why a build could not run at all (as opposed to a step failing).
 #[derive(Debug, thiserror::Error)]
@@ -203,10 +203,13 @@ impl Runner {
     fn run_step<'a>(&'a self, ctx: &'a BuildCtx, step: &'a StepPlan) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let (attempts, timeout) = (step.attempts, step.timeout);
-            let path = step.id.as_str();
             let mut outcome = Outcome::Succeeded;
-            for attempt in 1..=attempts {
-                let action = self.run_action(ctx, step, timeout);
+            for number in 1..=attempts {
+                let attempt = Attempt {
+                    number,
+                    of: attempts,
+                };
+                let action = self.run_action(ctx, step, timeout, attempt);
                 outcome = match timeout {
                     Some(t) => tokio::time::timeout(t + Duration::from_secs(1), action)
                         .await
@@ -215,12 +218,15 @@ impl Runner {
                         }),
                     None => action.await,
                 };
-                if outcome == Outcome::Succeeded || attempt == attempts {
+                if outcome == Outcome::Succeeded || number == attempts {
                     break;
                 }
                 self.engine_log(
                     ctx,
-                    &format!("{path}: attempt {attempt} of {attempts} did not pass; retrying"),
+                    &format!(
+                        "{}: attempt {number} of {attempts} did not pass; retrying",
+                        step.label()
+                    ),
                 )
                 .await;
             }
@@ -256,23 +262,24 @@ impl Runner {
         ctx: &BuildCtx,
         step: &StepPlan,
         timeout: Option<Duration>,
+        attempt: Attempt,
     ) -> Outcome {
         let path = step.id.as_str();
         match &step.action {
             ActionPlan::Get(get) => {
-                self.leaf(ctx, path, "get", &get.name, |log, id| {
+                self.leaf(ctx, path, "get", &get.name, attempt, |log, id| {
                     self.get(ctx, get, log, id, timeout)
                 })
                 .await
             }
             ActionPlan::Put(put) => {
-                self.leaf(ctx, path, "put", &put.name, |log, id| {
+                self.leaf(ctx, path, "put", &put.name, attempt, |log, id| {
                     self.put(ctx, put, log, id, timeout)
                 })
                 .await
             }
             ActionPlan::Test(test) => {
-                self.leaf(ctx, path, "test", &test.name, |log, id| {
+                self.leaf(ctx, path, "test", &test.name, attempt, |log, id| {
                     self.test(ctx, test, log, id, timeout)
                 })
                 .await
@@ -283,7 +290,11 @@ impl Runner {
                 if outcome != Outcome::Succeeded {
                     self.engine_log(
                         ctx,
-                        &format!("{path}: `try` ignores: {}", outcome.error().unwrap_or("")),
+                        &format!(
+                            "{}: `try` ignores: {}",
+                            step.label(),
+                            outcome.error().unwrap_or("")
+                        ),
                     )
                     .await;
                 }
@@ -329,12 +340,14 @@ impl Runner {
         path: &str,
         kind: &str,
         name: &str,
+        attempt: Attempt,
         body: F,
     ) -> Outcome
     where
         F: FnOnce(Arc<StepLog>, i64) -> Fut,
         Fut: Future<Output = Outcome>,
     {
+        let started = std::time::Instant::now();
         let record = match self.store.begin_step(ctx.build.id, path, kind, name).await {
             Ok(r) => r,
             Err(e) => {
@@ -346,6 +359,7 @@ impl Runner {
             path,
             kind,
             name,
+            attempt,
         });
         let log = StepLog::start(
             self.store.clone(),
@@ -355,9 +369,14 @@ impl Runner {
             self.observer.clone(),
         );
         let outcome = body(log.clone(), record.id).await;
-        if let Some(error) = outcome.error() {
-            log.engine(&format!("{kind} `{name}` {}: {error}", outcome.status()));
-        }
+        let took = started.elapsed();
+        // Every step ends with one line: how it ended, after how long, and why if it did not pass.
+        let why = outcome.error().map_or(String::new(), |e| format!(": {e}"));
+        log.engine(&format!(
+            "{kind} `{name}`{attempt} {} in {}{why}",
+            outcome.status(),
+            humanize(Duration::from_millis(took.as_millis() as u64))
+        ));
         log.close().await;
         let error = outcome.error().map(|e| self.redactor.redact(e));
         if let Err(e) = self
@@ -373,6 +392,8 @@ impl Runner {
             kind,
             name,
             outcome: &outcome,
+            attempt,
+            took,
         });
         outcome
     }
@@ -524,8 +545,9 @@ impl Runner {
         self.trim_cache(resource, &limits, &log);
         match fetched {
             Ok(fetched) => {
+                // Named: the lines of gets running in parallel interleave.
                 for (k, v) in &fetched.metadata {
-                    log.engine(&format!("  {k}: {v}"));
+                    log.engine(&format!("  {name}: {k}: {v}"));
                 }
                 ctx.artifacts
                     .lock()

@@ -53,12 +53,18 @@ fn print_builds(builds: &[wire::Build], json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
+    // Columns as wide as their longest entry: long job names do not push the next column.
+    let width = |f: &dyn Fn(&wire::Build) -> usize| builds.iter().map(f).max().unwrap_or(0);
+    let id_w = width(&|b| b.id.to_string().len());
+    let job_w = width(&|b| b.job.chars().count());
+    let number_w = width(&|b| b.number.to_string().len()) + 1;
+    let status_w = width(&|b| b.status.as_str().len());
     for b in builds {
         println!(
-            "{:>6}  {:<24} #{:<5} {:<12} {}",
+            "{:>id_w$}  {:<job_w$}  {:<number_w$}  {:<status_w$}  {}",
             b.id,
             b.job,
-            b.number,
+            format!("#{}", b.number),
             b.status.as_str(),
             b.reason
         );

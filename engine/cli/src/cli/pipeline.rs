@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
@@ -199,10 +200,17 @@ impl BuildObserver for Progress {
                 build.job, build.number, build.reason
             ),
             BuildEvent::StepStarted {
-                build, kind, name, ..
+                build,
+                kind,
+                name,
+                attempt,
+                ..
             } => {
                 if self.verbose {
-                    eprintln!("  {} #{}: {kind} {name} …", build.job, build.number)
+                    eprintln!(
+                        "  {} #{}: {kind} {name}{attempt} …",
+                        build.job, build.number
+                    )
                 }
             }
             BuildEvent::StepFinished {
@@ -210,6 +218,8 @@ impl BuildObserver for Progress {
                 kind,
                 name,
                 outcome,
+                attempt,
+                took,
                 ..
             } => {
                 let mark = match outcome {
@@ -224,8 +234,10 @@ impl BuildObserver for Progress {
                     }
                 };
                 eprintln!(
-                    "  {mark} {} #{}: {kind} {name}{why}",
-                    build.job, build.number
+                    "  {mark} {} #{}: {kind} {name}{attempt} ({}){why}",
+                    build.job,
+                    build.number,
+                    lockgate_model::humanize(Duration::from_millis(took.as_millis() as u64))
                 );
             }
             BuildEvent::Log { stream, text, .. } => {

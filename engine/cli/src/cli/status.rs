@@ -73,11 +73,25 @@ pub(super) async fn status(backend: &impl Backend, json: bool) -> Result<ExitCod
     }
     println!();
     println!("jobs");
+    // Columns as wide as their longest entry: long names do not push the next column.
+    let name_w = jobs
+        .iter()
+        .map(|j| j.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let env_w = jobs
+        .iter()
+        .map(|j| j.environment.chars().count())
+        .max()
+        .unwrap_or(0);
     for job in &jobs {
         let state = job.last_build.as_ref().map_or("no builds".to_owned(), |b| {
             format!("#{} {}", b.number, b.status)
         });
-        println!("  {:<24} {:<12} {state}", job.name, job.environment);
+        println!(
+            "  {:<name_w$}  {:<env_w$}  {state}",
+            job.name, job.environment
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -121,8 +121,21 @@ async fn attempts_retry_a_failing_step_and_hooks_run_by_outcome() {
     let build = only_build(&store, "j").await;
     assert_eq!(build.status, BuildStatus::Failed);
     let log = log_text(&store, build.id).await;
-    assert!(log.contains("attempt 1 of 3"), "{log}");
+    // Retries name the step, and each attempt's last line says which it was and how long it took.
+    assert!(
+        log.contains("test `wrong-number`: attempt 1 of 3 did not pass; retrying"),
+        "{log}"
+    );
     assert!(log.contains("attempt 2 of 3"), "{log}");
+    for n in 1..=3 {
+        assert!(
+            log.contains(&format!(
+                "test `wrong-number` (attempt {n} of 3) failed in "
+            )),
+            "{log}"
+        );
+    }
+    assert!(log.contains("get `release` succeeded in "), "{log}");
     let records: Vec<String> = std::fs::read_dir(dir.path().join("record"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

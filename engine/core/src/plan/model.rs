@@ -241,6 +241,19 @@ pub struct StepPlan {
 }
 
 impl StepPlan {
+    /// How the step is named in messages: `get `release``, `test `smoke``, or the kind and
+    /// position of a step without a name (`in_parallel at plan.2`).
+    pub fn label(&self) -> String {
+        match &self.action {
+            ActionPlan::Get(g) => format!("get `{}`", g.name),
+            ActionPlan::Put(p) => format!("put `{}`", p.name),
+            ActionPlan::Test(t) => format!("test `{}`", t.name),
+            ActionPlan::InParallel { .. } => format!("in_parallel at {}", self.id.as_str()),
+            ActionPlan::Do(_) => format!("do at {}", self.id.as_str()),
+            ActionPlan::Try(inner) => format!("try of {}", inner.label()),
+        }
+    }
+
     /// This step and every step inside it (children, hooks), depth first.
     pub fn walk<'a>(&'a self, out: &mut Vec<&'a StepPlan>) {
         out.push(self);

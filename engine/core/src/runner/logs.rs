@@ -29,6 +29,8 @@ pub enum BuildEvent<'a> {
         kind: &'a str,
         /// Step name.
         name: &'a str,
+        /// Which try of the step this is.
+        attempt: Attempt,
     },
     /// A step finished.
     StepFinished {
@@ -42,6 +44,10 @@ pub enum BuildEvent<'a> {
         name: &'a str,
         /// How it ended.
         outcome: &'a Outcome,
+        /// Which try of the step this was.
+        attempt: Attempt,
+        /// How long it took.
+        took: std::time::Duration,
     },
     /// A log line (already redacted).
     Log {
@@ -59,6 +65,30 @@ pub enum BuildEvent<'a> {
         /// How it ended.
         outcome: &'a Outcome,
     },
+}
+
+/// Which try of a step (its `attempts`): the first of one unless it is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// This try, from 1.
+    pub number: u32,
+    /// How many tries the step has.
+    pub of: u32,
+}
+
+impl Attempt {
+    /// The only try of a step without `attempts`.
+    pub const ONLY: Attempt = Attempt { number: 1, of: 1 };
+}
+
+impl std::fmt::Display for Attempt {
+    /// Nothing for a step tried once; `(attempt 2 of 3)` otherwise.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.of > 1 {
+            write!(f, " (attempt {} of {})", self.number, self.of)?;
+        }
+        Ok(())
+    }
 }
 
 /// Receives [`BuildEvent`]s. Must not block.
