@@ -10,6 +10,8 @@ mod bindings;
 mod cache;
 mod error;
 mod fs_guard;
+#[doc(hidden)]
+pub mod fuzz;
 mod http;
 pub mod metrics;
 mod output;

@@ -791,14 +791,14 @@ fn version_to_wit(v: &Version) -> Vec<wit::Pair> {
 
 /// Which kind of pairs [`check_fields`] checks: their count has its own limit.
 #[derive(Clone, Copy)]
-enum Fields {
+pub(crate) enum Fields {
     Version,
     Metadata,
 }
 
 /// Refuses `pairs` with more entries than `limits` allow for their kind, or an entry of more
 /// than `limits.field_bytes`, naming the `limits:` key that raises it.
-fn check_fields(
+pub(crate) fn check_fields(
     pairs: &[wit::Pair],
     limits: &Limits,
     kind: Fields,
@@ -834,13 +834,13 @@ fn check_fields(
 }
 
 /// [`check_fields`] on the version and the metadata of a `get` or `put`.
-fn check_fetched(fetched: &wit::Fetched, limits: &Limits) -> Result<(), OutputError> {
+pub(crate) fn check_fetched(fetched: &wit::Fetched, limits: &Limits) -> Result<(), OutputError> {
     check_fields(&fetched.version, limits, Fields::Version, "the version")?;
     check_fields(&fetched.metadata, limits, Fields::Metadata, "the metadata")
 }
 
 /// `message` cut to `max` bytes, saying how much was cut.
-fn cut_message(mut message: String, max: usize) -> String {
+pub(crate) fn cut_message(mut message: String, max: usize) -> String {
     if message.len() <= max {
         return message;
     }
@@ -855,7 +855,7 @@ fn version_from_wit(v: Vec<wit::Pair>) -> Result<Version, InvalidVersion> {
     Version::from_pairs(v.into_iter().map(|p| (p.name, p.value)))
 }
 
-fn fetched_from_wit(f: wit::Fetched) -> Result<Fetched, InvalidVersion> {
+pub(crate) fn fetched_from_wit(f: wit::Fetched) -> Result<Fetched, InvalidVersion> {
     Ok(Fetched {
         version: version_from_wit(f.version)?,
         metadata: f.metadata.into_iter().map(|p| (p.name, p.value)).collect(),
