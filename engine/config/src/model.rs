@@ -336,6 +336,8 @@ pub struct Resource {
     /// candidate, a `get` of it needs no `passed` in any environment, and the environment
     /// invariant (no change skips an environment) does not apply to it. Default `false`.
     pub shared: bool,
+    /// Its `limits:`, over those of its type.
+    pub limits: LimitOverrides,
 }
 
 impl Resource {

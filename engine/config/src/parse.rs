@@ -48,6 +48,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "version",
     "grants",
     "shared",
+    "limits",
 ];
 const GRANT_KEYS: &[&str] = &["dirs", "network", "env"];
 const DIR_KEYS: &[&str] = &["path", "writable"];
@@ -865,6 +866,10 @@ impl Conv<'_> {
             .get("shared")
             .and_then(|(k, n)| self.bool(k, n))
             .is_some_and(|s| s.value);
+        let limits = f
+            .get("limits")
+            .map(|(_, n)| self.limit_overrides(n, &what))
+            .unwrap_or_default();
         Some(Resource {
             name,
             type_name,
@@ -875,6 +880,7 @@ impl Conv<'_> {
             version,
             grants,
             shared,
+            limits,
         })
     }
 
@@ -1469,6 +1475,7 @@ resources:
     webhook_token: tok
     version: {number: 3}
     shared: true
+    limits: {versions_per_check: 7}
     grants:
       dirs:
         state: {path: state, writable: true}
@@ -1540,6 +1547,7 @@ jobs:
         );
         assert_eq!(r.source.span_at("/path").line, 12);
         assert_eq!(r.check_every(), CheckEvery::Never);
+        assert_eq!(r.limits.versions_per_check, Some(7));
         assert_eq!(
             r.check_timeout.as_ref().unwrap().value,
             Duration::from_secs(120)

@@ -84,9 +84,11 @@ fn resource(
     polled: bool,
 ) -> ResourcePlan {
     let type_name = r.type_name.value.clone();
-    let mut limits = pipeline
-        .resource_type(&type_name)
-        .map_or_else(Limits::default, |t| t.limits());
+    let mut limits = r.limits.apply(
+        pipeline
+            .resource_type(&type_name)
+            .map_or_else(Limits::default, |t| t.limits()),
+    );
     if let Some(t) = &r.check_timeout {
         limits.check = t.value;
     }
