@@ -326,12 +326,7 @@ impl Conv<'_> {
         };
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
         for (key, value) in entries {
-            if let Some(first) = seen.get(key.name.as_str()) {
-                self.error_help(
-                    key.span,
-                    format!("`{}` is given twice in {what}", key.name),
-                    format!("the first one is at line {}", first.line),
-                );
+            if self.given_twice(&mut seen, key, what) {
                 continue;
             }
             seen.insert(&key.name, key.span);
@@ -550,6 +545,26 @@ impl Conv<'_> {
         }
     }
 
+    /// Reports `key` when `seen` has it already (a key given twice in `what`); remembers it
+    /// otherwise. True when it was given twice.
+    fn given_twice<'k>(
+        &mut self,
+        seen: &mut BTreeMap<&'k str, Span>,
+        key: &'k Key,
+        what: &str,
+    ) -> bool {
+        if let Some(first) = seen.get(key.name.as_str()) {
+            self.error_help(
+                key.span,
+                format!("`{}` is given twice in {what}", key.name),
+                format!("the first one is at line {}", first.line),
+            );
+            return true;
+        }
+        seen.insert(&key.name, key.span);
+        false
+    }
+
     /// Reports a key given twice in any mapping inside `node` (the value of `what`): in the
     /// JSON a plugin receives, only one of them would survive.
     fn no_duplicate_keys(&mut self, node: &Node, what: &str) {
@@ -557,15 +572,7 @@ impl Conv<'_> {
             Kind::Map(entries) => {
                 let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
                 for (key, value) in entries {
-                    if let Some(first) = seen.get(key.name.as_str()) {
-                        self.error_help(
-                            key.span,
-                            format!("`{}` is given twice in `{what}`", key.name),
-                            format!("the first one is at line {}", first.line),
-                        );
-                    } else {
-                        seen.insert(&key.name, key.span);
-                    }
+                    self.given_twice(&mut seen, key, &format!("`{what}`"));
                     self.no_duplicate_keys(value, what);
                 }
             }
