@@ -329,7 +329,6 @@ impl Conv<'_> {
             if self.given_twice(&mut seen, key, what) {
                 continue;
             }
-            seen.insert(&key.name, key.span);
             if allowed.contains(&key.name.as_str()) {
                 fields.entries.push((key, value));
                 continue;
