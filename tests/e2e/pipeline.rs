@@ -384,6 +384,8 @@ fn state_commands_never_load_plugins() {
     };
     for args in [
         &["status"][..],
+        &["status", "pipeline.yml"],
+        &["builds", "pipeline.yml", "--job", "deploy-dev"],
         &["why", "production"],
         &["builds", "--job", "deploy-dev"],
         &["pin", "release", "number=1"],
@@ -398,6 +400,17 @@ fn state_commands_never_load_plugins() {
         "nothing was compiled into the cache"
     );
     let r = lg(&["check", "release"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("damaged.wasm"), "{}", r.stderr);
+    let r = lg(&["status", "pipeline.yml", "-p", "pipeline.yml"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("the pipeline is given twice"),
+        "{}",
+        r.stderr
+    );
+    // `validate` takes `-p` like the others (here it loads the damaged plugin, and says so).
+    let r = lg(&["validate", "-p", "pipeline.yml"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("damaged.wasm"), "{}", r.stderr);
 }

@@ -91,15 +91,16 @@ impl<'a> Local<'a> {
 
 impl Backend for Local<'_> {
     async fn environments(&self) -> Result<Vec<wire::EnvironmentStatus>> {
-        Ok(service::environments(self.scheduler().await?).await?)
+        // Prepared: on a state no run has used yet, the jobs are known (with no builds).
+        Ok(service::environments(self.prepared().await?).await?)
     }
 
     async fn why(&self, environment: &str) -> Result<wire::EnvironmentStatus> {
-        Ok(service::why(self.scheduler().await?, environment).await?)
+        Ok(service::why(self.prepared().await?, environment).await?)
     }
 
     async fn jobs(&self) -> Result<Vec<wire::JobSummary>> {
-        Ok(service::jobs(self.scheduler().await?).await?)
+        Ok(service::jobs(self.prepared().await?).await?)
     }
 
     async fn builds(

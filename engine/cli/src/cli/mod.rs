@@ -86,8 +86,8 @@ pub enum Command {
     /// environment stands. Exit code 1 if a build or a check failed.
     Run {
         /// The pipeline file.
-        #[arg(value_name = "PIPELINE")]
-        file: PathBuf,
+        #[command(flatten)]
+        file: pipeline::PipelineFile,
         /// Where the pipeline's state is, vars, registry.
         #[command(flatten)]
         args: pipeline::StateArgs,
@@ -96,8 +96,8 @@ pub enum Command {
     /// the web dashboard and the HTTP API.
     Server {
         /// The pipeline file.
-        #[arg(value_name = "PIPELINE")]
-        file: PathBuf,
+        #[command(flatten)]
+        file: pipeline::PipelineFile,
         /// Address of the web dashboard (`/`, see docs/dashboard.md) and the HTTP API
         /// (`/api/v1`, see docs/api.md).
         #[arg(
@@ -129,6 +129,9 @@ pub enum Command {
     /// The engine nodes serving the pipeline's store: role, capacity, running builds, last
     /// heartbeat, and which one is the scheduler.
     Nodes {
+        /// The pipeline file, as an argument (or `-p`).
+        #[arg(value_name = "PIPELINE")]
+        file: Option<PathBuf>,
         /// The pipeline.
         #[command(flatten)]
         args: pipeline::PipelineArgs,
@@ -138,6 +141,9 @@ pub enum Command {
     },
     /// Where each environment stands, and the last build of every job.
     Status {
+        /// The pipeline file, as an argument (or `-p`).
+        #[arg(value_name = "PIPELINE")]
+        file: Option<PathBuf>,
         /// The pipeline.
         #[command(flatten)]
         args: pipeline::PipelineArgs,
@@ -147,6 +153,9 @@ pub enum Command {
     },
     /// The newest builds, of every job or of one.
     Builds {
+        /// The pipeline file, as an argument (or `-p`).
+        #[arg(value_name = "PIPELINE")]
+        file: Option<PathBuf>,
         /// The pipeline.
         #[command(flatten)]
         args: pipeline::PipelineArgs,
@@ -346,6 +355,7 @@ impl Command {
 /// Options of the local pipeline and its state: `(argument id, flag)`.
 const LOCAL_OPTIONS: &[(&str, &str)] = &[
     ("pipeline", "-p/--pipeline"),
+    ("file", "a pipeline file argument"),
     ("state", "--state"),
     ("vars", "--vars"),
     ("secrets", "--secrets"),
@@ -428,7 +438,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(&cli, args).await,
         Command::Run { file, args } => {
             let args = pipeline::PipelineArgs {
-                pipeline: file.clone(),
+                pipeline: file.path(),
                 opts: args.clone(),
             };
             pipeline::run(&cli, &args, cli.verbose > 0).await
@@ -443,7 +453,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args,
         } => {
             let args = pipeline::PipelineArgs {
-                pipeline: file.clone(),
+                pipeline: file.path(),
                 opts: args.clone(),
             };
             let mut node = lockgate_engine::scheduler::NodeOptions {
@@ -463,7 +473,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipeline::server(&cli, &args, *listen, node, api).await
         }
         command => match command.pipeline_args() {
-            Some(args) => pipeline_command(&local::Local::new(&cli, args), command).await,
+            Some(args) => {
+                let mut args = args.clone();
+                if let Command::Nodes { file: Some(f), .. }
+                | Command::Status { file: Some(f), .. }
+                | Command::Builds { file: Some(f), .. } = command
+                {
+                    if cli.typed.iter().any(|t| t == "pipeline") {
+                        anyhow::bail!(
+                            "the pipeline is given twice: as the argument `{}` and with -p; give it once",
+                            f.display()
+                        );
+                    }
+                    args.pipeline = f.clone();
+                }
+                pipeline_command(&local::Local::new(&cli, &args), command).await
+            }
             None => anyhow::bail!("`lockgate {}` is not a pipeline command", command.name()),
         },
     }

@@ -48,6 +48,34 @@ pub struct StateArgs {
     pub keep_logs: u32,
 }
 
+/// The pipeline file of `run`, `server` and `validate`: an argument, or `-p` as every other
+/// command takes it.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineFile {
+    /// The pipeline file [default: $LOCKGATE_PIPELINE, else pipeline.yml].
+    #[arg(value_name = "PIPELINE", conflicts_with = "pipeline_flag")]
+    file: Option<PathBuf>,
+    /// The pipeline file, as the other commands take it.
+    #[arg(
+        short = 'p',
+        long = "pipeline",
+        id = "pipeline_flag",
+        value_name = "FILE"
+    )]
+    flag: Option<PathBuf>,
+}
+
+impl PipelineFile {
+    /// The file: the argument, else `-p`, else `$LOCKGATE_PIPELINE`, else `pipeline.yml`.
+    pub fn path(&self) -> PathBuf {
+        self.file
+            .clone()
+            .or_else(|| self.flag.clone())
+            .or_else(|| std::env::var_os("LOCKGATE_PIPELINE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("pipeline.yml"))
+    }
+}
+
 /// A pipeline named by `-p` (commands that read or change the state of one).
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {

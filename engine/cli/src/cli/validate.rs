@@ -16,7 +16,8 @@ use lockgate_registry::LockMode;
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The pipeline file.
-    pub pipeline: PathBuf,
+    #[command(flatten)]
+    pub pipeline: super::pipeline::PipelineFile,
     /// A YAML file mapping var names to values for `((var))` placeholders; may be repeated,
     /// a later file overriding an earlier one. `LOCKGATE_VAR_<NAME>` variables override files.
     #[arg(long = "vars", value_name = "FILE")]
@@ -57,8 +58,9 @@ pub(super) async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCo
         }
     };
     let host = cli.host()?;
-    let resolver = args.registry.resolver(&args.pipeline, LockMode::ReadOnly)?;
-    match plan::load(&args.pipeline, &vars, &host, Some(&resolver)).await {
+    let pipeline = args.pipeline.path();
+    let resolver = args.registry.resolver(&pipeline, LockMode::ReadOnly)?;
+    match plan::load(&pipeline, &vars, &host, Some(&resolver)).await {
         Ok(loaded) => {
             print_report(&loaded.warnings, args.format);
             for note in resolver.take_notes() {
