@@ -4,8 +4,8 @@
 //! a build page, the "why not promoted" panel and an approval that arrives in production without
 //! a reload; the actions by role on a server with protected reads (token prompt, trigger, check,
 //! disable/enable, pin/unpin, approve, rollback, and the 401/403 messages); and a generated
-//! pipeline of 200 jobs, with the first render and the poll updates measured. Screenshots go to
-//! `target/browser-artifacts/`.
+//! pipeline of 200 jobs, with the first render and the poll updates measured; hostile text from a
+//! plugin shown as text. Screenshots go to `target/browser-artifacts/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -319,6 +319,51 @@ fn the_dashboard_asks_for_a_token_and_its_actions_follow_the_role() {
         let exists = dir.join(shot).is_file();
         assert_eq!(exists, shot != "failure.png", "{shot} in {}", dir.display());
     }
+}
+
+/// Text a plugin hands back — HTML, a script, an escape sequence — is shown by the dashboard as
+/// text: nothing is parsed from it, no script runs (issue 14 §7).
+#[test]
+fn the_dashboard_shows_hostile_text_as_text() {
+    let _one_at_a_time = serial();
+    install();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let text = "<img src=x onerror=window.__pwned=1><script>window.__pwned=2</script>\\u001b[2J<b>bold</b>";
+    std::fs::write(
+        dir.path().join("pipeline.yml"),
+        format!(
+            "environments: [development]\n\
+             resource_types: {{hostile: {}}}\n\
+             resources:\n  - {{name: sneaky, type: hostile, check_every: 1h, source: {{attack: echo, text: \"{text}\"}}}}\n\
+             jobs:\n  - {{name: j, environment: development, plan: [{{get: sneaky}}]}}\n",
+            repo()
+                .join("plugins/target/wasm32-wasip2/release/hostile.wasm")
+                .display()
+        ),
+    )
+    .expect("writing pipeline.yml");
+    let mut cmd = lockgate(dir.path());
+    cmd.current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .args(["server", "pipeline.yml", "--listen", "127.0.0.1:0"]);
+    let server = Server::start(cmd, dir.path().join("server.log"));
+    let url = server.url.clone();
+    wait_for("the check of `sneaky`", Duration::from_secs(60), || {
+        let versions = get_json(&url, "resources/sneaky/versions");
+        match versions["versions"].as_array().map(Vec::len) {
+            Some(n) if n > 0 => Ok(()),
+            _ => Err(server_log(&server)),
+        }
+    });
+    node(
+        "hostile-text.mjs",
+        &[
+            ("LOCKGATE_URL", &url),
+            ("RESOURCE", "sneaky"),
+            ("NEEDLE", "<img src=x onerror=window.__pwned=1>"),
+        ],
+        &artifacts("hostile-text"),
+    );
 }
 
 /// A pipeline of `n` jobs over development → staging → production, all on one `artifact-dir`
