@@ -70,9 +70,24 @@ pub struct LogLine {
 
 /// Receives log lines as a plugin produces them. Implementations must be cheap and must not
 /// block: they are called from the plugin's thread.
+///
+/// A sink that stores lines somewhere slower than a plugin can write says so with
+/// [`LogSink::is_full`]: the plugin's stdout and stderr then accept nothing more and its `log`
+/// calls wait until [`LogSink::ready`] resolves — back-pressure on the guest, which awaits in
+/// the host call (its deadline still runs), never a blocked thread.
 pub trait LogSink: Send + Sync {
     /// One line, in order.
     fn line(&self, line: LogLine);
+
+    /// Whether the sink is behind and writers should wait for [`LogSink::ready`].
+    fn is_full(&self) -> bool {
+        false
+    }
+
+    /// Resolves once the sink has room again (at once when it is not full).
+    fn ready(&self) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A sink that discards everything.
@@ -151,6 +166,11 @@ impl Capture {
                 stderr_tail: VecDeque::new(),
             }),
         })
+    }
+
+    /// Waits while the sink is behind (back-pressure on the plugin's output).
+    pub(crate) async fn ready(&self) {
+        self.sink.ready().await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CaptureState> {
@@ -315,7 +335,9 @@ impl StdoutStream for CaptureStream {
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for CaptureStream {
-    async fn ready(&mut self) {}
+    async fn ready(&mut self) {
+        self.capture.ready().await;
+    }
 }
 
 impl OutputStream for CaptureStream {
@@ -329,6 +351,11 @@ impl OutputStream for CaptureStream {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
+        // Nothing while the sink is behind: the guest waits on `ready` (a write in flight
+        // still passes whole, so the sink's backlog stays within one write of its mark).
+        if self.capture.sink.is_full() {
+            return Ok(0);
+        }
         Ok(64 * 1024)
     }
 }
@@ -408,6 +435,53 @@ mod tests {
         assert_eq!(lines.len(), 102, "{:?}", &lines[..3]);
         assert!(lines[100].message.starts_with("output limit of"));
         assert!(lines[101].message.contains("were dropped"));
+    }
+
+    /// A sink that is full until released.
+    struct Gate(std::sync::atomic::AtomicBool, tokio::sync::Notify);
+
+    impl LogSink for Gate {
+        fn line(&self, _line: LogLine) {}
+
+        fn is_full(&self) -> bool {
+            !self.0.load(std::sync::atomic::Ordering::Acquire)
+        }
+
+        fn ready(&self) -> Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+            Box::pin(async move {
+                while self.is_full() {
+                    self.1.notified().await;
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_sink_holds_the_plugins_stdout_until_it_has_room() {
+        let gate = Arc::new(Gate(
+            std::sync::atomic::AtomicBool::new(false),
+            tokio::sync::Notify::new(),
+        ));
+        let capture = Capture::new(gate.clone(), 1 << 20);
+        let mut stdout = CaptureStream::stdout(&capture);
+        assert_eq!(
+            stdout.check_write().unwrap(),
+            0,
+            "no room while the sink is full"
+        );
+        let waiting = tokio::spawn(async move {
+            Pollable::ready(&mut stdout).await;
+            stdout.check_write().unwrap()
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "the guest waits");
+        gate.0.store(true, std::sync::atomic::Ordering::Release);
+        gate.1.notify_waiters();
+        let room = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("released")
+            .unwrap();
+        assert_eq!(room, 64 * 1024);
     }
 
     #[test]

@@ -243,6 +243,7 @@ impl host::Host for HostState {
             host::Level::Warn => Level::Warn,
             host::Level::Error => Level::Error,
         };
+        self.capture.ready().await;
         self.capture.log(level, &message);
     }
 

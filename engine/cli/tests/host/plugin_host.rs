@@ -772,6 +772,68 @@ async fn a_hundred_megabytes_of_stdout_are_capped() {
     );
 }
 
+/// A sink that is full (behind) until `open` is set: the plugin's output must wait for it.
+struct SlowSink {
+    open: std::sync::atomic::AtomicBool,
+    room: tokio::sync::Notify,
+    lines: std::sync::atomic::AtomicUsize,
+}
+
+impl lockgate::plugin_host::LogSink for SlowSink {
+    fn line(&self, _line: lockgate::plugin_host::LogLine) {
+        self.lines
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_full(&self) -> bool {
+        !self.open.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            loop {
+                let room = self.room.notified();
+                if !self.is_full() {
+                    return;
+                }
+                room.await;
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_is_behind_holds_the_plugins_output_without_failing_it() {
+    for flood in ["stdout-flood", "log-flood"] {
+        let sink = Arc::new(SlowSink {
+            open: false.into(),
+            room: tokio::sync::Notify::new(),
+            lines: 0.into(),
+        });
+        let release = tokio::spawn({
+            let sink = sink.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                sink.open.store(true, std::sync::atomic::Ordering::Release);
+                sink.room.notify_waiters();
+            }
+        });
+        let started = Instant::now();
+        let inv = Invocation::default().log(sink.clone());
+        let versions = attack(&inv, flood, json!({"bytes": 2u64 << 20}))
+            .await
+            .unwrap_or_else(|e| panic!("{flood}: {e}"));
+        assert_eq!(versions[0].get("done"), Some("true"));
+        assert!(
+            started.elapsed() >= Duration::from_millis(350),
+            "{flood} did not wait for the sink ({:?})",
+            started.elapsed()
+        );
+        assert!(sink.lines.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        release.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn log_import_floods_are_capped_too() {
     let sink = MemorySink::new();

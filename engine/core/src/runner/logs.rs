@@ -110,6 +110,9 @@ impl BuildObserver for NoObserver {
 pub(crate) struct StepLog {
     tx: Mutex<Option<mpsc::UnboundedSender<NewLogLine>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Lines sent and not yet stored: past [`HIGH_WATER`] the sink is full and the plugin's
+    /// output waits (see [`LogSink::is_full`]).
+    backlog: Arc<Backlog>,
     redactor: Redactor,
     /// Per stream, the pieces of a line split by the plugin host, joined before redaction so
     /// that no secret is cut in two.
@@ -123,6 +126,32 @@ const MAX_JOINED: usize = 64 * lockgate_plugin_host::MAX_LINE;
 /// Lines written in one transaction at most.
 const BATCH: usize = 256;
 
+/// Lines waiting to be stored past which the plugin's output waits for the store.
+const HIGH_WATER: usize = 8 * BATCH;
+
+/// Lines sent to the writer task and not yet stored, and a wake-up when it stored some.
+#[derive(Default)]
+struct Backlog {
+    lines: std::sync::atomic::AtomicUsize,
+    stored: tokio::sync::Notify,
+}
+
+impl Backlog {
+    fn is_full(&self) -> bool {
+        self.lines.load(std::sync::atomic::Ordering::Acquire) >= HIGH_WATER
+    }
+
+    async fn ready(&self) {
+        loop {
+            let stored = self.stored.notified();
+            if !self.is_full() {
+                return;
+            }
+            stored.await;
+        }
+    }
+}
+
 impl StepLog {
     pub(crate) fn start(
         store: Store,
@@ -132,6 +161,8 @@ impl StepLog {
         observer: Arc<dyn BuildObserver>,
     ) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<NewLogLine>();
+        let backlog = Arc::new(Backlog::default());
+        let drained = backlog.clone();
         let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.recv().await {
@@ -157,12 +188,17 @@ impl StepLog {
                         e.report()
                     );
                 }
+                drained
+                    .lines
+                    .fetch_sub(batch.len(), std::sync::atomic::Ordering::AcqRel);
+                drained.stored.notify_waiters();
                 batch.clear();
             }
         });
         Arc::new(Self {
             tx: Mutex::new(Some(tx)),
             task: Mutex::new(Some(task)),
+            backlog,
             redactor,
             pending: Mutex::default(),
         })
@@ -175,7 +211,14 @@ impl StepLog {
             text: self.redactor.redact(text),
         };
         if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = tx.send(line);
+            self.backlog
+                .lines
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            if tx.send(line).is_err() {
+                self.backlog
+                    .lines
+                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            }
         }
     }
 
@@ -238,6 +281,14 @@ impl LogSink for StepLog {
         };
         self.send_whole(&stream, &whole);
     }
+
+    fn is_full(&self) -> bool {
+        self.backlog.is_full()
+    }
+
+    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.backlog.ready())
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +297,33 @@ mod tests {
     use lockgate_store::{JobConfig, Store};
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_backlog_holds_writers_until_lines_are_stored() {
+        let backlog = Arc::new(Backlog::default());
+        backlog
+            .lines
+            .store(HIGH_WATER, std::sync::atomic::Ordering::Release);
+        assert!(backlog.is_full());
+        let waiting = tokio::spawn({
+            let backlog = backlog.clone();
+            async move { backlog.ready().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a writer waits while the backlog is full"
+        );
+        backlog
+            .lines
+            .fetch_sub(BATCH, std::sync::atomic::Ordering::AcqRel);
+        backlog.stored.notify_waiters();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the writer goes on once lines are stored")
+            .unwrap();
+        assert!(!backlog.is_full());
+    }
 
     const SECRET: &str = "0123456789abcdef-very-secret";
 
