@@ -14,6 +14,7 @@ mod fs_guard;
 pub mod fuzz;
 mod http;
 pub mod metrics;
+mod name_lookup;
 mod output;
 mod plugin;
 mod sandbox;
@@ -111,12 +112,19 @@ impl PluginHost {
 
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
-        // The file-system calls go through the guard (no FIFO opened, no symlink out).
+        // The file-system calls go through the guard (no FIFO opened, no symlink out, disk use
+        // counted).
         linker.allow_shadowing(true);
         wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<HostState, GuardedFs>(
             &mut linker,
             sandbox::guarded_fs,
         )
+        .map_err(engine_error)?;
+        // So do name lookups (only the names the grants name).
+        wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::add_to_linker::<
+            HostState,
+            name_lookup::GuardedLookup,
+        >(&mut linker, sandbox::guarded_lookup)
         .map_err(engine_error)?;
         linker.allow_shadowing(false);
         // wasi:http: the outgoing handler and the types only (no incoming handler); every

@@ -15,13 +15,14 @@ use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
-use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::bindings::{host, types};
 use super::fs_guard::{DiskBudget, Guarded};
 use super::http::{HttpGate, Network};
+use super::name_lookup::Lookup;
 use super::output::{Capture, CaptureStream, Level};
 use lockgate_model::{GrantError, Grants, NetworkGrant};
 
@@ -165,12 +166,12 @@ pub(crate) async fn wasi_ctx(
         grants: grants.network.clone(),
         addrs: resolve(&grants.network).await?,
     });
-    let open = !network.addrs.is_empty();
     // TCP is always on so that every refused connection reaches the check below and is logged;
     // the check lets through only granted addresses.
     b.allow_tcp(true);
     b.allow_udp(false);
-    b.allow_ip_name_lookup(open);
+    // Lookups are checked name by name (`super::name_lookup`): only granted names resolve.
+    b.allow_ip_name_lookup(true);
     let notices = capture.clone();
     let allowed = network.clone();
     b.socket_addr_check(move |addr, use_| {
@@ -229,6 +230,18 @@ pub(crate) fn guarded_fs(state: &mut HostState) -> Guarded<'_> {
         },
         capture: &state.capture,
         disk: &state.disk,
+    }
+}
+
+/// The sockets view the name-lookup check of `super::name_lookup` guards.
+pub(crate) fn guarded_lookup(state: &mut HostState) -> Lookup<'_> {
+    Lookup {
+        sockets: WasiSocketsCtxView {
+            ctx: state.wasi.sockets(),
+            table: &mut state.table,
+        },
+        network: &state.http_gate.network,
+        capture: &state.capture,
     }
 }
 

