@@ -330,6 +330,9 @@ pub async fn server(
     let scheduler = args
         .scheduler(cli, Arc::new(Progress { verbose: false }))
         .await?;
+    // The pipeline is in the store before the API answers: a webhook that comes at once finds
+    // its resource.
+    scheduler.prepare_retrying().await?;
     let api_tokens = api_config.token_count();
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();

@@ -725,7 +725,7 @@ impl Scheduler {
 
     /// [`Scheduler::prepare`], retried a few times: nodes starting together on one store race
     /// to record the same pipeline.
-    async fn prepare_retrying(&self) -> Result<()> {
+    pub async fn prepare_retrying(&self) -> Result<()> {
         let mut attempt = 0;
         loop {
             match self.prepare().await {
