@@ -375,7 +375,7 @@ impl Runner {
         log.engine(&format!(
             "{kind} `{name}`{attempt} {} in {}{why}",
             outcome.status(),
-            humanize(Duration::from_millis(took.as_millis() as u64))
+            humanize(took)
         ));
         log.close().await;
         let error = outcome.error().map(|e| self.redactor.redact(e));

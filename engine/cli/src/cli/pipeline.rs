@@ -8,7 +8,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
@@ -265,7 +264,7 @@ impl BuildObserver for Progress {
                     "  {mark} {} #{}: {kind} {name}{attempt} ({}){why}",
                     build.job,
                     build.number,
-                    lockgate_model::humanize(Duration::from_millis(took.as_millis() as u64))
+                    lockgate_model::humanize(took)
                 );
             }
             BuildEvent::Log { stream, text, .. } => {
