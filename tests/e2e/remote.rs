@@ -445,26 +445,55 @@ fn works_through_an_https_reverse_proxy_with_a_path_prefix() {
     let (ca, cert, key) = certificates(ex.dir.path());
     let proxy = ReverseProxy::start(&server.url, "/lockgate", Some((&cert, &key)));
     let https = format!("{}/", proxy.url);
-    let over_tls = |ca: Option<&PathBuf>, token: Option<&str>, args: &[&str]| {
+    // The CA trusted as the system's (SSL_CERT_FILE) or given to lockgate (--ca-cert).
+    enum Trust<'a> {
+        System(&'a PathBuf),
+        Flag(&'a PathBuf),
+        Nothing,
+    }
+    let over_tls = |ca: Trust, token: Option<&str>, args: &[&str]| {
         let mut cmd = ex.command();
-        cmd.arg("--server").arg(&https).args(args);
+        cmd.env_remove("SSL_CERT_FILE")
+            .env_remove("LOCKGATE_CA_CERT");
         match ca {
-            Some(ca) => cmd.env("SSL_CERT_FILE", ca),
-            None => cmd.env_remove("SSL_CERT_FILE"),
-        };
+            Trust::System(ca) => {
+                cmd.env("SSL_CERT_FILE", ca);
+            }
+            Trust::Flag(ca) => {
+                cmd.arg("--ca-cert").arg(ca);
+            }
+            Trust::Nothing => {}
+        }
+        cmd.arg("--server").arg(&https).args(args);
         if let Some(t) = token {
             cmd.env("LOCKGATE_TOKEN", t);
         }
         run(&mut cmd)
     };
 
-    // A certificate the system does not trust is refused, saying so.
-    let r = over_tls(None, None, &["status"]);
+    // A certificate nothing trusts is refused, saying so (not "cannot reach").
+    let r = over_tls(Trust::Nothing, None, &["status"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
+        r.stderr.contains(&format!(
+            "the TLS certificate of the lockgate server at {} does not verify: ",
+            https.trim_end_matches('/')
+        )) && r.stderr.contains("UnknownIssuer")
+            && r.stderr
+                .contains("(trusted: the system's roots and --ca-cert / LOCKGATE_CA_CERT)"),
+        "{}",
         r.stderr
-            .contains("cannot reach the lockgate server at https://")
-            && r.stderr.to_lowercase().contains("certificate"),
+    );
+    // A CA file that is not one is named.
+    let r = over_tls(
+        Trust::Flag(&cert.with_extension("missing")),
+        None,
+        &["status"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("cannot read CA certificate file `")
+            && r.stderr.contains("server.missing`"),
         "{}",
         r.stderr
     );
@@ -473,10 +502,18 @@ fn works_through_an_https_reverse_proxy_with_a_path_prefix() {
     idle(&server.url, "production to wait for an approval", |envs| {
         env(envs, "production")["next"].is_object()
     });
-    let remote_status = ok(over_tls(Some(&ca), None, &["status"]), "status over TLS");
+    let remote_status = ok(
+        over_tls(Trust::System(&ca), None, &["status"]),
+        "status over TLS",
+    );
+    assert_eq!(remote_status, ok(ex.lg(&["status"]), "local status"));
+    let remote_status = ok(
+        over_tls(Trust::Flag(&ca), None, &["status"]),
+        "with --ca-cert",
+    );
     assert_eq!(remote_status, ok(ex.lg(&["status"]), "local status"));
     let approved = ok(
-        over_tls(Some(&ca), Some(APPROVER), &["approve", "production"]),
+        over_tls(Trust::Flag(&ca), Some(APPROVER), &["approve", "production"]),
         "approve over TLS",
     );
     assert!(
@@ -490,7 +527,7 @@ fn works_through_an_https_reverse_proxy_with_a_path_prefix() {
             .ok_or_else(|| "no build yet".to_owned())
     });
     let followed = ok(
-        over_tls(Some(&ca), None, &["logs", "-f", &build.to_string()]),
+        over_tls(Trust::Flag(&ca), None, &["logs", "-f", &build.to_string()]),
         "logs -f over TLS",
     );
     assert!(

@@ -45,6 +45,19 @@ pub enum ClientError {
         /// Why, from the innermost error.
         cause: String,
     },
+    /// The server's TLS certificate does not verify against the trusted roots.
+    #[error(
+        "the TLS certificate of the lockgate server at {url} does not verify: {cause} (trusted: the system's roots and --ca-cert / LOCKGATE_CA_CERT)"
+    )]
+    Certificate {
+        /// The server URL.
+        url: String,
+        /// Why, from the innermost error.
+        cause: String,
+    },
+    /// A CA certificate file given with `--ca-cert` is unusable.
+    #[error(transparent)]
+    CaFile(#[from] lockgate_plugin_host::tls::CaFileError),
     /// 401 without a token.
     #[error(
         "the lockgate server at {url} needs a token: give one with --token or LOCKGATE_TOKEN ({message})"
@@ -127,8 +140,31 @@ impl Client {
     /// A client of the server at `url` (`http(s)://host[:port][/prefix]`, a trailing `/api/v1`
     /// allowed), sending `token` as a bearer token.
     pub fn new(url: &str, token: Option<&str>) -> Result<Self, ClientError> {
+        Self::with_ca_certificates(url, token, &[])
+    }
+
+    /// [`Client::new`] trusting, besides the system's roots, the CA certificates of the PEM
+    /// files `ca_files` (a server with a certificate of a private CA).
+    pub fn with_ca_certificates(
+        url: &str,
+        token: Option<&str>,
+        ca_files: &[std::path::PathBuf],
+    ) -> Result<Self, ClientError> {
         let base = base_url(url)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for path in ca_files {
+            for der in lockgate_plugin_host::tls::read_ca_file(path)? {
+                let cert = reqwest::Certificate::from_der(&der).map_err(|e| {
+                    lockgate_plugin_host::tls::CaFileError::Invalid {
+                        path: path.clone(),
+                        index: 1,
+                        reason: e.to_string(),
+                    }
+                })?;
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("lockgate/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -223,6 +259,12 @@ impl Client {
         } else {
             cause(e)
         };
+        if is_certificate_error(e) {
+            return ClientError::Certificate {
+                url: self.shown.clone(),
+                cause,
+            };
+        }
         ClientError::Unreachable {
             url: self.shown.clone(),
             cause,
@@ -710,6 +752,18 @@ fn is_json(response: &reqwest::Response) -> bool {
 }
 
 /// An error and its causes, without repeats (reqwest's top level names only the URL).
+/// Whether rustls refused the server's certificate somewhere in `e`'s chain.
+fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        next = err.source();
+    }
+    false
+}
+
 fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = e.source();

@@ -181,6 +181,10 @@ pub struct LimitOverrides {
     pub files: Option<u64>,
     /// `cache_size`.
     pub cache_bytes: Option<u64>,
+    /// `report_cases`.
+    pub report_cases: Option<usize>,
+    /// `report_size`.
+    pub report_bytes: Option<usize>,
 }
 
 impl LimitOverrides {
@@ -200,6 +204,8 @@ impl LimitOverrides {
         set(&mut limits.disk_bytes, self.disk_bytes);
         set(&mut limits.files, self.files);
         set(&mut limits.cache_bytes, self.cache_bytes);
+        set(&mut limits.report_cases, self.report_cases);
+        set(&mut limits.report_bytes, self.report_bytes);
         limits
     }
 }
@@ -368,6 +374,9 @@ pub struct GrantSpec {
     pub network: Vec<Spanned<NetworkGrant>>,
     /// Environment variables.
     pub env: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `ca_certs`: PEM files of CA certificates its HTTPS requests trust, resolved against the
+    /// pipeline's directory.
+    pub ca_certs: Vec<Spanned<PathBuf>>,
 }
 
 impl GrantSpec {
@@ -382,13 +391,17 @@ impl GrantSpec {
                 .iter()
                 .map(|(k, v)| (k.value.clone(), v.value.clone()))
                 .collect(),
+            ca_certificates: self.ca_certs.iter().map(|c| c.value.clone()).collect(),
             ..Grants::none()
         }
     }
 
     /// Whether nothing is granted.
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.network.is_empty() && self.env.is_empty()
+        self.dirs.is_empty()
+            && self.network.is_empty()
+            && self.env.is_empty()
+            && self.ca_certs.is_empty()
     }
 }
 

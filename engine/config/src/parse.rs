@@ -30,6 +30,7 @@ const LIMIT_COUNT_KEYS: &[&str] = &[
     "version_fields",
     "metadata_entries",
     "files",
+    "report_cases",
 ];
 const LIMIT_SIZE_KEYS: &[&str] = &[
     "field_size",
@@ -37,6 +38,7 @@ const LIMIT_SIZE_KEYS: &[&str] = &[
     "log_size",
     "disk_size",
     "cache_size",
+    "report_size",
 ];
 const RESOURCE_KEYS: &[&str] = &[
     "name",
@@ -50,7 +52,7 @@ const RESOURCE_KEYS: &[&str] = &[
     "shared",
     "limits",
 ];
-const GRANT_KEYS: &[&str] = &["dirs", "network", "env"];
+const GRANT_KEYS: &[&str] = &["dirs", "network", "env", "ca_certs"];
 const DIR_KEYS: &[&str] = &["path", "writable"];
 const JOB_KEYS: &[&str] = &[
     "name",
@@ -753,6 +755,7 @@ impl Conv<'_> {
         out.version_fields = count(self, "version_fields");
         out.metadata_entries = count(self, "metadata_entries");
         out.files = count(self, "files").map(|n| n as u64);
+        out.report_cases = count(self, "report_cases");
         let size = |c: &mut Self, name: &str| {
             f.get(name)
                 .and_then(|(k, n)| c.disk_size(k, n))
@@ -763,6 +766,7 @@ impl Conv<'_> {
         out.log_bytes = size(self, "log_size").map(|n| n as usize);
         out.disk_bytes = size(self, "disk_size");
         out.cache_bytes = size(self, "cache_size");
+        out.report_bytes = size(self, "report_size").map(|n| n as usize);
         out
     }
 
@@ -947,6 +951,12 @@ impl Conv<'_> {
                     Ok(grant) => g.network.push(Spanned::new(grant, s.span)),
                     Err(e) => self.error(s.span, e.to_string()),
                 }
+            }
+        }
+        if let Some((k, n)) = f.get("ca_certs") {
+            for s in self.names(k, n).unwrap_or_default() {
+                g.ca_certs
+                    .push(Spanned::new(self.dir.join(&s.value), s.span));
             }
         }
         if let Some((k, n)) = f.get("env") {

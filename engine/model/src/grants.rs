@@ -76,6 +76,8 @@ pub struct Grants {
     pub env: Vec<(String, String)>,
     /// Reachable endpoints (TCP and HTTP).
     pub network: Vec<NetworkGrant>,
+    /// PEM files of CA certificates its HTTPS requests trust besides the engine's roots.
+    pub ca_certificates: Vec<PathBuf>,
 }
 
 impl Grants {
@@ -130,6 +132,12 @@ impl Grants {
     /// Adds a reachable `host:port`.
     pub fn network(mut self, grant: NetworkGrant) -> Self {
         self.network.push(grant);
+        self
+    }
+
+    /// Adds a PEM file of CA certificates to trust for HTTPS.
+    pub fn ca_certificate(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_certificates.push(path.into());
         self
     }
 }

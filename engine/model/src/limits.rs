@@ -39,7 +39,8 @@ impl std::fmt::Display for Operation {
 /// Limits applied to one invocation. Defaults: 256 MiB of memory; deadlines of 60 s for
 /// `check`, 10 min for `get`/`put`, 30 min for a test `run`, 10 s for `describe`; 4 MiB of
 /// log output; what a plugin hands back: 10,000 versions per check (the newest kept), 64
-/// fields per version, 256 metadata entries, 16 KiB per field, 16 KiB of error message; on
+/// fields per version, 256 metadata entries, 16 KiB per field, 16 KiB of error message, a
+/// test report of 10,000 suites and cases and 1 MiB of names and messages; on
 /// disk: 8 GiB written and 100,000 files created per invocation, 1 GiB kept in a resource's
 /// cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,10 @@ pub struct Limits {
     pub files: u64,
     /// Bytes a resource's `/cache` may keep between invocations; past it the cache is emptied.
     pub cache_bytes: u64,
+    /// Suites plus cases of one test report.
+    pub report_cases: usize,
+    /// Bytes of one test report's names and messages together.
+    pub report_bytes: usize,
 }
 
 impl Default for Limits {
@@ -95,6 +100,8 @@ impl Default for Limits {
             disk_bytes: 8 << 30,
             files: 100_000,
             cache_bytes: 1 << 30,
+            report_cases: 10_000,
+            report_bytes: 1 << 20,
         }
     }
 }

@@ -325,6 +325,9 @@ pub enum HostError {
         /// Why.
         error: std::io::Error,
     },
+    /// A CA certificate file given to the engine is unusable.
+    #[error(transparent)]
+    CaFile(#[from] crate::tls::CaFileError),
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! A fuzz target over the conversion of plugin results (see `fuzz/` and `tests/fuzz`): what a
-//! component hands back through the WIT (versions, metadata, error messages) goes through the
+//! component hands back through the WIT (versions, metadata, error messages, test reports) goes
+//! through the
 //! same checks as in [`crate::Plugin`], from arbitrary bytes.
 
 use super::bindings::types as wit;
-use super::plugin::{Fields, check_fetched, check_fields, cut_message, fetched_from_wit};
+use super::plugin::{
+    Fields, check_fetched, check_fields, check_report, cut_message, fetched_from_wit,
+    report_from_wit,
+};
 use lockgate_model::{Limits, Version};
 
 /// Decodes `data` into versions (records separated by `0x00`, pairs by `0x01`, name and value
@@ -33,6 +37,8 @@ pub fn plugin_results(data: &[u8]) {
         metadata_entries: 2,
         field_bytes: 16,
         message_bytes: 8,
+        report_cases: 5,
+        report_bytes: 32,
         ..Limits::default()
     };
     for limits in [Limits::default(), tiny] {
@@ -59,6 +65,32 @@ pub fn plugin_results(data: &[u8]) {
         };
         if check_fetched(&fetched, &limits).is_ok() {
             let _ = fetched_from_wit(fetched);
+        }
+        // The same records as a report: each a suite, its pairs cases (name, message).
+        let report = wit::TestReport {
+            suites: versions
+                .iter()
+                .enumerate()
+                .map(|(i, pairs)| wit::TestSuite {
+                    name: format!("suite {i}"),
+                    cases: pairs
+                        .iter()
+                        .map(|p| wit::TestCase {
+                            name: p.name.clone(),
+                            status: wit::CaseStatus::Failed,
+                            duration_ms: 0,
+                            message: Some(p.value.clone()),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        if check_report(&report, &limits).is_ok() {
+            let report = report_from_wit(report);
+            let rows: usize = report.suites.iter().map(|s| 1 + s.cases.len()).sum();
+            assert!(rows <= limits.report_cases);
+            let json = serde_json::to_string(&report).expect("a report serializes");
+            assert!(json.len() <= limits.report_bytes * 6 + rows * 96 + 64);
         }
         let message = String::from_utf8_lossy(data).into_owned();
         let cut = cut_message(message.clone(), limits.message_bytes);

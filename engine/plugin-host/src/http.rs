@@ -3,8 +3,8 @@
 //! JavaScript's `fetch` under jco, Python's wasi-http clients and several Rust HTTP clients
 //! speak `wasi:http` rather than raw `wasi:sockets`. The host links only the outgoing
 //! handler and the HTTP types (never the incoming handler: a plugin serves nothing), and
-//! checks every request in [`HttpGate::send_request`] before the default sender of
-//! `wasmtime-wasi-http` (hyper, rustls with the webpki roots) opens a connection.
+//! checks every request in [`HttpGate::send_request`] before [`crate::http_send`] opens a
+//! connection (hyper; rustls verifying against the invocation's [`Trust`]).
 //!
 //! A request may go to `host:port` (port 80 for `http`, 443 for `https` when the URL has
 //! none) when a grant of the invocation names exactly that host and port, or when the host is
@@ -15,17 +15,19 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::http::uri::Scheme;
-use http_body_util::BodyExt;
 use wasmtime_wasi_http::{
     Error as HttpError, RequestOptions, WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
+use super::http_send::{IoFuture, send};
 use super::output::Capture;
 use super::sandbox::{HostState, canonical};
+use super::tls::Trust;
 use lockgate_model::NetworkGrant;
 
 /// Connect timeout when the plugin sets none (the crate's default is 10 minutes).
@@ -70,16 +72,31 @@ pub(crate) struct HttpGate {
     pub(crate) capture: Arc<Capture>,
     /// When the invocation's deadline passes; no request may wait beyond it.
     pub(crate) stop_at: Instant,
+    /// The roots of the host (system and engine CA certificates).
+    pub(crate) trust: Arc<Trust>,
+    /// The CA certificate files of the invocation's grants.
+    pub(crate) ca_files: Vec<PathBuf>,
+    /// The TLS configuration, built at the first `https` request.
+    pub(crate) tls: Option<Result<Arc<rustls::ClientConfig>, String>>,
+}
+
+impl HttpGate {
+    /// The TLS client configuration of this invocation (built once).
+    fn tls_config(&mut self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.tls
+            .get_or_insert_with(|| {
+                self.trust
+                    .client_config(&self.ca_files)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
 }
 
 /// What [`WasiHttpHooks::send_request`] returns.
 type SendFuture = Box<
-    dyn Future<
-            Output = wasmtime_wasi_http::Result<(
-                ::http::Response<WasiBody>,
-                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
+    dyn Future<Output = wasmtime_wasi_http::Result<(::http::Response<WasiBody>, IoFuture)>> + Send,
 >;
 
 impl WasiHttpHooks for HttpGate {
@@ -114,14 +131,13 @@ impl WasiHttpHooks for HttpGate {
         }
 
         let options = bounded(options, self.stop_at);
-        Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
-        })
+        let tls = if https {
+            self.tls_config()
+        } else {
+            Err("not an https request".to_owned())
+        };
+        let capture = self.capture.clone();
+        Box::new(send(request, options, move || tls, capture))
     }
 }
 

@@ -13,11 +13,13 @@ mod fs_guard;
 #[doc(hidden)]
 pub mod fuzz;
 mod http;
+mod http_send;
 pub mod metrics;
 mod name_lookup;
 mod output;
 mod plugin;
 mod sandbox;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +69,9 @@ pub struct HostConfig {
     /// moves each call onto tokio's blocking pool: 5-14x slower per call, but a plugin reading
     /// from a slow disk then never holds a runtime worker thread.
     pub inline_fs: bool,
+    /// PEM files of CA certificates the HTTPS requests of every plugin trust, besides the
+    /// system's roots (`lockgate --ca-cert`).
+    pub ca_certificates: Vec<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -79,6 +84,7 @@ impl Default for HostConfig {
             pooling: true,
             epoch_tick: Duration::from_millis(10),
             inline_fs: true,
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -95,6 +101,7 @@ pub(crate) struct Shared {
     pub(crate) linker: Linker<HostState>,
     pub(crate) cache: CodeCache,
     pub(crate) config: HostConfig,
+    pub(crate) trust: Arc<tls::Trust>,
     _ticker: Ticker,
 }
 
@@ -135,6 +142,7 @@ impl PluginHost {
         bindings::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(engine_error)?;
 
+        let trust = Arc::new(tls::Trust::new(&config.ca_certificates)?);
         let cache = CodeCache::new(config.cache_dir.clone(), config.cache_max_bytes, &engine)?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
         Ok(Self {
@@ -143,6 +151,7 @@ impl PluginHost {
                 linker,
                 cache,
                 config,
+                trust,
                 _ticker: ticker,
             }),
         })

@@ -134,8 +134,10 @@ impl PluginHost {
             .transpose()?;
         let shared = self.shared.clone();
         let key = digest.clone();
-        let compiled = tokio::task::spawn_blocking(move || {
-            shared.cache.get_or_compile(&shared.engine, &key, &bytes)
+        let compiled = tokio::task::spawn_blocking(move || -> wasmtime::Result<_> {
+            let (component, outcome) = shared.cache.get_or_compile(&shared.engine, &key, &bytes)?;
+            initialize_memory_images(&component)?;
+            Ok((component, outcome))
         })
         .await
         .map_err(|e| LoadError::Invalid {
@@ -505,6 +507,7 @@ impl Plugin {
         let report = self
             .outcome(op, raw, &sb)?
             .map_err(|e| self.failure(op, e, &inv.limits))?;
+        check_report(&report, &inv.limits).map_err(|r| self.invalid(op, r))?;
         Ok(report_from_wit(report))
     }
 
@@ -566,6 +569,9 @@ impl Plugin {
                 network,
                 capture: capture.clone(),
                 stop_at,
+                trust: shared.trust.clone(),
+                ca_files: inv.grants.ca_certificates.clone(),
+                tls: None,
             },
             table: ResourceTable::new(),
             capture: capture.clone(),
@@ -862,7 +868,40 @@ pub(crate) fn fetched_from_wit(f: wit::Fetched) -> Result<Fetched, InvalidVersio
     })
 }
 
-fn report_from_wit(r: wit::TestReport) -> TestReport {
+/// Refuses a report with more suites and cases, or more bytes of names and messages, than
+/// `limits` allow, naming the `limits:` key that raises it. Each case counts like a stored row
+/// and every byte is served by the API and the dashboard, hence both bounds.
+pub(crate) fn check_report(report: &wit::TestReport, limits: &Limits) -> Result<(), OutputError> {
+    let cases: usize = report.suites.iter().map(|s| 1 + s.cases.len()).sum();
+    if cases > limits.report_cases {
+        return Err(OutputError::TooLarge {
+            what: format!("the report has {cases} suites and cases"),
+            limit: limits.report_cases,
+            key: "report_cases",
+        });
+    }
+    let bytes: usize = report
+        .suites
+        .iter()
+        .flat_map(|s| {
+            std::iter::once(s.name.len()).chain(
+                s.cases
+                    .iter()
+                    .map(|c| c.name.len() + c.message.as_ref().map_or(0, String::len)),
+            )
+        })
+        .sum();
+    if bytes > limits.report_bytes {
+        return Err(OutputError::TooLarge {
+            what: format!("the report's names and messages have {bytes} bytes"),
+            limit: limits.report_bytes,
+            key: "report_size",
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn report_from_wit(r: wit::TestReport) -> TestReport {
     TestReport {
         suites: r
             .suites
@@ -936,9 +975,98 @@ fn description_from_wit(d: wit::Description) -> Result<Description, OutputError>
     })
 }
 
+/// Builds the component's copy-on-write memory images now, at load, rather than in the first
+/// instantiation (where a failure would look like the plugin crashing).
+///
+/// On Linux wasmtime writes each image into a memfd and seals it; the kernel refuses the seal
+/// with `EBUSY` while a page just written is still referenced elsewhere (seen once in CI: a
+/// JavaScript plugin's `describe` "crashed" with `cannot add seals to the memfd`). That refusal
+/// is transient, and an image that failed is not remembered, so a few retries spaced out
+/// settle it; images already built are kept between tries.
+fn initialize_memory_images(component: &Component) -> wasmtime::Result<()> {
+    const TRIES: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        match component.initialize_copy_on_write_image() {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < TRIES && is_transient_busy(&e) => {
+                tracing::debug!(
+                    "memory image not sealed yet (attempt {attempt} of {TRIES}): {e:#}"
+                );
+                std::thread::sleep(Duration::from_millis(20 << attempt));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether `e` is the kernel's transient `EBUSY`.
+fn is_transient_busy(e: &wasmtime::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(16))
+            || cause.to_string().contains("os error 16")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(suites: usize, cases: usize, message: &str) -> wit::TestReport {
+        wit::TestReport {
+            suites: (0..suites)
+                .map(|s| wit::TestSuite {
+                    name: format!("s{s}"),
+                    cases: (0..cases)
+                        .map(|c| wit::TestCase {
+                            name: format!("c{c}"),
+                            status: wit::CaseStatus::Passed,
+                            duration_ms: 1,
+                            message: Some(message.to_owned()),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_report_is_bounded_in_cases_and_bytes() {
+        let limits = Limits {
+            report_cases: 10,
+            report_bytes: 100,
+            ..Limits::default()
+        };
+        // 2 suites of 4 cases: 10 rows; 2 × 2 + 8 × (2 + 5) = 60 bytes.
+        assert!(check_report(&report(2, 4, "12345"), &limits).is_ok());
+        let e = check_report(&report(2, 5, ""), &limits).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the report has 12 suites and cases, more than the limit of 10; the plugin's type can raise it with `limits: {report_cases: …}` (README, \"The sandbox\")"
+        );
+        let e = check_report(&report(1, 2, &"x".repeat(60)), &limits).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "the report's names and messages have 126 bytes, more than the limit of 100; the plugin's type can raise it with `limits: {report_size: …}`"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn only_the_kernels_busy_answer_is_retried() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot add seals to the memfd")]
+        struct Seal(#[source] std::io::Error);
+        let busy = wasmtime::Error::new(Seal(std::io::Error::from_raw_os_error(16)));
+        assert!(is_transient_busy(&busy));
+        let denied = wasmtime::Error::new(Seal(std::io::Error::from_raw_os_error(1)));
+        assert!(!is_transient_busy(&denied));
+        assert!(!is_transient_busy(&wasmtime::Error::msg("out of memory")));
+    }
 
     #[test]
     fn classifies_non_wasm_core_and_component_headers() {

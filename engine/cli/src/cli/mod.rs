@@ -64,6 +64,18 @@ pub struct Cli {
     )]
     pub token: Option<String>,
 
+    /// A PEM file of CA certificates to trust for HTTPS besides the system's roots: in the
+    /// requests of every plugin, and in those to `--server`. Repeatable; the environment
+    /// variable takes paths separated by `:`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LOCKGATE_CA_CERT",
+        value_delimiter = ':'
+    )]
+    pub ca_cert: Vec<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -287,6 +299,7 @@ impl Cli {
         };
         Ok(PluginHost::new(HostConfig {
             cache_dir,
+            ca_certificates: self.ca_cert.clone(),
             ..HostConfig::default()
         })?)
     }
@@ -418,7 +431,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if flags.len() == 1 { "it" } else { "them" }
                 );
             }
-            let backend = remote::Remote::new(url, cli.token.as_deref())?;
+            let backend = remote::Remote::new(url, cli.token.as_deref(), &cli.ca_cert)?;
             return pipeline_command(&backend, &cli.command).await;
         }
         // A server from the environment (LOCKGATE_SERVER) does not stop local-only commands.

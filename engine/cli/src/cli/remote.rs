@@ -1,6 +1,7 @@
 //! The [`Backend`] of a running `lockgate server`: its HTTP API through the typed client
 //! ([`crate::client`]), which reads the same wire types the server answers with.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -23,9 +24,9 @@ pub(crate) struct Remote {
 
 impl Remote {
     /// The server at `url`, called with `token`.
-    pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Self> {
+    pub(crate) fn new(url: &str, token: Option<&str>, ca_files: &[PathBuf]) -> Result<Self> {
         Ok(Self {
-            client: Client::new(url, token)?,
+            client: Client::with_ca_certificates(url, token, ca_files)?,
         })
     }
 }
@@ -222,7 +223,7 @@ mod tests {
             ),
         ])
         .await;
-        let remote = Remote::new(&url, Some("secret-token")).unwrap();
+        let remote = Remote::new(&url, Some("secret-token"), &[]).unwrap();
         let build = wire::Build {
             id: 7,
             job: "deploy".into(),

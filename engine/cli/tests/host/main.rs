@@ -11,6 +11,7 @@ mod plugin_host;
 mod plugins_fs;
 mod plugins_git;
 mod plugins_http;
+mod plugins_https;
 mod plugins_wasi_http;
 mod runner;
 mod wit_reference;

@@ -15,7 +15,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lockgate_config::{
-    Parsed, Pipeline, Redactor, Report, Vars, extend_with_checks, parse_file, validate,
+    Action, Diagnostic, Parsed, Pipeline, Redactor, Report, Vars, extend_with_checks, parse_file,
+    validate,
 };
 use lockgate_plugin_host::PluginHost;
 use lockgate_registry::Resolver;
@@ -57,7 +58,32 @@ pub async fn load(
         redactor,
     } = parse_file(file, vars);
     let plugins = LoadedPlugins::load(&pipeline, host, resolver).await;
+    let mut report = report;
+    extend_with_checks(&mut report, check_ca_files(&pipeline));
     finish(pipeline, report, redactor, &plugins)
+}
+
+/// Every `grants.ca_certs` file is a readable PEM file of CA certificates: an error at its
+/// place in the pipeline otherwise, rather than at the first HTTPS request of a build.
+fn check_ca_files(pipeline: &Pipeline) -> Vec<Diagnostic> {
+    let resources = pipeline.resources.iter().map(|r| &r.grants);
+    let tests = pipeline.jobs.iter().flat_map(|j| {
+        j.steps().into_iter().filter_map(|s| match &s.action {
+            Action::Test(t) => Some(&t.grants),
+            _ => None,
+        })
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    resources
+        .chain(tests)
+        .flat_map(|g| &g.ca_certs)
+        .filter(|c| seen.insert((c.value.clone(), c.span.offset)))
+        .filter_map(|c| {
+            lockgate_plugin_host::tls::read_ca_file(&c.value)
+                .err()
+                .map(|e| Diagnostic::error(&pipeline.file, c.span, e.to_string()))
+        })
+        .collect()
 }
 
 /// [`load`] without loading any plugin: the plan of a command that only reads the state
