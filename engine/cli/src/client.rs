@@ -756,8 +756,17 @@ fn is_json(response: &reqwest::Response) -> bool {
 fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(e);
     while let Some(err) = next {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        // rustls's error travels inside an `io::Error`, whose `source` skips it.
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map_or(err, |inner| inner as &(dyn std::error::Error + 'static));
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
             return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        // Some layers keep only the text of rustls's error.
+        if inner.to_string().starts_with("invalid peer certificate: ") {
+            return true;
         }
         next = err.source();
     }
