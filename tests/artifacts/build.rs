@@ -67,6 +67,11 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "Test fixture `http-client` (`plugins/fixtures/http-client`): a test step whose `run` GETs `config.url` through `wasi:http/outgoing-handler` and reports the status and body.",
     ),
     (
+        "SDK_HTTP",
+        "sdk_http",
+        "Test fixture `sdk-http` (`plugins/fixtures/sdk-http`): a test step whose `run` sends one request with `lockgate_sdk::http` as `config` says (url, method, body, headers, timeout, body cap, redirects) and reports the status, final URL and body, or the error's kind and message.",
+    ),
+    (
         "ARTIFACT_DIR",
         "artifact_dir",
         "Resource type `artifact-dir` (`plugins/artifact-dir`): versioned files in a directory, the version captured by a regexp.",

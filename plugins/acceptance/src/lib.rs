@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use lockgate_sdk::http::{Request, Url};
+use lockgate_sdk::http::{HttpError, Request, Response, Url};
 use lockgate_sdk::{
     Description, Error, IoResultExt, Outcome, TestReport, TestStep, TestSuite, input_file,
     parse_json,
@@ -63,13 +63,16 @@ pub struct StepRequest {
     /// HTTP method.
     #[serde(default = "default_method")]
     method: String,
-    /// `http://host:port/path`, or `/path` joined to `config.base_url`.
+    /// `http(s)://host[:port]/path`, or `/path` joined to `config.base_url`.
     url: String,
     /// Request headers.
     #[serde(default)]
     headers: BTreeMap<String, String>,
     /// Body: a string is sent as it is; any other JSON value is sent as JSON.
     body: Option<Value>,
+    /// Redirects followed before the response is judged (0: a `3xx` is judged as it is).
+    #[serde(default)]
+    max_redirects: u32,
 }
 
 fn default_method() -> String {
@@ -165,7 +168,8 @@ fn parse_scenario(
         Url::parse(&url).map_err(|e| Error::invalid_config(format!("{field}.request.url: {e}")))?;
         let mut request = Request::new(&step.request.method, &url)
             .map_err(|e| Error::invalid_config(format!("{field}.request.method: {e}")))?
-            .timeout(timeout);
+            .timeout(timeout)
+            .max_redirects(step.request.max_redirects);
         for (name, value) in &step.request.headers {
             request = request.header(name, value);
         }
@@ -196,10 +200,13 @@ fn parse_scenario(
     Ok(checks)
 }
 
-/// Sends the request of a step and judges the response.
-fn run_check(check: &Check) -> Outcome {
+/// How a request is sent: [`Request::send`], or a fake in unit tests.
+type SendFn<'a> = dyn Fn(&Request) -> Result<Response, HttpError> + 'a;
+
+/// Sends the request of a step with `send` and judges the response.
+fn run_check(check: &Check, send: &SendFn<'_>) -> Outcome {
     let what = format!("{} {}", check.request.method(), check.request.url());
-    let response = match check.request.send() {
+    let response = match send(&check.request) {
         Ok(response) => response,
         Err(e) => return Outcome::failed(e.message),
     };
@@ -265,7 +272,7 @@ impl TestStep for Acceptance {
                 "properties": {
                     "suite": { "type": "string", "default": "acceptance" },
                     "scenario": { "type": "string", "description": "<input>/<path> of the scenario file (JSON)" },
-                    "base_url": { "type": "string", "pattern": "^http://", "description": "Joined to relative request URLs (/path); no TLS" },
+                    "base_url": { "type": "string", "pattern": "^https?://", "description": "Joined to relative request URLs (/path): http(s)://host[:port][/prefix]" },
                     "timeout_ms": { "type": "integer", "minimum": 1, "default": 10000 }
                 },
                 "required": ["scenario"],
@@ -292,7 +299,7 @@ impl TestStep for Acceptance {
         )?;
         let mut suite = TestSuite::new(config.suite);
         for check in &checks {
-            suite.case(check.name.as_str(), || run_check(check));
+            suite.case(check.name.as_str(), || run_check(check, &Request::send));
         }
         Ok(suite.into())
     }
@@ -304,68 +311,57 @@ lockgate_sdk::export_test_step!(Acceptance);
 mod tests {
     use super::*;
     use lockgate_sdk::CaseStatus;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
-    use std::thread;
-
-    /// Answers `replies` in order, one per connection; returns the base URL and a handle
-    /// giving the request bodies.
-    fn server(replies: Vec<&'static str>) -> (String, thread::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let handle = thread::spawn(move || {
-            let mut bodies = Vec::new();
-            for reply in replies {
-                let (stream, _) = listener.accept().unwrap();
-                let mut reader = BufReader::new(&stream);
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                bodies.push(String::from_utf8(body).unwrap());
-                (&stream).write_all(reply.as_bytes()).unwrap();
-            }
-            bodies
-        });
-        (base, handle)
-    }
+    use std::cell::RefCell;
 
     fn checks(scenario: &str, base: Option<&str>) -> Result<Vec<Check>, Error> {
         parse_scenario(scenario, "t/scenario.json", base, Duration::from_secs(5))
     }
 
     #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a server thread: runs natively"
-    )]
     fn steps_pass_and_fail() {
-        let (base, srv) = server(vec![
-            "HTTP/1.1 201 Created\r\nContent-Length: 27\r\n\r\n{\"id\": 3, \"name\": \"widget\"}",
-            "HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\n{\"id\": 3, \"name\": \"gadget\"}",
-            "HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nboom",
-            "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!",
+        let replies = RefCell::new(vec![
+            (201, "{\"id\": 3, \"name\": \"widget\"}"),
+            (200, "{\"id\": 3, \"name\": \"gadget\"}"),
+            (500, "boom"),
+            (200, "not json!"),
         ]);
+        let sent = RefCell::new(Vec::new());
+        let send = |request: &Request| -> Result<Response, HttpError> {
+            sent.borrow_mut()
+                .push(format!("{} {}", request.method(), request.url()));
+            let (status, body) = replies.borrow_mut().remove(0);
+            Ok(Response {
+                status,
+                reason: if status == 500 {
+                    "Internal Server Error"
+                } else {
+                    ""
+                }
+                .into(),
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+                url: request.url().clone(),
+            })
+        };
         let scenario = r#"[
             {"name": "create", "request": {"method": "POST", "url": "/items", "body": {"name": "widget"}},
              "expect": {"status": 201, "body_contains": "widget", "json": {"/id": 3, "/name": "widget"}}},
             {"name": "read", "request": {"url": "/items/3"}, "expect": {"json": {"/name": "widget", "/size": 1}}},
-            {"name": "health", "request": {"url": "/health"}},
+            {"name": "health", "request": {"url": "https://status.example/health", "max_redirects": 2}},
             {"name": "json body", "request": {"url": "/x"}, "expect": {"json": {"": 1}}}
         ]"#;
+        let base = "https://app.example:8443/api";
         let checks = checks(scenario, Some(&format!("{base}/"))).unwrap();
-        let outcomes: Vec<Outcome> = checks.iter().map(run_check).collect();
-        let bodies = srv.join().unwrap();
-        assert_eq!(bodies[0], r#"{"name":"widget"}"#);
+        let outcomes: Vec<Outcome> = checks.iter().map(|c| run_check(c, &send)).collect();
+        assert_eq!(
+            *sent.borrow(),
+            [
+                format!("POST {base}/items"),
+                format!("GET {base}/items/3"),
+                "GET https://status.example/health".to_string(),
+                format!("GET {base}/x"),
+            ]
+        );
         let statuses: Vec<CaseStatus> = outcomes.iter().map(|o| o.status).collect();
         assert_eq!(
             statuses,
@@ -389,26 +385,31 @@ mod tests {
                 "GET {base}/items/3: `/name`: expected \"widget\", found \"gadget\"; `/size`: expected 1, found nothing"
             )
         );
-        assert!(message(2).contains("expected status 200, got 500 Oops (body \"boom\")"));
+        assert!(
+            message(2)
+                .contains("expected status 200, got 500 Internal Server Error (body \"boom\")"),
+            "{}",
+            message(2)
+        );
         assert!(message(3).contains("expected a JSON body"));
     }
 
+    /// Outside the sandbox (a native build) a request fails, saying why; through the test
+    /// runner on wasm32 nothing listens on port 9 of 127.0.0.1 (discard).
     #[test]
     fn unreachable_host_is_a_failed_case() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let checks = checks(
-            &format!(r#"[{{"name": "a", "request": {{"url": "http://127.0.0.1:{port}/"}}}}]"#),
+            r#"[{"name": "a", "request": {"url": "http://127.0.0.1:9/"}}]"#,
             None,
         )
         .unwrap();
-        let o = run_check(&checks[0]);
+        let o = run_check(&checks[0], &Request::send);
         assert_eq!(o.status, CaseStatus::Failed);
         let message = o.message.unwrap();
-        assert!(message.contains("cannot connect"), "{message}");
+        assert!(
+            message.starts_with("GET http://127.0.0.1:9/: "),
+            "{message}"
+        );
     }
 
     #[test]
@@ -420,8 +421,8 @@ mod tests {
         assert!(bad("[]").contains("no step"));
         assert!(bad(r#"[{"name": "a", "request": {"url": "/x"}}]"#).starts_with("scenario `t/scenario.json`: [0].request.url: `/x` is relative but config.base_url is not set"));
         assert!(
-            bad(r#"[{"name": "a", "request": {"url": "https://x/"}}]"#)
-                .contains("[0].request.url: `https://x/`: https is not supported")
+            bad(r#"[{"name": "a", "request": {"url": "ftp://x/"}}]"#)
+                .contains("[0].request.url: `ftp://x/`: only `http://` and `https://`")
         );
         assert!(bad(r#"[{"name": "a", "request": {"url": "http://x/"}}, {"name": "a", "request": {"url": "http://x/"}}]"#).contains("[1].name: `a` is used"));
         assert!(

