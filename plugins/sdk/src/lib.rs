@@ -139,6 +139,7 @@ pub mod document;
 mod error;
 pub mod http;
 pub mod log;
+pub mod ordering;
 mod report;
 pub mod sandbox;
 #[cfg(any(test, feature = "testing"))]

@@ -380,6 +380,47 @@ fn deploy_source(server: &Server) -> Value {
     json!({"api": server.url(""), "app": "web", "token": "t0ken", "poll_ms": 20, "timeout_s": 20})
 }
 
+/// The platform API behind TLS with a certificate of a test CA the step's grants trust: a
+/// deployment through `https://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_deploy_deploys_over_https() {
+    let state = Arc::new(Mutex::new(PlatformState::default()));
+    let server = Server::start(platform(state.clone())).await;
+    let ca = lockgate_test_tls::TestCa::new("Lockgate test CA");
+    let certs = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(certs.path(), "ca.pem");
+    let front = lockgate_test_tls::HttpsServer::start(
+        ca.server_config(&["localhost"]),
+        lockgate_test_tls::Behaviour::Forward(server.addr().parse().unwrap()),
+    )
+    .await;
+    let source = json!({"api": front.url("localhost", ""), "app": "web", "token": "t0ken", "poll_ms": 20, "timeout_s": 20});
+    let cache = tempfile::tempdir().unwrap();
+    let input = input_dir(&[(
+        "manifest.yml",
+        "app: web\nimage: registry.local/web:2.0.0\n",
+    )]);
+    let grants = Grants::none()
+        .network(format!("localhost:{}", front.port()).parse().unwrap())
+        .ca_certificate(&ca_file)
+        .cache(cache.path())
+        .input("release", input.path());
+    let deploy = load(artifacts::HTTP_DEPLOY).await;
+    let fetched = deploy
+        .put(
+            &Invocation::new(grants),
+            &source,
+            &json!({"manifest": "release/manifest.yml"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched.version.get("deployment"), Some("d1"));
+    assert_eq!(
+        state.lock().unwrap().current.as_ref().map(|c| c.0.as_str()),
+        Some("d1")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_deploy_puts_waits_checks_and_gets() {
     let state = Arc::new(Mutex::new(PlatformState::default()));
