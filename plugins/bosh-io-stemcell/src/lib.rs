@@ -274,16 +274,13 @@ fn get(
             fetched = fetched.with_metadata("verified", c.algorithm);
         }
     }
-    out.write("version", &entry.version)?;
-    out.write("url", &tarball.url)?;
-    for (file, value) in [("sha1", &tarball.sha1), ("sha256", &tarball.sha256)] {
-        if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
-            out.write(file, bosh::bare_hex(value))?;
-            fetched = fetched.with_metadata(file, bosh::bare_hex(value));
-        }
-    }
-    out.keep();
-    Ok(fetched)
+    bosh::finish_get(
+        out,
+        fetched,
+        &entry.version,
+        &tarball.url,
+        [("sha1", &tarball.sha1), ("sha256", &tarball.sha256)],
+    )
 }
 
 impl ResourceType for BoshIoStemcell {

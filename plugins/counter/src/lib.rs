@@ -73,7 +73,15 @@ fn read_counter(path: &Path) -> Result<u64, Error> {
 /// Replaces the counter file atomically: writes a temporary file next to it, then renames.
 fn write_counter(path: &Path, value: u64) -> Result<(), Error> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp: PathBuf = path.with_file_name(format!(".{name}.lockgate-tmp"));
+    // A name of its own per invocation: two builds putting at once must not rename each
+    // other's file away (the loser's rename then fails with ENOENT).
+    let unique = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let tmp: PathBuf = path.with_file_name(format!(".{name}.{unique:016x}.lockgate-tmp"));
     fs::write(&tmp, format!("{value}\n")).with_path(&tmp)?;
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);

@@ -160,6 +160,27 @@ pub fn expected_checksum(
     Ok(Checksum::strongest(&all).cloned())
 }
 
+/// The end of both types' `get`: writes `version`, `url` and the `sha1`/`sha256` files bosh.io
+/// gave (bare hex), adds those sums to `fetched`'s metadata, and keeps everything written.
+pub fn finish_get(
+    mut out: crate::output::Output,
+    mut fetched: lockgate_sdk::Fetched,
+    version: &str,
+    url: &str,
+    sums: [(&str, &Option<String>); 2],
+) -> Result<lockgate_sdk::Fetched, Error> {
+    out.write("version", version)?;
+    out.write("url", url)?;
+    for (file, value) in sums {
+        if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+            out.write(file, bare_hex(value))?;
+            fetched = fetched.with_metadata(file, bare_hex(value));
+        }
+    }
+    out.keep();
+    Ok(fetched)
+}
+
 /// Trims a checksum field for a file: `sha256:<hex>` → `<hex>`.
 pub fn bare_hex(text: &str) -> &str {
     let text = text.trim();
