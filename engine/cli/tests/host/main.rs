@@ -18,4 +18,5 @@ mod plugins_s3;
 mod plugins_wasi_http;
 mod runner;
 mod sdk_http;
+mod test_server;
 mod wit_reference;

@@ -7,160 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::common::{load, plugin_failure};
+use crate::test_server::{Received, Reply, Server};
 use lockgate::plugin_host::{
-    CaseStatus, Grants, Invocation, LogSource, MemorySink, NetworkGrant, PluginFailure, PluginKind,
-    TestReport, Version,
+    CaseStatus, Grants, Invocation, LogSource, MemorySink, PluginFailure, PluginKind, TestReport,
+    Version,
 };
 use lockgate_test_artifacts as artifacts;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 // ---------------------------------------------------------------- harness
-
-/// A request as the test server received it.
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// What the test server answers.
-struct Reply {
-    status: u16,
-    body: String,
-    /// Send the body with `Transfer-Encoding: chunked` instead of `Content-Length`.
-    chunked: bool,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            body: body.to_string(),
-            chunked: false,
-        }
-    }
-
-    fn text(status: u16, body: &str) -> Self {
-        Self {
-            status,
-            body: body.to_string(),
-            chunked: false,
-        }
-    }
-
-    fn chunked(mut self) -> Self {
-        self.chunked = true;
-        self
-    }
-}
-
-type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
-
-/// A tiny HTTP/1.1 server on 127.0.0.1: one request per connection, answered by `handler`.
-struct Server {
-    port: u16,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Self {
-        let handler: Handler = Arc::new(handler);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, handler).await;
-                });
-            }
-        });
-        Self { port, task }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn grant(&self) -> NetworkGrant {
-        self.addr().parse().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(stream: tokio::net::TcpStream, handler: Handler) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    let mut length = 0;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).await? == 0 || header == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await?;
-    let request = Received {
-        method,
-        path,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    let reply = handler(&request);
-    let mut response = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
-    if reply.chunked {
-        response.push_str("Transfer-Encoding: chunked\r\n\r\n");
-        for chunk in reply.body.as_bytes().chunks(7) {
-            response.push_str(&format!("{:x}\r\n", chunk.len()));
-            response.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-            response.push_str("\r\n");
-        }
-        response.push_str("0\r\n\r\n");
-    } else {
-        response.push_str(&format!(
-            "Content-Length: {}\r\n\r\n{}",
-            reply.body.len(),
-            reply.body
-        ));
-    }
-    let mut stream = reader.into_inner();
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
-}
 
 fn case_statuses(report: &TestReport) -> Vec<(String, CaseStatus)> {
     report.cases().map(|c| (c.name.clone(), c.status)).collect()
@@ -204,7 +59,7 @@ fn input_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 async fn http_probe_checks_status_body_and_retries() {
     let flaky = Arc::new(Mutex::new(0u32));
     let counter = flaky.clone();
-    let server = Server::start(move |r| match r.path.as_str() {
+    let server = Server::start(move |r| match r.target.as_str() {
         "/health" => Reply::text(200, "ok version 1.2.3").chunked(),
         "/flaky" => {
             let mut n = counter.lock().unwrap();
@@ -318,15 +173,15 @@ struct PlatformState {
 fn platform(state: Arc<Mutex<PlatformState>>) -> impl Fn(&Received) -> Reply + Send + Sync {
     move |r| {
         if r.header("authorization") != Some("Bearer t0ken") {
-            return Reply::json(401, json!({"error": "bad token"}));
+            return Reply::json(401, &json!({"error": "bad token"}));
         }
         let mut s = state.lock().unwrap();
-        match (r.method.as_str(), r.path.as_str()) {
+        match (r.method.as_str(), r.target.as_str()) {
             ("GET", "/v1/apps/web") => match &s.current {
                 Some((id, digest)) => {
-                    Reply::json(200, json!({"deployment": id, "digest": digest})).chunked()
+                    Reply::json(200, &json!({"deployment": id, "digest": digest})).chunked()
                 }
-                None => Reply::json(404, json!({"error": "nothing deployed"})),
+                None => Reply::json(404, &json!({"error": "nothing deployed"})),
             },
             ("POST", "/v1/apps/web/deployments") => {
                 let body: Value = serde_json::from_str(&r.body).unwrap();
@@ -345,12 +200,12 @@ fn platform(state: Arc<Mutex<PlatformState>>) -> impl Fn(&Received) -> Reply + S
                 };
                 s.deployments.insert(id.clone(), deployment);
                 s.posted.push(body);
-                Reply::json(201, json!({"id": id}))
+                Reply::json(201, &json!({"id": id}))
             }
             ("GET", path) if path.starts_with("/v1/apps/web/deployments/") => {
                 let id = path.rsplit('/').next().unwrap().to_string();
                 let Some(d) = s.deployments.get_mut(&id) else {
-                    return Reply::json(404, json!({"error": "no such deployment"}));
+                    return Reply::json(404, &json!({"error": "no such deployment"}));
                 };
                 if d.busy_polls > 0 {
                     d.busy_polls -= 1;
@@ -369,9 +224,9 @@ fn platform(state: Arc<Mutex<PlatformState>>) -> impl Fn(&Received) -> Reply + S
                 if fails {
                     body["message"] = json!("image registry.local/web:broken not found");
                 }
-                Reply::json(200, body)
+                Reply::json(200, &body)
             }
-            _ => Reply::json(404, json!({"error": "no route"})),
+            _ => Reply::json(404, &json!({"error": "no route"})),
         }
     }
 }
@@ -628,15 +483,15 @@ async fn http_deploy_is_refused_when_the_platform_is_not_granted() {
 async fn acceptance_runs_a_scenario_one_case_per_step() {
     let items = Arc::new(Mutex::new(Vec::<Value>::new()));
     let store = items.clone();
-    let server = Server::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+    let server = Server::start(move |r| match (r.method.as_str(), r.target.as_str()) {
         ("POST", "/items") => {
             let mut item: Value = serde_json::from_str(&r.body).unwrap();
             let mut items = store.lock().unwrap();
             item["id"] = json!(items.len() + 1);
             items.push(item.clone());
-            Reply::json(201, item)
+            Reply::json(201, &item)
         }
-        ("GET", "/items") => Reply::json(200, json!({"items": *store.lock().unwrap()})).chunked(),
+        ("GET", "/items") => Reply::json(200, &json!({"items": *store.lock().unwrap()})).chunked(),
         _ => Reply::text(404, "not found"),
     })
     .await;

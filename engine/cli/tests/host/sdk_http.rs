@@ -5,239 +5,15 @@
 //! granted); the deadline of the whole exchange against servers that never answer or drip;
 //! the body cap; refusals of ungranted hosts; `https://` to a plain-HTTP server.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::{load, plugin_failure};
-use lockgate::plugin_host::{
-    CaseStatus, Grants, Invocation, LogSource, MemorySink, NetworkGrant, PluginFailure,
-};
+use crate::test_server::{Received, Reply, Server};
+use lockgate::plugin_host::{CaseStatus, Grants, Invocation, LogSource, MemorySink, PluginFailure};
 use lockgate_test_artifacts as artifacts;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
-
-// ---------------------------------------------------------------- harness
-
-/// A request as the test server received it.
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    /// Path and query.
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// What the test server does with a request.
-enum Reply {
-    /// Answers with a `Content-Length` body, or a chunked one (in 7-byte chunks).
-    Answer {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        chunked: bool,
-    },
-    /// Never answers; keeps the connection open.
-    Silent,
-    /// Sends the head with `Content-Length: 1000`, then one byte every 200 ms.
-    Drip,
-}
-
-impl Reply {
-    fn text(status: u16, body: &str) -> Self {
-        Self::Answer {
-            status,
-            headers: Vec::new(),
-            body: body.as_bytes().to_vec(),
-            chunked: false,
-        }
-    }
-
-    fn redirect(status: u16, location: &str) -> Self {
-        Self::Answer {
-            status,
-            headers: vec![("Location".to_string(), location.to_string())],
-            body: b"moved".to_vec(),
-            chunked: false,
-        }
-    }
-}
-
-/// `handler(request, the server's own port)`.
-type Handler = Arc<dyn Fn(&Received, u16) -> Reply + Send + Sync>;
-
-/// A tiny HTTP/1.1 server on 127.0.0.1: one request per connection, answered by its handler;
-/// every request it receives is kept, in order.
-struct Server {
-    port: u16,
-    requests: Arc<Mutex<Vec<Received>>>,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(handler: impl Fn(&Received, u16) -> Reply + Send + Sync + 'static) -> Self {
-        let handler: Handler = Arc::new(handler);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (handler, seen) = (handler.clone(), seen.clone());
-                tokio::spawn(async move {
-                    let _ = serve(stream, port, handler, seen).await;
-                });
-            }
-        });
-        Self {
-            port,
-            requests,
-            task,
-        }
-    }
-
-    fn url(&self, target: &str) -> String {
-        format!("http://127.0.0.1:{}{target}", self.port)
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn grant(&self) -> NetworkGrant {
-        self.addr().parse().unwrap()
-    }
-
-    fn requests(&self) -> Vec<Received> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// `METHOD target` of each request received.
-    fn lines(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.target))
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(
-    mut stream: TcpStream,
-    port: u16,
-    handler: Handler,
-    seen: Arc<Mutex<Vec<Received>>>,
-) -> std::io::Result<()> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        data.extend_from_slice(&buf[..n]);
-        // Not HTTP (a TLS ClientHello starts with 0x16): answered as a plain HTTP server does.
-        if !data[0].is_ascii_uppercase() {
-            stream
-                .write_all(
-                    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-                )
-                .await?;
-            return stream.shutdown().await;
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next().unwrap_or_default().split(' ');
-    let method = first.next().unwrap_or_default().to_string();
-    let target = first.next().unwrap_or_default().to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = data[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&buf[..n]);
-    }
-    let request = Received {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    seen.lock().unwrap().push(request.clone());
-    match handler(&request, port) {
-        Reply::Silent => {
-            std::future::pending::<()>().await;
-        }
-        Reply::Drip => {
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-                .await?;
-            for _ in 0..1000 {
-                stream.write_all(b"x").await?;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-        Reply::Answer {
-            status,
-            headers,
-            body,
-            chunked,
-        } => {
-            let mut response = format!("HTTP/1.1 {status} Whatever\r\nConnection: close\r\n");
-            for (name, value) in headers {
-                response.push_str(&format!("{name}: {value}\r\n"));
-            }
-            let mut bytes;
-            if chunked {
-                response.push_str("Transfer-Encoding: chunked\r\n\r\n");
-                bytes = response.into_bytes();
-                for chunk in body.chunks(7) {
-                    bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-                    bytes.extend_from_slice(chunk);
-                    bytes.extend_from_slice(b"\r\n");
-                }
-                bytes.extend_from_slice(b"0\r\n\r\n");
-            } else {
-                response.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-                bytes = response.into_bytes();
-                bytes.extend_from_slice(&body);
-            }
-            stream.write_all(&bytes).await?;
-            stream.shutdown().await?;
-        }
-    }
-    Ok(())
-}
+use tokio::net::TcpListener;
 
 /// An echo of the request: `METHOD target body`, and `authorization: <value or none>` for
 /// `/auth`.
@@ -299,7 +75,7 @@ fn granted(servers: &[&Server]) -> Grants {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn methods_headers_and_bodies_reach_the_server() {
-    let server = Server::start(|r, _| {
+    let server = Server::start_with_port(|r, _| {
         if r.target == "/missing" {
             Reply::text(404, "no such page")
         } else {
@@ -402,7 +178,7 @@ async fn methods_headers_and_bodies_reach_the_server() {
 async fn a_chunked_response_is_read_whole() {
     let body = "lockgate chunked body, ".repeat(40);
     let expected = body.clone();
-    let server = Server::start(move |_, _| Reply::Answer {
+    let server = Server::start_with_port(move |_, _| Reply::Answer {
         status: 200,
         headers: vec![("Content-Type".into(), "text/plain".into())],
         body: expected.as_bytes().to_vec(),
@@ -429,7 +205,7 @@ async fn a_chunked_response_is_read_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed_as_browsers_do() {
-    let server = Server::start(|r, port| match (r.method.as_str(), r.target.as_str()) {
+    let server = Server::start_with_port(|r, port| match (r.method.as_str(), r.target.as_str()) {
         (_, "/dir/start") => Reply::redirect(302, "next?y=2"),
         (_, "/dir/next?y=2") => Reply::text(200, "arrived"),
         (_, "/absolute") => {
@@ -520,9 +296,9 @@ async fn redirects_are_followed_as_browsers_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_is_not_sent_to_another_origin() {
-    let other = Server::start(|r, _| echo(r)).await;
+    let other = Server::start_with_port(|r, _| echo(r)).await;
     let elsewhere = other.url("/auth");
-    let server = Server::start(move |r, _| match r.target.as_str() {
+    let server = Server::start_with_port(move |r, _| match r.target.as_str() {
         "/same" => Reply::redirect(302, "/auth"),
         "/cross" => Reply::redirect(302, &elsewhere),
         _ => echo(r),
@@ -555,9 +331,9 @@ async fn authorization_is_not_sent_to_another_origin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_to_a_host_that_is_not_granted_is_refused() {
-    let other = Server::start(|r, _| echo(r)).await;
+    let other = Server::start_with_port(|r, _| echo(r)).await;
     let target = other.url("/x");
-    let server = Server::start(move |_, _| Reply::redirect(302, &target)).await;
+    let server = Server::start_with_port(move |_, _| Reply::redirect(302, &target)).await;
     let o = send(&server.url("/away"), json!({}), granted(&[&server])).await;
     assert_eq!(o.status, CaseStatus::Failed);
     assert_eq!(
@@ -590,7 +366,7 @@ async fn a_redirect_to_a_host_that_is_not_granted_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_timeout_covers_the_whole_exchange() {
-    let server = Server::start(|r, _| match r.target.as_str() {
+    let server = Server::start_with_port(|r, _| match r.target.as_str() {
         "/drip" => Reply::Drip,
         _ => Reply::Silent,
     })
@@ -621,7 +397,7 @@ async fn the_timeout_covers_the_whole_exchange() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_cap_is_too_large() {
-    let server = Server::start(|r, _| Reply::Answer {
+    let server = Server::start_with_port(|r, _| Reply::Answer {
         status: 200,
         headers: Vec::new(),
         body: vec![b'x'; 1000],
@@ -670,8 +446,8 @@ async fn a_body_over_the_cap_is_too_large() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_is_not_granted_is_refused() {
-    let server = Server::start(|r, _| echo(r)).await;
-    let other = Server::start(|r, _| echo(r)).await;
+    let server = Server::start_with_port(|r, _| echo(r)).await;
+    let other = Server::start_with_port(|r, _| echo(r)).await;
     let o = send(&server.url("/"), json!({}), granted(&[&other])).await;
     assert_eq!(
         o.message,
@@ -721,7 +497,7 @@ async fn connection_and_tls_failures_are_clean_errors() {
     );
 
     // https:// to a server that speaks plain HTTP: a TLS error naming host:port, not a trap.
-    let server = Server::start(|r, _| echo(r)).await;
+    let server = Server::start_with_port(|r, _| echo(r)).await;
     let url = format!("https://{}/", server.addr());
     let o = send(&url, json!({"timeout_ms": 5000}), granted(&[&server])).await;
     assert_eq!(o.status, CaseStatus::Failed);
