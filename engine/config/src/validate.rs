@@ -1077,11 +1077,49 @@ impl SchemaChecker<'_> {
             }
             let span = payload.span_at(&pointer);
             let help = schema_description(schema, keyword);
+            // `oneOf`/`anyOf` of `required` lists (a choice of keys): say which keys, not
+            // "not valid under any of the schemas".
+            if let Some(choice) = Self::required_choice(schema, keyword) {
+                let choice: Vec<&str> = choice.iter().map(String::as_str).collect();
+                let message = match e.kind() {
+                    jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. } => {
+                        format!("give only one of {}", suggest::alternatives(&choice))
+                    }
+                    jsonschema::error::ValidationErrorKind::OneOfNotValid { .. }
+                    | jsonschema::error::ValidationErrorKind::AnyOf { .. } => {
+                        format!("give one of {}", suggest::alternatives(&choice))
+                    }
+                    _ => e.to_string(),
+                };
+                found.push((span, format!("invalid {place} of {what}: {message}"), help));
+                continue;
+            }
             found.push((span, format!("invalid {place} of {what}: {e}"), help));
         }
         for (span, message, help) in found {
             self.error(span, message, help);
         }
+    }
+
+    /// When the schema at `keyword` (a `oneOf` or `anyOf`) is a choice between sets of required
+    /// keys (`[{"required": ["a"]}, {"required": ["b", "c"]}]`), the choices (`a`, `b + c`).
+    fn required_choice(schema: &serde_json::Value, keyword: &str) -> Option<Vec<String>> {
+        if !(keyword.ends_with("/oneOf") || keyword.ends_with("/anyOf")) {
+            return None;
+        }
+        let branches = schema.pointer(keyword)?.as_array()?;
+        branches
+            .iter()
+            .map(|b| {
+                let keys: Vec<&str> = b
+                    .get("required")?
+                    .as_array()?
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Option<_>>()?;
+                (!keys.is_empty()).then(|| keys.join("` + `"))
+            })
+            .collect()
     }
 
     /// Warns about directories and environment variables the plugin asks for that `grants`
@@ -1592,6 +1630,36 @@ p.yml:9:11: error: invalid `source` of resource `b`: \"path\" is a required prop
 p.yml:9:11: warning: plugin `counter` asks for the directory `state`, which resource `b` does not grant (help: add `grants: {dirs: {state: <path>}}` (mounted at /dirs/state))
 p.yml:16:18: error: invalid `params` of `get: a` in job `j`: unknown key `depth` (help: the plugin accepts no keys in `params`)
 p.yml:19:22: error: invalid `params.increment` of `put: b` in job `j`: -1 is less than the minimum of 0
+"
+        );
+    }
+
+    #[test]
+    fn a_choice_of_required_keys_is_named() {
+        let mut bucket = counter();
+        bucket.source_schema = Some(json!({
+            "type": "object",
+            "properties": {"bucket": {"type": "string"}, "regexp": {"type": "string"}, "versioned_file": {"type": "string"}, "key": {"type": "string"}},
+            "oneOf": [{"required": ["regexp"]}, {"required": ["versioned_file", "key"]}],
+            "additionalProperties": false
+        }));
+        let mut schemas = StaticSchemas::new();
+        schemas.insert(TypeKind::Resource, "s3", bucket);
+        let text = "\
+environments: [dev]
+resource_types: {s3: ./s3.wasm}
+resources:
+  - {name: none, type: s3, source: {bucket: b}, grants: {dirs: {state: /tmp}}}
+  - {name: both, type: s3, source: {bucket: b, regexp: x, versioned_file: v, key: z}, grants: {dirs: {state: /tmp}}}
+  - {name: fine, type: s3, source: {bucket: b, regexp: x}, grants: {dirs: {state: /tmp}}}
+jobs:
+  - {name: j, environment: dev, plan: [{get: none}, {get: both}, {get: fine}]}
+";
+        assert_eq!(
+            schema_check(text, &schemas),
+            "\
+p.yml:4:28: error: invalid `source` of resource `none`: give one of `regexp` or `versioned_file` + `key`
+p.yml:5:28: error: invalid `source` of resource `both`: give only one of `regexp` or `versioned_file` + `key`
 "
         );
     }

@@ -294,6 +294,11 @@ impl ResourceType for S3 {
                 },
                 "required": ["bucket"],
                 "oneOf": [{"required": ["regexp"]}, {"required": ["versioned_file"]}],
+                "dependentRequired": {
+                    "access_key_id": ["secret_access_key"],
+                    "secret_access_key": ["access_key_id"],
+                    "session_token": ["access_key_id", "secret_access_key"]
+                },
                 "additionalProperties": false
             }))
             .get_params_schema(json!({
