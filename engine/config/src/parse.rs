@@ -1478,7 +1478,7 @@ resource_types:
   counter:
     plugin: counter@^0.1
     memory: 64MiB
-    limits: {versions_per_check: 50000, field_size: 64KiB, log_size: 16MiB}
+    limits: {versions_per_check: 50000, field_size: 64KiB, log_size: 16MiB, report_cases: 20, report_size: 2MiB}
     defaults: {path: /dirs/state/counter}
 test_types:
   assert-file: {plugin: tools/assert_file.wasm}
@@ -1546,6 +1546,7 @@ jobs:
         assert_eq!(limits.versions_per_check, 50_000);
         assert_eq!(limits.field_bytes, 64 << 10);
         assert_eq!(limits.output_bytes, 16 << 20);
+        assert_eq!((limits.report_cases, limits.report_bytes), (20, 2 << 20));
         assert_eq!(
             limits.version_fields,
             lockgate_model::Limits::default().version_fields
