@@ -412,7 +412,7 @@ async fn main() {
     println!("|---|---|---|---|---|");
     for f in &figures {
         println!(
-            "| {} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+            "| {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
             f.what,
             f.versions,
             f.first.as_secs_f64() * 1e3,
