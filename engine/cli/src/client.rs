@@ -752,20 +752,13 @@ fn is_json(response: &reqwest::Response) -> bool {
 }
 
 /// An error and its causes, without repeats (reqwest's top level names only the URL).
-/// Whether rustls refused the server's certificate somewhere in `e`'s chain.
+/// Whether rustls refused the server's certificate somewhere in `e`'s chain. The text is what
+/// survives: rustls's error travels inside an `io::Error`, whose `source` skips it, and
+/// hyper-util keeps only its message.
 fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(e);
     while let Some(err) = next {
-        // rustls's error travels inside an `io::Error`, whose `source` skips it.
-        let inner = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map_or(err, |inner| inner as &(dyn std::error::Error + 'static));
-        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return matches!(tls, rustls::Error::InvalidCertificate(_));
-        }
-        // Some layers keep only the text of rustls's error.
-        if inner.to_string().starts_with("invalid peer certificate: ") {
+        if err.to_string().starts_with("invalid peer certificate: ") {
             return true;
         }
         next = err.source();

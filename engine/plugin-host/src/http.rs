@@ -87,7 +87,6 @@ impl HttpGate {
             .get_or_insert_with(|| {
                 self.trust
                     .client_config(&self.ca_files)
-                    .map(Arc::new)
                     .map_err(|e| e.to_string())
             })
             .clone()

@@ -7,8 +7,10 @@
 //! ([`lockgate_model::Grants::ca_certificates`], a resource's or test step's `grants.ca_certs`),
 //! so a private registry's CA is trusted by the steps that talk to it and by no others.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -80,22 +82,19 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaFileE
     Ok(certs)
 }
 
-/// Where the roots of a [`Trust`] came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RootsSource {
-    /// The system's certificate store.
-    System,
-    /// The system has none: Mozilla's roots compiled into the engine.
-    Bundled,
-}
+/// A step's CA files as they were: each path with its modification time.
+type CaFilesKey = Vec<(PathBuf, Option<SystemTime>)>;
 
 /// The roots HTTPS requests of plugins are verified against. The engine's CA files are read
 /// when it is built (a bad one is an error at start-up); the system's store only at the first
-/// `https` request, so commands that send none never read it.
+/// `https` request, so commands that send none never read it. Client configurations are kept
+/// per set of step CA files (and their modification times): an invocation does not read its
+/// CA files or copy the roots again unless a file changed.
 #[derive(Debug, Default)]
 pub struct Trust {
     engine: Vec<CertificateDer<'static>>,
-    roots: OnceLock<(Arc<RootCertStore>, RootsSource)>,
+    roots: OnceLock<Arc<RootCertStore>>,
+    configs: Mutex<HashMap<CaFilesKey, Arc<ClientConfig>>>,
 }
 
 impl Trust {
@@ -107,12 +106,13 @@ impl Trust {
         }
         Ok(Self {
             engine,
-            roots: OnceLock::new(),
+            ..Self::default()
         })
     }
 
-    /// The roots: the system's (or bundled) and the engine's; loaded on first use.
-    fn roots(&self) -> &(Arc<RootCertStore>, RootsSource) {
+    /// The roots: the system's (Mozilla's, bundled, when the system has none) and the
+    /// engine's; loaded on first use.
+    fn roots(&self) -> &Arc<RootCertStore> {
         self.roots.get_or_init(|| {
             let mut roots = RootCertStore::empty();
             let native = rustls_native_certs::load_native_certs();
@@ -120,45 +120,40 @@ impl Trust {
                 tracing::debug!("system certificate store: {e}");
             }
             let (added, _) = roots.add_parsable_certificates(native.certs);
-            let source = if added == 0 {
+            if added == 0 {
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                RootsSource::Bundled
-            } else {
-                RootsSource::System
-            };
+            }
             // `read_ca_file` checked each parses.
             roots.add_parsable_certificates(self.engine.iter().cloned());
-            (Arc::new(roots), source)
+            Arc::new(roots)
         })
-    }
-
-    /// Where the roots came from.
-    pub fn source(&self) -> RootsSource {
-        self.roots().1
-    }
-
-    /// How many roots: the system's (or bundled) and the engine's.
-    pub fn len(&self) -> usize {
-        self.roots().0.len()
     }
 
     /// Whether there is no root at all (never, in practice: the bundled roots fill in).
     pub fn is_empty(&self) -> bool {
-        self.roots().0.is_empty()
-    }
-
-    /// How many certificates the engine's CA files gave.
-    pub fn engine_certificates(&self) -> usize {
-        self.engine.len()
+        self.roots().is_empty()
     }
 
     /// A TLS client configuration trusting these roots and the certificates of `extra` files.
-    pub(crate) fn client_config(&self, extra: &[PathBuf]) -> Result<ClientConfig, CaFileError> {
-        let base = &self.roots().0;
+    pub(crate) fn client_config(
+        &self,
+        extra: &[PathBuf],
+    ) -> Result<Arc<ClientConfig>, CaFileError> {
+        let key: CaFilesKey = extra
+            .iter()
+            .map(|p| {
+                let modified = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+                (p.clone(), modified)
+            })
+            .collect();
+        let mut configs = self.configs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(config) = configs.get(&key) {
+            return Ok(config.clone());
+        }
         let roots = if extra.is_empty() {
-            base.clone()
+            self.roots().clone()
         } else {
-            let mut roots = (**base).clone();
+            let mut roots = (**self.roots()).clone();
             for path in extra {
                 for cert in read_ca_file(path)? {
                     let _ = roots.add(cert);
@@ -173,6 +168,8 @@ impl Trust {
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = Arc::new(config);
+        configs.insert(key, config.clone());
         Ok(config)
     }
 }
@@ -236,6 +233,8 @@ mod tests {
     fn the_roots_are_never_empty() {
         let trust = Trust::new(&[]).unwrap();
         assert!(!trust.is_empty());
-        assert_eq!(trust.engine_certificates(), 0);
+        // Built once per set of CA files.
+        let a = trust.client_config(&[]).unwrap();
+        assert!(Arc::ptr_eq(&a, &trust.client_config(&[]).unwrap()));
     }
 }
