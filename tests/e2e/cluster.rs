@@ -203,12 +203,28 @@ fn three_nodes_share_the_work_and_survive_the_scheduler_being_killed() {
         "the scheduler is one of ours: {scheduler}"
     );
 
-    // Wait until the scheduler node itself runs a build, then kill -9 it mid-build.
-    let victim = wait_for("the scheduler node to run a build", TIMEOUT, || {
+    // Wait until the scheduler node itself is in the middle of a step (its build started and
+    // the step's record has a start and no end: the job is serial, so that record is this
+    // build's), then kill -9 it. A build between two steps would leave no step unfinished.
+    let record = c.path("record");
+    let step_running = |job: &str| {
+        fs::read_dir(&record).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.rsplit_once('-').is_some_and(|(label, _)| label == job)
+                    && fs::read_to_string(e.path()).is_ok_and(|t| !t.contains("end "))
+            })
+        })
+    };
+    let victim = wait_for("the scheduler node to be in a step", TIMEOUT, || {
         let builds = c.all_builds()?;
         builds
             .iter()
-            .find(|b| b["status"] == "started" && b["node"] == scheduler.as_str())
+            .find(|b| {
+                b["status"] == "started"
+                    && b["node"] == scheduler.as_str()
+                    && b["job"].as_str().is_some_and(&step_running)
+            })
             .map(|b| {
                 (
                     b["job"].as_str().unwrap().to_owned(),
