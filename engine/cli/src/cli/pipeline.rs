@@ -301,7 +301,7 @@ pub async fn run(cli: &Cli, args: &PipelineArgs, verbose: bool) -> anyhow::Resul
     }
     let summary = scheduler.run_until_idle().await?;
     for (_, error) in &summary.check_errors {
-        eprintln!("! {error}");
+        eprintln!("! {}", lockgate_model::ErrorReport::report(error.as_ref()));
     }
     println!();
     println!(

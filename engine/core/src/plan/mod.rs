@@ -23,7 +23,7 @@ use lockgate_registry::Resolver;
 
 pub use compile::compile;
 pub use model::*;
-pub use plugins::LoadedPlugins;
+pub use plugins::{LoadedPlugins, PluginLoadError};
 
 /// A valid pipeline, compiled.
 #[derive(Debug, Clone)]

@@ -2,11 +2,52 @@
 //! files (a path, or the plugin registry directory), each file loaded once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use lockgate_config::{Pipeline, PluginRef, SchemaError, SchemaSource, TypeKind};
 use lockgate_model::{Description, ErrorReport, NO_REGISTRY};
 use lockgate_plugin_host::{Plugin, PluginHost};
 use lockgate_registry::Resolver;
+
+/// Why the plugin of a `plugin:` reference could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginLoadError {
+    /// The host refused the file (unreadable, not a component, does not compile, ...).
+    #[error(transparent)]
+    Host(#[from] lockgate_plugin_host::LoadError),
+    /// The registry reference does not resolve to a pinned entry.
+    #[error(transparent)]
+    Registry(#[from] lockgate_registry::LockError),
+    /// A registry reference in a pipeline run without a plugin registry directory.
+    #[error("{}", NO_REGISTRY)]
+    NoRegistry,
+    /// The registry's file could not be read.
+    #[error("{}: cannot read {id}", path.display())]
+    Read {
+        /// The file in the registry directory.
+        path: std::path::PathBuf,
+        /// `name@version`.
+        id: String,
+        /// The I/O error.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The registry's file is not the one pinned in the lockfile.
+    #[error(
+        "{} ({id}) does not match its pinned digest: expected sha256 {expected}, the file has {actual}; it was changed after publishing (see `lockgate plugin verify`)",
+        path.display()
+    )]
+    Digest {
+        /// The file in the registry directory.
+        path: std::path::PathBuf,
+        /// `name@version`.
+        id: String,
+        /// The digest pinned in the lockfile.
+        expected: String,
+        /// The digest of the file.
+        actual: String,
+    },
+}
 
 /// Loads the component a `plugin:` reference designates: a path as it is, a registry
 /// reference through `resolver` (pinned version, bytes checked against the pinned digest).
@@ -14,57 +55,56 @@ async fn load_ref(
     plugin: &PluginRef,
     host: &PluginHost,
     resolver: Option<&Resolver>,
-) -> Result<Plugin, String> {
+) -> Result<Plugin, PluginLoadError> {
     match plugin {
-        PluginRef::Path(path) => host.load(path).await.map_err(|e| e.report().to_string()),
+        PluginRef::Path(path) => Ok(host.load(path).await?),
         PluginRef::Registry { name, req } => {
             let resolved = match resolver {
-                Some(r) => r.resolve(name, req).map_err(|e| e.to_string())?,
-                None => return Err(NO_REGISTRY.into()),
+                Some(r) => r.resolve(name, req)?,
+                None => return Err(PluginLoadError::NoRegistry),
             };
-            let bytes = std::fs::read(&resolved.path).map_err(|e| {
-                format!(
-                    "{}: cannot read {}: {e}",
-                    resolved.path.display(),
-                    resolved.id
-                )
+            let bytes = std::fs::read(&resolved.path).map_err(|error| PluginLoadError::Read {
+                path: resolved.path.clone(),
+                id: resolved.id.clone(),
+                error,
             })?;
             let digest = lockgate_model::sha256_hex([&bytes]);
             if digest != resolved.sha256 {
-                return Err(format!(
-                    "{} ({}) does not match its pinned digest: expected sha256 {}, the file has {digest}; it was changed after publishing (see `lockgate plugin verify`)",
-                    resolved.path.display(),
-                    resolved.id,
-                    resolved.sha256
-                ));
+                return Err(PluginLoadError::Digest {
+                    path: resolved.path.clone(),
+                    id: resolved.id.clone(),
+                    expected: resolved.sha256.clone(),
+                    actual: digest,
+                });
             }
-            host.load_hashed(&resolved.path, bytes, digest)
-                .await
-                .map_err(|e| e.report().to_string())
+            Ok(host.load_hashed(&resolved.path, bytes, digest).await?)
         }
     }
 }
 
+/// A plugin, or why it could not be loaded (shared: one file may serve several types).
+type Loaded = Result<Plugin, Arc<PluginLoadError>>;
+
 /// The plugins of a pipeline's resource types and test types, loaded by a [`PluginHost`]
 /// (or why each could not be). Answers the validator's schema questions.
 ///
-/// Why a plugin could not be loaded is kept as its rendered message: it is handed to the
-/// config layer ([`SchemaError::Unavailable`]), which cannot know the host's error types.
+/// Why a plugin could not be loaded reaches the config layer rendered
+/// ([`SchemaError::Unavailable`]): it cannot know the host's error types.
 #[derive(Clone, Default)]
 pub struct LoadedPlugins {
-    resource_types: BTreeMap<String, Result<Plugin, String>>,
-    test_types: BTreeMap<String, Result<Plugin, String>>,
+    resource_types: BTreeMap<String, Loaded>,
+    test_types: BTreeMap<String, Loaded>,
     /// Left unloaded on purpose ([`LoadedPlugins::none`]): schemas are not checked.
     skipped: bool,
 }
 
 impl std::fmt::Debug for LoadedPlugins {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names = |m: &BTreeMap<String, Result<Plugin, String>>| -> Vec<String> {
+        let names = |m: &BTreeMap<String, Loaded>| -> Vec<String> {
             m.iter()
                 .map(|(k, v)| match v {
                     Ok(p) => format!("{k}: {}", p.path().display()),
-                    Err(e) => format!("{k}: {e}"),
+                    Err(e) => format!("{k}: {}", e.report()),
                 })
                 .collect()
         };
@@ -79,7 +119,7 @@ impl LoadedPlugins {
     /// Loads the plugin of every resource type and test type of `pipeline` (each file once),
     /// resolving registry references with `resolver` (without one, they are errors).
     pub async fn load(pipeline: &Pipeline, host: &PluginHost, resolver: Option<&Resolver>) -> Self {
-        let mut by_ref: BTreeMap<String, Result<Plugin, String>> = BTreeMap::new();
+        let mut by_ref: BTreeMap<String, Loaded> = BTreeMap::new();
         let mut out = Self::default();
         for (kind, types) in [
             (TypeKind::Resource, &pipeline.resource_types),
@@ -93,7 +133,9 @@ impl LoadedPlugins {
                 let loaded = match by_ref.get(&key) {
                     Some(done) => done.clone(),
                     None => {
-                        let result = load_ref(&t.plugin.value, host, resolver).await;
+                        let result = load_ref(&t.plugin.value, host, resolver)
+                            .await
+                            .map_err(Arc::new);
                         by_ref.insert(key, result.clone());
                         result
                     }
@@ -139,7 +181,7 @@ impl SchemaSource for LoadedPlugins {
         };
         match map.get(name) {
             Some(Ok(plugin)) => Ok(plugin.description()),
-            Some(Err(e)) => Err(SchemaError::Unavailable(e.clone())),
+            Some(Err(e)) => Err(SchemaError::Unavailable(e.report().to_string())),
             None => Err(SchemaError::NotLoaded {
                 kind,
                 name: name.to_owned(),

@@ -6,6 +6,7 @@
 
 use lockgate_model::ErrorReport;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -22,7 +23,7 @@ pub struct CheckOutcome {
     /// The resource checked (one of a group sharing a history).
     pub resource: String,
     /// Number of versions seen for the first time, or why the check failed.
-    pub result: std::result::Result<usize, String>,
+    pub result: std::result::Result<usize, Arc<SchedulerError>>,
 }
 
 impl Scheduler {
@@ -48,7 +49,7 @@ impl Scheduler {
             let this = self.clone();
             let name = r.name.clone();
             set.spawn(async move {
-                let result = this.check(&name).await.map_err(|e| e.report().to_string());
+                let result = this.check(&name).await.map_err(Arc::new);
                 CheckOutcome {
                     resource: name,
                     result,

@@ -82,8 +82,8 @@ struct Inner {
 pub struct RunSummary {
     /// Builds that ran, in the order they finished.
     pub builds: Vec<Build>,
-    /// Checks that failed (resource, message).
-    pub check_errors: Vec<(String, String)>,
+    /// Checks that failed (resource, why).
+    pub check_errors: Vec<(String, Arc<SchedulerError>)>,
 }
 
 impl RunSummary {
