@@ -14,12 +14,20 @@ use lockgate_sdk::{
 };
 use serde::Deserialize;
 
+pub mod gitops;
 pub mod glob;
 pub mod object;
+pub mod pack_index;
+pub mod protocol;
+pub mod remote;
 pub mod repo;
+pub mod write;
+pub mod yaml_edit;
 
 use crate::glob::Pattern;
 use object::{Commit, EntryKind, ObjectId};
+use protocol::FetchRequest;
+use remote::{Mirror, Remote};
 use repo::Repo;
 
 /// `check` returns at most this many versions (the newest ones).
@@ -33,12 +41,16 @@ const EXECUTABLES_FILE: &str = ".git-executables";
 pub struct Git;
 
 /// `source`: which repository, branch and paths.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// Absolute path of the repository in the sandbox, e.g. `/dirs/config-repo`: a working
-    /// tree with a `.git` directory, or a bare repository.
-    repo: String,
+    /// Absolute path of a local repository in the sandbox, e.g. `/dirs/config-repo`: a
+    /// working tree with a `.git` directory, or a bare repository.
+    #[serde(default)]
+    repo: Option<String>,
+    /// URL of a repository on a server (`https://…` or `http://…`, git's smart HTTP).
+    #[serde(default)]
+    uri: Option<String>,
     /// The branch to follow (default `main`).
     #[serde(default = "default_branch")]
     branch: String,
@@ -48,15 +60,40 @@ pub struct Source {
     /// Commits changing only files matching these patterns are not versions.
     #[serde(default)]
     ignore_paths: Vec<String>,
+    /// User name for `uri` (with `password`).
+    #[serde(default)]
+    username: Option<String>,
+    /// Password for `uri` (a `((secret))`).
+    #[serde(default)]
+    password: Option<String>,
+    /// Token for `uri`, sent as the password of basic authentication (a `((secret))`).
+    #[serde(default)]
+    token: Option<String>,
+    /// Fetch only this many commits of history into an empty cache.
+    #[serde(default)]
+    depth: Option<u32>,
 }
 
 fn default_branch() -> String {
     "main".to_string()
 }
 
+/// Where the repository is.
+enum Location {
+    /// A directory granted to the sandbox.
+    Local(String),
+    /// A server, over smart HTTP.
+    Remote {
+        uri: String,
+        /// `(user, password)` for basic authentication.
+        credentials: Option<(String, String)>,
+        depth: Option<u32>,
+    },
+}
+
 /// The checked form of [`Source`].
 struct Config {
-    repo: String,
+    location: Location,
     branch: String,
     paths: Vec<Pattern>,
     ignore_paths: Vec<Pattern>,
@@ -64,12 +101,71 @@ struct Config {
 
 impl Source {
     fn config(self) -> Result<Config, Error> {
-        if !self.repo.starts_with('/') {
-            return Err(Error::invalid_config(format!(
-                "source.repo: `{}` must be an absolute path in the sandbox, e.g. /dirs/config-repo",
-                self.repo
-            )));
-        }
+        let location = match (self.repo, self.uri) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid_config(
+                    "source: give either `repo` (a local repository) or `uri` (a server), not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::invalid_config(
+                    "source: give `repo` (a local repository, e.g. /dirs/config-repo) or `uri` (a server, e.g. https://github.com/owner/repo.git)",
+                ));
+            }
+            (Some(repo), None) => {
+                if !repo.starts_with('/') {
+                    return Err(Error::invalid_config(format!(
+                        "source.repo: `{repo}` must be an absolute path in the sandbox, e.g. /dirs/config-repo"
+                    )));
+                }
+                if self.username.is_some()
+                    || self.password.is_some()
+                    || self.token.is_some()
+                    || self.depth.is_some()
+                {
+                    return Err(Error::invalid_config(
+                        "source: `username`, `password`, `token` and `depth` are for a repository on a server (`uri`), not a local `repo`",
+                    ));
+                }
+                Location::Local(repo)
+            }
+            (None, Some(uri)) => {
+                let credentials = match (self.username, self.password, self.token) {
+                    (_, Some(_), Some(_)) => {
+                        return Err(Error::invalid_config(
+                            "source: give `password` or `token`, not both",
+                        ));
+                    }
+                    (user, None, Some(token)) => {
+                        Some((user.unwrap_or_else(|| "x-access-token".into()), token))
+                    }
+                    (Some(user), Some(password), None) => Some((user, password)),
+                    (None, Some(_), None) => {
+                        return Err(Error::invalid_config(
+                            "source.password: give source.username with it",
+                        ));
+                    }
+                    (Some(_), None, None) => {
+                        return Err(Error::invalid_config(
+                            "source.username: give source.password or source.token with it",
+                        ));
+                    }
+                    (None, None, None) => None,
+                };
+                if self.depth == Some(0) {
+                    return Err(Error::invalid_config(
+                        "source.depth: must be at least 1 (leave it out for the whole history)",
+                    ));
+                }
+                // Checked now, so that a bad URL is a configuration error before any request.
+                remote::Remote::new(&uri, None, "source.uri")?;
+                Location::Remote {
+                    uri,
+                    credentials,
+                    depth: self.depth,
+                }
+            }
+        };
         check_branch(&self.branch)?;
         let patterns = |field: &str, list: &[String]| {
             list.iter()
@@ -83,7 +179,7 @@ impl Source {
         Ok(Config {
             paths: patterns("paths", &self.paths)?,
             ignore_paths: patterns("ignore_paths", &self.ignore_paths)?,
-            repo: self.repo,
+            location,
             branch: self.branch,
         })
     }
@@ -118,6 +214,125 @@ fn check_branch(branch: &str) -> Result<(), Error> {
         return bad("spaces, control characters and `~^:?*[\\` are not allowed");
     }
     Ok(())
+}
+
+impl Config {
+    /// The repository, and the commit the branch points to: the local repository, or the
+    /// mirror in `/cache` after fetching what the server has that it lacks.
+    fn open_at_head(&self) -> Result<(Repo, ObjectId), Error> {
+        match &self.location {
+            Location::Local(path) => {
+                let repo = Repo::open(Path::new(path), "source.repo")?;
+                let head = repo.branch(&self.branch)?;
+                Ok((repo, head))
+            }
+            Location::Remote { .. } => {
+                let server = self.server()?;
+                let head = server.sync_branch(&self.branch)?;
+                Ok((server.mirror.repo()?, head))
+            }
+        }
+    }
+
+    /// The repository, holding commit `id` (fetched into the mirror if it is not there).
+    fn open_with(&self, id: ObjectId) -> Result<Repo, Error> {
+        match &self.location {
+            Location::Local(path) => Repo::open(Path::new(path), "source.repo"),
+            Location::Remote { .. } => {
+                let server = self.server()?;
+                if !server.mirror.has_commit(id)? {
+                    server.sync_branch(&self.branch)?;
+                }
+                if !server.mirror.has_commit(id)? {
+                    server.fetch_commit(id).map_err(|e| {
+                        Error::not_found(format!(
+                            "commit {id} is not on branch `{}` of {}, and the server would not send it: {}",
+                            self.branch,
+                            server.remote.url(),
+                            e.message()
+                        ))
+                    })?;
+                }
+                server.mirror.repo()
+            }
+        }
+    }
+
+    /// The server and the mirror of a remote repository.
+    fn server(&self) -> Result<Server, Error> {
+        let Location::Remote {
+            uri,
+            credentials,
+            depth,
+        } = &self.location
+        else {
+            return Err(Error::invalid_config(
+                "source: this needs a repository on a server (`uri`)",
+            ));
+        };
+        let credentials = credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        Ok(Server {
+            remote: Remote::new(uri, credentials, "source.uri")?,
+            mirror: Mirror::open(uri)?,
+            depth: *depth,
+        })
+    }
+}
+
+/// A repository on a server and its mirror in `/cache`.
+struct Server {
+    remote: Remote,
+    mirror: Mirror,
+    depth: Option<u32>,
+}
+
+impl Server {
+    /// The commit `refs/heads/<branch>` points to on the server, fetched into the mirror.
+    fn sync_branch(&self, branch: &str) -> Result<ObjectId, Error> {
+        let name = format!("refs/heads/{branch}");
+        let refs = self.remote.ls_refs(&[&name])?;
+        let head = refs
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.id)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "branch `{branch}` does not exist at {}",
+                    self.remote.url()
+                ))
+            })?;
+        self.fetch_commit(head)?;
+        self.mirror.set_ref(&name, head)?;
+        Ok(head)
+    }
+
+    /// Fetches commit `id` (and what it reaches that the mirror lacks) into the mirror.
+    fn fetch_commit(&self, id: ObjectId) -> Result<(), Error> {
+        if self.mirror.has_commit(id)? {
+            return Ok(());
+        }
+        let haves = self.mirror.tips()?;
+        let request = FetchRequest {
+            wants: vec![id],
+            depth: if haves.is_empty() { self.depth } else { None },
+            haves,
+            shallow: self.mirror.shallow()?,
+        };
+        let fetched = self.remote.fetch(&request)?;
+        let bytes = fetched.pack.len();
+        let objects = self.mirror.store(fetched, self.remote.url())?;
+        lockgate_sdk::debug!(
+            "fetched {objects} object(s) ({bytes} bytes) from {}",
+            self.remote.url()
+        );
+        if !self.mirror.has_commit(id)? {
+            return Err(Error::failed(format!(
+                "{} sent a pack without commit {id}",
+                self.remote.url()
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -167,8 +382,7 @@ struct Checked {
 
 /// The versions `check` returns for `config`, oldest first.
 fn check(config: &Config, from: Option<&Version>) -> Result<Checked, Error> {
-    let mut repo = Repo::open(Path::new(&config.repo), "source.repo")?;
-    let head = repo.branch(&config.branch)?;
+    let (mut repo, head) = config.open_at_head()?;
     let from = from.and_then(|v| v.get("ref")).and_then(ObjectId::from_hex);
     // Newest first, along the first-parent chain.
     let mut matching = Vec::new();
@@ -220,7 +434,7 @@ fn get(config: &Config, version: &Version, out: &Path) -> Result<Exported, Error
     let id = ObjectId::from_hex(text).ok_or_else(|| {
         Error::not_found(format!("version ref `{text}` is not a 40-digit commit id"))
     })?;
-    let mut repo = Repo::open(Path::new(&config.repo), "source.repo")?;
+    let mut repo = config.open_with(id)?;
     let commit = repo.commit(id)?;
     let mut written = Written::default();
     export(&mut repo, commit.tree, out, "", &mut written)?;
@@ -310,7 +524,7 @@ fn export(
 impl ResourceType for Git {
     type Source = Source;
     type GetParams = NoParams;
-    type PutParams = NoParams;
+    type PutParams = gitops::PutParams;
 
     fn describe() -> Description {
         let patterns = json!({
@@ -318,7 +532,7 @@ impl ResourceType for Git {
             "items": {"type": "string", "minLength": 1, "pattern": "^[^/]"}
         });
         Description::new("git", env!("CARGO_PKG_VERSION"))
-            .summary("Commits of a branch of a local git repository (read in the sandbox, never by running git)")
+            .summary("Commits of a branch of a git repository, local or on a server over HTTPS (read in the sandbox, never by running git); put commits a value into a YAML file and pushes it")
             .source_schema(json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
@@ -326,7 +540,29 @@ impl ResourceType for Git {
                     "repo": {
                         "type": "string",
                         "pattern": "^/",
-                        "description": "Absolute path of the repository in the sandbox, e.g. /dirs/config-repo: a working tree with .git, or a bare repository"
+                        "description": "Absolute path of a local repository in the sandbox, e.g. /dirs/config-repo: a working tree with .git, or a bare repository"
+                    },
+                    "uri": {
+                        "type": "string",
+                        "pattern": "^https?://",
+                        "description": "URL of a repository on a server (git's smart HTTP), e.g. https://github.com/owner/repo.git; grant its host:port under network"
+                    },
+                    "username": {
+                        "type": "string",
+                        "description": "User name for uri (with password, or with token instead of x-access-token)"
+                    },
+                    "password": {
+                        "type": "string",
+                        "description": "Password for uri; pass a ((secret))"
+                    },
+                    "token": {
+                        "type": "string",
+                        "description": "Token for uri, sent as the password of basic authentication; pass a ((secret))"
+                    },
+                    "depth": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Fetch only this many commits of history into an empty cache (later checks fetch what is new)"
                     },
                     "branch": {
                         "type": "string",
@@ -343,7 +579,7 @@ impl ResourceType for Git {
                         o
                     })
                 },
-                "required": ["repo"],
+                "oneOf": [{"required": ["repo"]}, {"required": ["uri"]}],
                 "additionalProperties": false
             }))
             .get_params_schema(json!({
@@ -354,8 +590,18 @@ impl ResourceType for Git {
             }))
             .put_params_schema(json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "description": "put is not supported: Lockgate does not push to git repositories.",
+                "description": "GitOps promotion: set one value in a YAML file of the branch, commit and push (needs source.uri); retried on a concurrent push.",
                 "type": "object",
+                "properties": {
+                    "file": {"type": "string", "minLength": 1, "description": "The YAML file, relative to the repository root, e.g. envs/production/values.yaml"},
+                    "key": {"type": "string", "minLength": 1, "description": "Where in it: keys separated by `.`, sequence indexes as numbers, e.g. image.digest"},
+                    "value": {"type": "string", "description": "The new value"},
+                    "value_file": {"type": "string", "description": "`<input>/<path>` of a file whose content (trimmed) is the new value, e.g. image/digest"},
+                    "message": {"type": "string", "description": "The commit message (default: says what was set)"},
+                    "author": {"type": "string", "description": "Author and committer, `Name <email>` (default Lockgate <lockgate@localhost>)"}
+                },
+                "required": ["file", "key"],
+                "oneOf": [{"required": ["value"]}, {"required": ["value_file"]}],
                 "additionalProperties": false
             }))
     }
@@ -390,10 +636,15 @@ impl ResourceType for Git {
         Ok(exported.fetched)
     }
 
-    fn put(_: Source, _: NoParams) -> Result<Fetched, Error> {
-        Err(Error::failed(
-            "the git resource type is read-only: Lockgate does not push to git repositories (commit and push outside the pipeline; `check` picks the commit up)",
-        ))
+    fn put(source: Source, params: gitops::PutParams) -> Result<Fetched, Error> {
+        let config = source.config()?;
+        let edit = params.edit()?;
+        if let Location::Local(_) = config.location {
+            return Err(Error::invalid_config(
+                "source: put pushes to a repository on a server: give `uri` (a local `repo` is read-only)",
+            ));
+        }
+        gitops::put(&config.server()?, &config.branch, &edit)
     }
 }
 

@@ -19,11 +19,11 @@ use crate::object::{Commit, EntryKind, Kind, ObjectId, TreeEntry, parse_tree};
 /// Symbolic refs are followed at most this deep.
 const MAX_SYMREF_DEPTH: usize = 5;
 /// Delta chains longer than this are refused (git's default maximum is 50).
-const MAX_DELTA_DEPTH: usize = 1000;
+pub(crate) const MAX_DELTA_DEPTH: usize = 1000;
 /// Objects kept in memory, in bytes, before the cache is emptied.
 const CACHE_BYTES: usize = 64 << 20;
 /// Objects larger than this are refused: the sandbox has a memory cap.
-const MAX_OBJECT_BYTES: usize = 128 << 20;
+pub(crate) const MAX_OBJECT_BYTES: usize = 128 << 20;
 
 /// An object read from the repository.
 #[derive(Debug)]
@@ -487,7 +487,7 @@ fn idx_lookup(idx: &[u8], count: usize, id: &ObjectId) -> Option<u64> {
 
 /// Where a pack entry's base is.
 #[derive(Debug, PartialEq, Eq)]
-enum Base {
+pub(crate) enum Base {
     /// Not a delta: an object of this kind.
     None(Kind),
     /// `OFS_DELTA`: the entry at this absolute offset.
@@ -497,15 +497,15 @@ enum Base {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-struct EntryHeader {
-    base: Base,
+pub(crate) struct EntryHeader {
+    pub(crate) base: Base,
     /// Inflated size of the body (the delta itself for deltas).
-    size: usize,
+    pub(crate) size: usize,
     /// Offset of the zlib stream.
-    body: usize,
+    pub(crate) body: usize,
 }
 
-fn parse_entry_header(data: &[u8], offset: u64) -> Option<EntryHeader> {
+pub(crate) fn parse_entry_header(data: &[u8], offset: u64) -> Option<EntryHeader> {
     let mut at = usize::try_from(offset).ok()?;
     let mut byte = *data.get(at)?;
     at += 1;
@@ -570,7 +570,7 @@ fn delta_size(delta: &[u8], at: &mut usize) -> Option<usize> {
 }
 
 /// Applies a git delta to `base`.
-fn apply_delta(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn apply_delta(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, String> {
     let mut at = 0;
     let source = delta_size(delta, &mut at).ok_or("truncated delta header")?;
     let target = delta_size(delta, &mut at).ok_or("truncated delta header")?;

@@ -77,10 +77,11 @@ impl Scratch {
 
     fn config(&self, paths: &[&str], ignore: &[&str]) -> Config {
         Source {
-            repo: self.dir.display().to_string(),
+            repo: Some(self.dir.display().to_string()),
             branch: "main".into(),
             paths: paths.iter().map(|s| s.to_string()).collect(),
             ignore_paths: ignore.iter().map(|s| s.to_string()).collect(),
+            ..Source::default()
         }
         .config()
         .unwrap()
@@ -214,7 +215,7 @@ fn unknown_branch_and_not_a_repository() {
     config.branch = "nope".into();
     // The repository has no commit: `main` does not exist either.
     assert!(matches!(check(&config, None), Err(Error::NotFound(_))));
-    config.repo = s.dir.join(".git/objects").display().to_string();
+    config.location = Location::Local(s.dir.join(".git/objects").display().to_string());
     let e = check(&config, None).unwrap_err();
     assert!(
         matches!(&e, Error::InvalidConfig(m) if m.starts_with("source.repo: ")),
@@ -225,10 +226,10 @@ fn unknown_branch_and_not_a_repository() {
 #[test]
 fn source_is_validated() {
     let source = |repo: &str, branch: &str, paths: &[&str]| Source {
-        repo: repo.into(),
+        repo: Some(repo.into()),
         branch: branch.into(),
         paths: paths.iter().map(|s| s.to_string()).collect(),
-        ignore_paths: Vec::new(),
+        ..Source::default()
     };
     let message = |s: Source| match s.config() {
         Err(Error::InvalidConfig(m)) => m,
@@ -245,9 +246,115 @@ fn source_is_validated() {
         message(source("/dirs/r", "main", &["ok/**", "/abs"])).starts_with("source.paths[1]: ")
     );
     assert!(source("/dirs/r", "release/1.x", &["a"]).config().is_ok());
+    let remote = |json: &str| -> Result<Config, Error> {
+        lockgate_sdk::parse_json::<Source>("source", json)?.config()
+    };
+    let refused = |json: &str| match remote(json) {
+        Err(Error::InvalidConfig(m)) => m,
+        other => panic!("expected invalid-config, got {:?}", other.map(|_| ())),
+    };
+    assert!(remote(r#"{"uri": "https://git.example/r.git", "token": "t"}"#).is_ok());
+    assert!(refused(r#"{"branch": "main"}"#).contains("give `repo`"));
+    assert!(refused(r#"{"repo": "/dirs/r", "uri": "https://h/r.git"}"#).contains("not both"));
+    assert!(refused(r#"{"uri": "ftp://h/r.git"}"#).starts_with("source.uri: "));
+    assert!(refused(r#"{"uri": "https://u:p@h/r.git"}"#).contains("not in the URL"));
+    assert!(
+        refused(r#"{"uri": "https://h/r.git", "password": "p"}"#).starts_with("source.password")
+    );
+    assert!(
+        refused(r#"{"uri": "https://h/r.git", "username": "u"}"#).starts_with("source.username")
+    );
+    assert!(refused(r#"{"uri": "https://h/r.git", "depth": 0}"#).starts_with("source.depth"));
+    assert!(refused(r#"{"repo": "/dirs/r", "token": "t"}"#).contains("not a local `repo`"));
     let parsed: Result<Source, _> =
         lockgate_sdk::parse_json("source", r#"{"repo": "/dirs/r", "branches": "x"}"#);
     assert!(
         matches!(parsed, Err(Error::InvalidConfig(m)) if m.starts_with("source.branches: unknown field"))
+    );
+}
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
+fn a_pack_made_by_git_is_indexed_exactly_as_git_indexes_it() {
+    let Some(mut s) = Scratch::new("index") else {
+        return;
+    };
+    // Enough similar content for git to write deltas (OFS_DELTA) between versions.
+    let mut text = String::new();
+    for i in 0..200 {
+        text.push_str(&format!("line {i}: the same words again and again\n"));
+        if i % 20 == 0 {
+            s.write("big.txt", &text);
+            s.write(&format!("dir{}/f.txt", i % 3), &text[..text.len() / 2]);
+            s.commit(&format!("commit {i}"));
+        }
+    }
+    s.git(&["repack", "-adq", "--window=50"]);
+    let pack_dir = s.dir.join(".git/objects/pack");
+    let pack_path = fs::read_dir(&pack_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .unwrap();
+    let pack = fs::read(&pack_path).unwrap();
+    let indexed = pack_index::index_pack(&pack, |_| Ok(None)).unwrap();
+    let git_idx = fs::read(pack_path.with_extension("idx")).unwrap();
+    assert_eq!(indexed.idx.len(), git_idx.len());
+    assert!(indexed.idx == git_idx, "the index differs from git's");
+    assert_eq!(
+        pack_path.file_stem().unwrap().to_str().unwrap(),
+        format!("pack-{}", indexed.checksum)
+    );
+    let verify = s.git(&["verify-pack", "-v", pack_path.to_str().unwrap()]);
+    assert!(
+        verify.contains("chain length = 1"),
+        "git wrote deltas: {verify}"
+    );
+}
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
+fn a_mirror_stores_fetched_packs_that_git_can_read() {
+    let Some(mut s) = Scratch::new("mirror") else {
+        return;
+    };
+    s.write("a.txt", "one\n");
+    let c1 = s.commit("one");
+    s.write("a.txt", "two\n");
+    let c2 = s.commit("two");
+    s.git(&["repack", "-adq"]);
+    let pack_path = fs::read_dir(s.dir.join(".git/objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pack"))
+        .unwrap();
+    let root = s.dir.join("cache-root");
+    fs::create_dir_all(&root).unwrap();
+    let mirror = remote::Mirror::open_in(&root, "https://git.example/r.git").unwrap();
+    let fetched = protocol::Fetched {
+        pack: fs::read(&pack_path).unwrap(),
+        ..Default::default()
+    };
+    assert_eq!(mirror.store(fetched, "test").unwrap(), 6);
+    let c2_id = ObjectId::from_hex(&c2).unwrap();
+    mirror.set_ref("refs/heads/main", c2_id).unwrap();
+    assert!(mirror.has_commit(ObjectId::from_hex(&c1).unwrap()).unwrap());
+    assert_eq!(mirror.tips().unwrap(), [c2_id]);
+    // git itself reads the mirror as a bare repository.
+    let dir = mirror.dir().display().to_string();
+    assert_eq!(s.git(&["--git-dir", &dir, "rev-parse", "main"]), c2);
+    s.git(&["--git-dir", &dir, "fsck", "--strict"]);
+    // A truncated pack leaves the mirror as it was.
+    let cut = protocol::Fetched {
+        pack: fs::read(&pack_path).unwrap()[..100].to_vec(),
+        ..Default::default()
+    };
+    let e = mirror.store(cut, "https://git.example/r.git").unwrap_err();
+    assert!(e.message().contains("truncated or corrupt"), "{e}");
+    assert_eq!(
+        fs::read_dir(mirror.dir().join("objects/pack"))
+            .unwrap()
+            .count(),
+        2
     );
 }

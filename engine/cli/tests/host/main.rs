@@ -10,6 +10,7 @@ mod config;
 mod plugin_host;
 mod plugins_fs;
 mod plugins_git;
+mod plugins_git_http;
 mod plugins_http;
 mod plugins_https;
 mod plugins_registry_image;
