@@ -32,7 +32,7 @@ const SHORT: Duration = Duration::from_secs(60);
 const LONG: Duration = Duration::from_secs(30 * 60);
 /// The largest fetch answer kept: packs are read in memory (the sandbox caps memory, 256
 /// MiB by default: raise `limits: {memory: …}` for larger repositories).
-pub const MAX_PACK_BYTES: usize = 1 << 30;
+pub const MAX_PACK_BYTES: u64 = 1 << 30;
 
 /// A repository on an HTTP(S) server.
 pub struct Remote {

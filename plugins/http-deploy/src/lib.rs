@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 /// How many failed polls in a row (connection errors, 5xx) are tolerated while waiting.
 const MAX_POLL_ERRORS: u32 = 5;
 /// Cap on one platform answer.
-const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 /// Deadline of one request to the platform.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -23,7 +23,7 @@ const META_TIMEOUT: Duration = Duration::from_secs(60);
 /// still holds).
 const BLOB_TIMEOUT: Duration = Duration::from_secs(600);
 /// Cap on a tag list page, a token answer, an error body.
-const MAX_META_BYTES: usize = 16 * 1024 * 1024;
+const MAX_META_BYTES: u64 = 16 * 1024 * 1024;
 /// Most pages of a tag list followed.
 const MAX_PAGES: usize = 10_000;
 
@@ -312,9 +312,7 @@ impl Registry {
         let request = Request::get(&url)?
             .header("Accept", manifest::ACCEPT)
             .timeout(META_TIMEOUT)
-            .max_response_bytes(
-                usize::try_from(max.min(manifest::MAX_MANIFEST_BYTES)).unwrap_or(usize::MAX),
-            );
+            .max_response_bytes(max.min(manifest::MAX_MANIFEST_BYTES));
         let response = self.send(request, "pull")?;
         match response.status {
             200 => {}
@@ -473,7 +471,7 @@ impl Registry {
         let cap = range.map_or(blob.size, |(_, length)| length);
         let mut request = Request::get(&url)?
             .timeout(BLOB_TIMEOUT)
-            .max_response_bytes(usize::try_from(cap).unwrap_or(usize::MAX));
+            .max_response_bytes(cap);
         if let Some((offset, length)) = range {
             request = request.header("Range", &format!("bytes={offset}-{}", offset + length - 1));
         }

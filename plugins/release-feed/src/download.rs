@@ -173,7 +173,7 @@ impl Download {
                 timeout: self.timeout,
                 // Streamed to the file: bounded by the size announced (the sink refuses
                 // more), else by the invocation's disk limit.
-                max_response_bytes: usize::MAX,
+                max_response_bytes: u64::MAX,
             };
             let wanted = match total {
                 Some(0) => None,

@@ -9,7 +9,7 @@ use lockgate_sdk::http::{Request, Response};
 /// Deadline of one API request (the engine's deadline of the whole operation bounds it too).
 pub const API_TIMEOUT: Duration = Duration::from_secs(60);
 /// Cap on one API answer (a page of 100 GitHub releases with their notes is ~1 MiB).
-pub const API_MAX_BYTES: usize = 16 * 1024 * 1024;
+pub const API_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A `GET` request: URL, headers, deadline and body cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct Get {
     /// Deadline of the exchange, redirects included.
     pub timeout: Duration,
     /// Cap on the response body.
-    pub max_response_bytes: usize,
+    pub max_response_bytes: u64,
 }
 
 impl Get {

@@ -27,9 +27,9 @@ pub(crate) const PART_SIZE: u64 = 16 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Largest object a download accepts: what the SDK can count (4 GiB on wasm32); the
 /// invocation's disk limit applies on top.
-const MAX_OBJECT: usize = usize::MAX;
+const MAX_OBJECT: u64 = u64::MAX;
 /// Largest listing page (XML) accepted.
-const MAX_LISTING: usize = 16 * 1024 * 1024;
+const MAX_LISTING: u64 = 16 * 1024 * 1024;
 
 /// An object of a listing.
 #[derive(Debug, Clone)]

@@ -50,7 +50,7 @@ use wasip2::http::types::ErrorCode;
 /// Default deadline of one exchange (connect, send, receive, redirects included).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on the size of a response body: 16 MiB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 /// Default number of redirects a request follows.
 pub const DEFAULT_MAX_REDIRECTS: u32 = 5;
 
@@ -448,7 +448,7 @@ pub struct Request {
     bad_header: Option<String>,
     body: Vec<u8>,
     timeout: Duration,
-    max_response_bytes: usize,
+    max_response_bytes: u64,
     max_redirects: u32,
 }
 
@@ -535,9 +535,10 @@ impl Request {
     }
 
     /// Sets the cap on the response body; a larger body is an [`HttpErrorKind::TooLarge`]
-    /// error.
+    /// error. In bytes, as a `u64`: a download streamed with [`Request::send_to`] may be
+    /// larger than a 32-bit guest's address space.
     #[must_use]
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
+    pub fn max_response_bytes(mut self, max: u64) -> Self {
         self.max_response_bytes = max;
         self
     }
@@ -554,6 +555,19 @@ impl Request {
     /// The URL.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// The headers that will be sent, in the order given (without those the host manages).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The value of the first header named `name` that will be sent (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The method, upper-cased.
@@ -783,7 +797,7 @@ struct Attempt<'a> {
     from: Option<&'a Url>,
     timeout: Duration,
     /// The cap on the response body.
-    max_body: usize,
+    max_body: u64,
 }
 
 impl Attempt<'_> {
@@ -990,7 +1004,17 @@ pub struct Response {
 }
 
 impl Response {
-    /// The value of the first header named `name` (case-insensitive).
+    /// Every value of the headers named `name` (case-insensitive), in the order received:
+    /// a header may come several times (`Link`, `WWW-Authenticate`, `Set-Cookie`).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first header named `name` (case-insensitive); see
+    /// [`Response::header_values`] for all of them.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -1105,7 +1129,7 @@ mod transport {
     /// Most bytes one `read` asks for.
     const READ_CHUNK: u64 = 64 * 1024;
     /// Most of a non-2xx body [`super::Request::send_to`] keeps.
-    const ERROR_BODY: usize = 64 * 1024;
+    const ERROR_BODY: u64 = 64 * 1024;
 
     /// The end of an exchange, on the monotonic clock.
     pub(super) struct Deadline {
@@ -1140,7 +1164,7 @@ mod transport {
         pub(super) url: &'a Url,
         pub(super) headers: &'a [(String, String)],
         pub(super) body: &'a [u8],
-        pub(super) max_body: usize,
+        pub(super) max_body: u64,
     }
 
     /// What waiting for a stream ended with.
@@ -1302,7 +1326,7 @@ mod transport {
                     None => (None, self.max_body),
                 };
                 if let Some(length) = length
-                    && length > max as u64
+                    && length > max
                 {
                     return Err(Failure::TooLarge(Some(length)));
                 }
@@ -1372,7 +1396,7 @@ mod transport {
     /// vector is empty).
     fn read_body<'w>(
         response: &IncomingResponse,
-        max: usize,
+        max: u64,
         deadline: &Deadline,
         timer: &Pollable,
         mut out: Option<&mut (dyn std::io::Write + 'w)>,
@@ -1385,20 +1409,20 @@ mod transport {
             .map_err(|()| Failure::Io("the response body stream was already taken".into()))?;
         let ready = stream.subscribe();
         let mut body = Vec::new();
-        let mut written = 0;
+        let mut written: u64 = 0;
         loop {
             if deadline.passed() {
                 return Err(Failure::Timeout);
             }
-            let room = max - body.len() - written;
+            let room = max - body.len() as u64 - written;
             // One byte more than the room left tells a body over the cap.
-            let want = READ_CHUNK.min(room as u64 + 1);
+            let want = READ_CHUNK.min(room.saturating_add(1));
             match stream.read(want) {
                 Ok(chunk) if chunk.is_empty() => {
                     wait(&ready, None, timer)?;
                 }
                 Ok(chunk) => {
-                    if chunk.len() > room {
+                    if chunk.len() as u64 > room {
                         return Err(Failure::TooLarge(None));
                     }
                     match out.as_deref_mut() {
@@ -1406,7 +1430,7 @@ mod transport {
                             out.write_all(&chunk).map_err(|e| {
                                 Failure::Io(format!("writing the response body failed: {e}"))
                             })?;
-                            written += chunk.len();
+                            written += chunk.len() as u64;
                         }
                         None => body.extend_from_slice(&chunk),
                     }
@@ -1446,7 +1470,7 @@ mod transport {
         pub(super) url: &'a Url,
         pub(super) headers: &'a [(String, String)],
         pub(super) body: &'a [u8],
-        pub(super) max_body: usize,
+        pub(super) max_body: u64,
     }
 
     impl Exchange<'_> {
@@ -1634,6 +1658,9 @@ mod tests {
             ]
         );
         assert_eq!(request.bad_header, None);
+        assert_eq!(request.headers(), &request.headers[..]);
+        assert_eq!(request.header_value("authorization"), Some("Bearer t"));
+        assert_eq!(request.header_value("host"), None, "managed: not sent");
 
         let e = Request::get("http://h/x")
             .unwrap()
@@ -1646,6 +1673,32 @@ mod tests {
             e.message,
             "GET http://h/x: `Bad Name` is not a valid header name"
         );
+    }
+
+    #[test]
+    fn a_response_header_given_several_times_has_every_value() {
+        let response = Response {
+            status: 401,
+            reason: "Unauthorized".into(),
+            headers: vec![
+                ("www-authenticate".into(), "Bearer realm=\"r\"".into()),
+                ("content-type".into(), "text/plain".into()),
+                ("WWW-Authenticate".into(), "Basic realm=\"git\"".into()),
+            ],
+            body: Vec::new(),
+            url: Url::parse("http://h/").unwrap(),
+        };
+        assert_eq!(
+            response.header("Www-Authenticate"),
+            Some("Bearer realm=\"r\"")
+        );
+        assert_eq!(
+            response
+                .header_values("www-authenticate")
+                .collect::<Vec<_>>(),
+            ["Bearer realm=\"r\"", "Basic realm=\"git\""]
+        );
+        assert_eq!(response.header_values("link").count(), 0);
     }
 
     #[test]
