@@ -5,11 +5,9 @@ use lockgate_sdk::Error;
 use regex::Regex;
 use semver::Version;
 
-/// Parses a release version as semver, tolerantly: one leading `v`/`V` is dropped, a core of
-/// one or two numbers is padded (`1.2` → `1.2.0`, `270` → `270.0.0`, `1.406` → `1.406.0`),
-/// leading zeros of the core are ignored (`1.06` → `1.6.0`); a pre-release or build part is
-/// kept (`2.0-rc.1` → `2.0.0-rc.1`). `None` when it is not a version (`nightly-2026`,
-/// `1.2.3.4`, `latest`).
+/// Parses a release version as semver, tolerantly ([`lockgate_sdk::ordering::parse_semver`]:
+/// `v1.2` → `1.2.0`, `270` → `270.0.0`, `1.06` → `1.6.0`, `2.0-rc.1` → `2.0.0-rc.1`; `None`
+/// for `nightly-2026`, `1.2.3.4`, `latest`).
 ///
 /// ```
 /// use release_feed::version::parse_tolerant;
@@ -21,27 +19,7 @@ use semver::Version;
 /// assert!(parse_tolerant("nightly-2026").is_none());
 /// ```
 pub fn parse_tolerant(text: &str) -> Option<Version> {
-    let text = text.trim();
-    let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
-    if let Ok(v) = Version::parse(text) {
-        return Some(v);
-    }
-    let split = text.find(['-', '+']).unwrap_or(text.len());
-    let (core, rest) = text.split_at(split);
-    let parts: Vec<&str> = core.split('.').collect();
-    if parts.len() > 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let mut numbers = [0u64; 3];
-    for (slot, part) in numbers.iter_mut().zip(&parts) {
-        *slot = part.parse().ok()?;
-    }
-    let rebuilt = format!("{}.{}.{}{rest}", numbers[0], numbers[1], numbers[2]);
-    Version::parse(&rebuilt).ok()
+    lockgate_sdk::ordering::parse_semver(text)
 }
 
 /// A version family: `1.406` is every `1.406.*`, `621` every `621.*`, `1.2.3` every

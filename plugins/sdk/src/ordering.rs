@@ -13,21 +13,46 @@
 
 use std::cmp::Ordering;
 
-/// Parses a name as semver, leniently: a `v` prefix is dropped and a short numeric core is
-/// padded (`v1.2` → `1.2.0`, `7` → `7.0.0`, `1.2-rc.1` → `1.2.0-rc.1`).
+/// Parses a name as semver, leniently: surrounding spaces and one `v`/`V` prefix are
+/// dropped, a core of one or two numbers is padded, leading zeros of the core are ignored;
+/// a pre-release or build part is kept. `None` when it is not a version (`nightly-2026`,
+/// `1.2.3.4`, `latest`).
+///
+/// ```
+/// use lockgate_sdk::ordering::parse_semver;
+///
+/// assert_eq!(parse_semver("v1.2").unwrap().to_string(), "1.2.0");
+/// assert_eq!(parse_semver("270").unwrap().to_string(), "270.0.0");
+/// assert_eq!(parse_semver("1.06").unwrap().to_string(), "1.6.0");
+/// assert_eq!(parse_semver("1.2-rc.1").unwrap().to_string(), "1.2.0-rc.1");
+/// assert!(parse_semver("nightly-2026").is_none());
+/// assert!(parse_semver("1.2.3.4").is_none());
+/// ```
 pub fn parse_semver(text: &str) -> Option<semver::Version> {
+    let text = text.trim();
     let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
     if let Ok(v) = semver::Version::parse(text) {
         return Some(v);
     }
     let split = text.find(['-', '+']).unwrap_or(text.len());
     let (core, rest) = text.split_at(split);
-    let parts = core.split('.').count();
-    if parts >= 3 || core.is_empty() || !core.split('.').all(|p| !p.is_empty()) {
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
-    let padded = format!("{core}{}{rest}", ".0".repeat(3 - parts));
-    semver::Version::parse(&padded).ok()
+    let mut numbers = [0u64; 3];
+    for (slot, part) in numbers.iter_mut().zip(&parts) {
+        *slot = part.parse().ok()?;
+    }
+    semver::Version::parse(&format!(
+        "{}.{}.{}{rest}",
+        numbers[0], numbers[1], numbers[2]
+    ))
+    .ok()
 }
 
 /// Natural order: runs of digits compare as numbers (leading zeros aside), the rest as text.
