@@ -2,12 +2,13 @@
 //! server on 127.0.0.1, with the local `counter` check as the baseline measured in the same
 //! run: `github-release` and `bosh-io-release` against their APIs' shapes (the host tests'
 //! fixtures; GitHub over HTTP and over TLS with a test CA), `s3` against moto, `registry-image`
-//! against Debian's `docker-registry`.
+//! against Debian's `docker-registry`, `git` against `git http-backend` (cold: an empty
+//! `/cache`; warm: the cache of earlier checks).
 //!
 //! For each: the first check after loading the plugin in a fresh host (compiled code cached;
 //! the first HTTPS request of a host also loads the system's roots), then the median and the
-//! 90th percentile of 30 more. Every check runs in a fresh sandbox with a new connection; none
-//! of these types keeps anything in `/cache` between checks.
+//! 90th percentile of 30 more. Every check runs in a fresh sandbox with a new connection; only
+//! `git` keeps something in `/cache` between checks (its mirror).
 //!
 //! Run: `cargo bench -p lockgate --bench network_checks` (it installs moto and the registry
 //! with `tests/servers/`). Under `cargo test` it runs one round of the baseline and of
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use lockgate::plugin_host::{Grants, HostConfig, Invocation, Plugin, PluginHost};
 use lockgate_test_artifacts as artifacts;
+use lockgate_test_git::{GitServer, Options};
 use lockgate_test_tls::{Behaviour, HttpsServer, TestCa};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -41,11 +43,28 @@ struct Figures {
     versions: usize,
 }
 
+/// Grants given to each check: the same every time, or made afresh (an empty `/cache`).
+trait GrantsFor {
+    fn grants(&self) -> Grants;
+}
+
+impl GrantsFor for Grants {
+    fn grants(&self) -> Grants {
+        self.clone()
+    }
+}
+
+impl<F: Fn() -> Grants> GrantsFor for F {
+    fn grants(&self) -> Grants {
+        self()
+    }
+}
+
 async fn measure(
     what: &str,
     component: &str,
     cache: &Path,
-    grants: Grants,
+    grants: impl GrantsFor,
     source: Value,
     runs: usize,
 ) -> Figures {
@@ -55,16 +74,16 @@ async fn measure(
     })
     .expect("plugin host");
     let plugin: Plugin = host.load(component).await.expect("load");
-    let inv = Invocation::new(grants);
     let t = Instant::now();
     let versions = plugin
-        .check(&inv, &source, None)
+        .check(&Invocation::new(grants.grants()), &source, None)
         .await
         .unwrap_or_else(|e| panic!("{what}: {e}"))
         .len();
     let first = t.elapsed();
     let mut times = Vec::new();
     for _ in 0..runs {
+        let inv = Invocation::new(grants.grants());
         let t = Instant::now();
         plugin
             .check(&inv, &source, None)
@@ -295,6 +314,137 @@ async fn registry(count: usize, dir: &Path) -> (Server, u16) {
     (server, port)
 }
 
+/// `git` against git's own `git http-backend` (plain and behind TLS) on a repository of
+/// `COMMITS` commits: a check into an empty `/cache` (the whole history fetched and indexed)
+/// and a check with the cache (nothing new: one `ls-refs`); the same repository read locally
+/// as the baseline.
+async fn git_checks(cache: &Path, runs: usize) -> Vec<Figures> {
+    const COMMITS: usize = 200;
+    let mut out = Vec::new();
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Lockgate bench CA");
+    let ca_file = ca.write_pem(certs.path(), "ca.pem");
+    for tls in [false, true] {
+        let server = GitServer::start(Options {
+            tls: tls.then(|| ca.server_config(&["127.0.0.1"])),
+            ..Options::default()
+        })
+        .await;
+        server.create_bare("config");
+        let mut work = server.work("config");
+        for i in 0..COMMITS {
+            work.write(
+                &format!("manifests/app-{}.yml", i % 20),
+                format!("name: app-{}\ninstances: {i}\n", i % 20),
+            );
+            work.commit(&format!("change {i}"));
+        }
+        work.push();
+        let scheme = if tls { "HTTPS, test CA" } else { "HTTP" };
+        let granted = {
+            let g = grant("127.0.0.1", server.port());
+            if tls { g.ca_certificate(&ca_file) } else { g }
+        };
+        let source = json!({"uri": server.url("config")});
+        // Each check's cache: a new directory under one removed at the end.
+        let caches = tempfile::tempdir().unwrap();
+        let empty = {
+            let (granted, root) = (granted.clone(), caches.path().to_path_buf());
+            move || {
+                let dir = tempfile::tempdir_in(&root).unwrap().keep();
+                granted.clone().cache(dir)
+            }
+        };
+        out.push(
+            measure(
+                &format!("git ({scheme}, {COMMITS} commits, empty /cache: full fetch)"),
+                artifacts::GIT,
+                cache,
+                empty,
+                source.clone(),
+                runs,
+            )
+            .await,
+        );
+        let kept = tempfile::tempdir().unwrap();
+        out.push(
+            measure(
+                &format!("git ({scheme}, with the cache: nothing new)"),
+                artifacts::GIT,
+                cache,
+                granted.clone().cache(kept.path()),
+                source,
+                runs,
+            )
+            .await,
+        );
+        if !tls {
+            // Baselines: git itself against the same server.
+            let url = server.url("config");
+            let clones = tempfile::tempdir().unwrap();
+            let mut n = 0;
+            out.push(native(
+                "git CLI: `git clone --bare` of the same repository (baseline)",
+                runs,
+                || {
+                    n += 1;
+                    let dest = clones.path().join(n.to_string());
+                    vec![
+                        "clone".into(),
+                        "-q".into(),
+                        "--bare".into(),
+                        url.clone(),
+                        dest.display().to_string(),
+                    ]
+                },
+            ));
+            out.push(native(
+                "git CLI: `git ls-remote` of its branch (baseline)",
+                runs,
+                || vec!["ls-remote".into(), url.clone(), "refs/heads/main".into()],
+            ));
+            out.push(
+                measure(
+                    &format!("git (the same {COMMITS} commits, local repository)"),
+                    artifacts::GIT,
+                    cache,
+                    Grants::none().dir("repo", server.repo_path("config"), false),
+                    json!({"repo": "/dirs/repo"}),
+                    runs,
+                )
+                .await,
+            );
+        }
+    }
+    out
+}
+
+/// Times `git ARGS` (the arguments made afresh for each run) like [`measure`] times checks.
+fn native(what: &str, runs: usize, mut args: impl FnMut() -> Vec<String>) -> Figures {
+    let mut run = || {
+        let args = args();
+        let t = Instant::now();
+        let out = Command::new("git")
+            .args(&args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        t.elapsed()
+    };
+    let first = run();
+    let mut times: Vec<Duration> = (0..runs).map(|_| run()).collect();
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    Figures {
+        what: what.to_owned(),
+        first,
+        median: at(0.5),
+        p90: at(0.9),
+        versions: 0,
+    }
+}
+
 fn grant(host: &str, port: u16) -> Grants {
     Grants::none().network(format!("{host}:{port}").parse().unwrap())
 }
@@ -406,6 +556,10 @@ async fn main() {
             )
             .await,
         );
+    }
+
+    if benching {
+        figures.extend(git_checks(cache.path(), runs).await);
     }
 
     println!("| check of | versions | first | median of {runs} | p90 |");

@@ -68,6 +68,9 @@ pub(crate) async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                // Answers go out in several small writes (headers, CGI chunks, TLS records):
+                // without this, Nagle's algorithm and the client's delayed ACK add ~40 ms.
+                let _ = tcp.set_nodelay(true);
                 let (acceptor, shared) = (acceptor.clone(), shared.clone());
                 connections.spawn(async move {
                     let result = match acceptor {
