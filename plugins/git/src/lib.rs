@@ -1,9 +1,11 @@
-//! Resource type `git`: the commits of one branch of a local git repository, each a version
-//! `{"ref": "<40-hex commit id>"}`.
+//! Resource type `git`: the commits of one branch of a git repository (or its tags matching a
+//! pattern), each a version `{"ref": "<40-hex commit id>"}`; `put` commits a value into a
+//! YAML file and pushes it (GitOps promotion, [`gitops`]).
 //!
-//! The repository is a host directory granted read-only (`/dirs/<name>`). Objects are read in
-//! pure Rust inside the sandbox (see [`repo`]): loose objects, packs and their deltas. See
-//! README.md for the configuration.
+//! The repository is a host directory granted read-only (`/dirs/<name>`), or a server reached
+//! over smart HTTP ([`remote`], [`protocol`]) whose objects are mirrored in `/cache` (packs
+//! checked by [`pack_index`]). Objects are read in pure Rust inside the sandbox (see
+//! [`repo`]): loose objects, packs and their deltas. See README.md for the configuration.
 
 use std::fs;
 use std::path::Path;
@@ -72,6 +74,10 @@ pub struct Source {
     /// Fetch only this many commits of history into an empty cache.
     #[serde(default)]
     depth: Option<u32>,
+    /// Versions are the tags matching this pattern (`v*`, `release/*`) instead of the
+    /// branch's commits.
+    #[serde(default)]
+    tag_filter: Option<String>,
 }
 
 fn default_branch() -> String {
@@ -97,6 +103,7 @@ struct Config {
     branch: String,
     paths: Vec<Pattern>,
     ignore_paths: Vec<Pattern>,
+    tag_filter: Option<Pattern>,
 }
 
 impl Source {
@@ -176,11 +183,24 @@ impl Source {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
+        let tag_filter = match self.tag_filter {
+            Some(_) if !self.paths.is_empty() || !self.ignore_paths.is_empty() => {
+                return Err(Error::invalid_config(
+                    "source.tag_filter: versions are tags, which `paths` and `ignore_paths` cannot filter; give one or the other",
+                ));
+            }
+            Some(text) => Some(
+                Pattern::new(&text)
+                    .map_err(|e| Error::invalid_config(format!("source.tag_filter: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Config {
             paths: patterns("paths", &self.paths)?,
             ignore_paths: patterns("ignore_paths", &self.ignore_paths)?,
             location,
             branch: self.branch,
+            tag_filter,
         })
     }
 }
@@ -235,12 +255,17 @@ impl Config {
     }
 
     /// The repository, holding commit `id` (fetched into the mirror if it is not there).
-    fn open_with(&self, id: ObjectId) -> Result<Repo, Error> {
+    fn open_with(&self, id: ObjectId, tag: Option<&str>) -> Result<Repo, Error> {
         match &self.location {
             Location::Local(path) => Repo::open(Path::new(path), "source.repo"),
             Location::Remote { .. } => {
                 let server = self.server()?;
-                if !server.mirror.has_commit(id)? {
+                if let Some(tag) = tag
+                    && !server.mirror.has_commit(id)?
+                {
+                    server.sync_tag(tag, id)?;
+                }
+                if tag.is_none() && !server.mirror.has_commit(id)? {
                     server.sync_branch(&self.branch)?;
                 }
                 if !server.mirror.has_commit(id)? {
@@ -306,14 +331,40 @@ impl Server {
         Ok(head)
     }
 
+    /// Fetches tag `name` (which designates `commit`) into the mirror.
+    fn sync_tag(&self, name: &str, commit: ObjectId) -> Result<(), Error> {
+        let full = format!("refs/tags/{name}");
+        let refs = self.remote.ls_refs(&[&full])?;
+        let tag = refs.iter().find(|r| r.name == full).ok_or_else(|| {
+            Error::not_found(format!(
+                "tag `{name}` does not exist at {}",
+                self.remote.url()
+            ))
+        })?;
+        if tag.commit() != commit {
+            return Err(Error::not_found(format!(
+                "tag `{name}` at {} now designates {}, not {commit} (it was moved)",
+                self.remote.url(),
+                tag.commit()
+            )));
+        }
+        self.fetch(tag.id, commit)?;
+        self.mirror.set_ref(&full, commit)
+    }
+
     /// Fetches commit `id` (and what it reaches that the mirror lacks) into the mirror.
     fn fetch_commit(&self, id: ObjectId) -> Result<(), Error> {
+        self.fetch(id, id)
+    }
+
+    /// Fetches `want` (a commit, or a tag of `commit`) and checks that `commit` came.
+    fn fetch(&self, want: ObjectId, id: ObjectId) -> Result<(), Error> {
         if self.mirror.has_commit(id)? {
             return Ok(());
         }
         let haves = self.mirror.tips()?;
         let request = FetchRequest {
-            wants: vec![id],
+            wants: vec![want],
             depth: if haves.is_empty() { self.depth } else { None },
             haves,
             shallow: self.mirror.shallow()?,
@@ -382,6 +433,9 @@ struct Checked {
 
 /// The versions `check` returns for `config`, oldest first.
 fn check(config: &Config, from: Option<&Version>) -> Result<Checked, Error> {
+    if let Some(filter) = &config.tag_filter {
+        return check_tags(config, filter, from);
+    }
     let (mut repo, head) = config.open_at_head()?;
     let from = from.and_then(|v| v.get("ref")).and_then(ObjectId::from_hex);
     // Newest first, along the first-parent chain.
@@ -418,6 +472,54 @@ fn check(config: &Config, from: Option<&Version>) -> Result<Checked, Error> {
     })
 }
 
+/// A tag version: `{"ref": "<commit>", "tag": "<name>"}`.
+fn tag_version(name: &str, commit: ObjectId) -> Version {
+    version_of(commit).with("tag", name)
+}
+
+/// `check` with `tag_filter`: the tags matching it, in version order (semver when every
+/// name is, else natural order), from `from`'s tag on.
+fn check_tags(config: &Config, filter: &Pattern, from: Option<&Version>) -> Result<Checked, Error> {
+    let (mut tags, head) = match &config.location {
+        Location::Local(path) => {
+            let mut repo = Repo::open(Path::new(path), "source.repo")?;
+            let head = repo.branch(&config.branch).ok();
+            (repo.tags()?, head)
+        }
+        Location::Remote { .. } => {
+            let server = config.server()?;
+            let refs = server.remote.ls_refs(&["refs/tags/"])?;
+            let tags = refs
+                .iter()
+                .filter_map(|r| Some((r.name.strip_prefix("refs/tags/")?.to_string(), r.commit())))
+                .collect();
+            (tags, None)
+        }
+    };
+    tags.retain(|(name, _)| filter.matches(name));
+    if let Some(odd) = lockgate_sdk::ordering::sort_names(&mut tags, |(n, _)| n, |(n, _)| n) {
+        lockgate_sdk::debug!("tag `{odd}` is not a version number: tags are in natural order");
+    }
+    let from_tag = from.and_then(|v| v.get("tag"));
+    let start = from_tag.and_then(|t| tags.iter().position(|(n, _)| n == t));
+    let versions: Vec<Version> = match start {
+        Some(i) => tags[i..].iter().map(|(n, c)| tag_version(n, *c)).collect(),
+        None => tags
+            .last()
+            .map(|(n, c)| tag_version(n, *c))
+            .into_iter()
+            .collect(),
+    };
+    let skip = versions.len().saturating_sub(MAX_VERSIONS);
+    Ok(Checked {
+        versions: versions.into_iter().skip(skip).collect(),
+        head: head
+            .or_else(|| tags.last().map(|(_, c)| *c))
+            .unwrap_or(ObjectId([0; 20])),
+        from_gone: from_tag.is_some() && start.is_none(),
+    })
+}
+
 /// What [`get`] wrote.
 #[derive(Debug)]
 struct Exported {
@@ -434,7 +536,7 @@ fn get(config: &Config, version: &Version, out: &Path) -> Result<Exported, Error
     let id = ObjectId::from_hex(text).ok_or_else(|| {
         Error::not_found(format!("version ref `{text}` is not a 40-digit commit id"))
     })?;
-    let mut repo = config.open_with(id)?;
+    let mut repo = config.open_with(id, version.get("tag"))?;
     let commit = repo.commit(id)?;
     let mut written = Written::default();
     export(&mut repo, commit.tree, out, "", &mut written)?;
@@ -447,7 +549,12 @@ fn get(config: &Config, version: &Version, out: &Path) -> Result<Exported, Error
         .map(|p| format!("{p}\n"))
         .collect();
     fs::write(&exec_file, listing).with_path(&exec_file)?;
-    let mut fetched = Fetched::new(version_of(id))
+    // The version as asked: a tag version keeps its tag.
+    let asked = match version.get("tag") {
+        Some(tag) => tag_version(tag, id),
+        None => version_of(id),
+    };
+    let mut fetched = Fetched::new(asked)
         .with_metadata("commit", id)
         .with_metadata("author", &commit.author.who)
         .with_metadata("committer", &commit.committer.who);
@@ -558,6 +665,11 @@ impl ResourceType for Git {
                     "token": {
                         "type": "string",
                         "description": "Token for uri, sent as the password of basic authentication; pass a ((secret))"
+                    },
+                    "tag_filter": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Versions are the tags matching this pattern (`v*`, `release/*`), in version order, instead of the branch's commits"
                     },
                     "depth": {
                         "type": "integer",

@@ -117,6 +117,82 @@ impl Repo {
         )))
     }
 
+    /// Every tag (`refs/tags/<name>`), loose or packed: `(name, the commit it designates)`;
+    /// annotated tags are peeled to their commit, tags of other objects are left out.
+    pub fn tags(&mut self) -> Result<Vec<(String, ObjectId)>, Error> {
+        let mut raw: std::collections::BTreeMap<String, ObjectId> = Default::default();
+        let packed = self.git_dir.join("packed-refs");
+        match fs::read_to_string(&packed) {
+            Ok(text) => {
+                for line in text.lines().filter(|l| !l.starts_with(['#', '^'])) {
+                    if let Some((id, name)) = line.split_once(' ')
+                        && let Some(tag) = name.trim().strip_prefix("refs/tags/")
+                        && let Some(id) = ObjectId::from_hex(id)
+                    {
+                        raw.insert(tag.to_string(), id);
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&packed, e)),
+        }
+        // Loose refs win over packed ones.
+        let dir = self.git_dir.join("refs/tags");
+        let mut stack = vec![(dir, String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            };
+            for entry in entries.flatten() {
+                let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push((path, format!("{name}/")));
+                } else if let Ok(text) = fs::read_to_string(&path)
+                    && let Some(id) = ObjectId::from_hex(text.trim())
+                {
+                    raw.insert(name, id);
+                }
+            }
+        }
+        let mut tags = Vec::new();
+        for (name, id) in raw {
+            if let Some(commit) = self.peel(id)? {
+                tags.push((name, commit));
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The commit object `id` designates: itself, or what its annotated tag(s) point to;
+    /// `None` for a tag of a tree or a blob.
+    pub fn peel(&mut self, mut id: ObjectId) -> Result<Option<ObjectId>, Error> {
+        for _ in 0..MAX_SYMREF_DEPTH {
+            let object = self.object(id)?;
+            match object.kind {
+                Kind::Commit => return Ok(Some(id)),
+                Kind::Tag => {
+                    let target = object
+                        .data
+                        .strip_prefix(b"object ")
+                        .and_then(|rest| {
+                            ObjectId::from_hex(std::str::from_utf8(rest.get(..40)?).ok()?)
+                        })
+                        .ok_or_else(|| {
+                            Error::failed(format!("corrupt tag {id}: no `object` line"))
+                        })?;
+                    id = target;
+                }
+                _ => return Ok(None),
+            }
+        }
+        Err(Error::failed(format!(
+            "tag {id}: tags of tags nested deeper than {MAX_SYMREF_DEPTH}"
+        )))
+    }
+
     /// The content of the ref `name` (`refs/heads/x`), loose or packed.
     fn read_ref(&self, name: &str) -> Result<Option<String>, Error> {
         let loose = self.git_dir.join(name);

@@ -358,3 +358,80 @@ fn a_mirror_stores_fetched_packs_that_git_can_read() {
         2
     );
 }
+
+#[test]
+#[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
+fn tag_filter_versions_are_matching_tags_in_version_order() {
+    let Some(mut s) = Scratch::new("tags") else {
+        return;
+    };
+    s.write("a.txt", "1\n");
+    let c1 = s.commit("one");
+    s.git(&["tag", "v1.9.0"]);
+    s.write("a.txt", "2\n");
+    let c2 = s.commit("two");
+    s.git(&["tag", "-a", "-m", "release", "v1.10.0"]);
+    s.git(&["tag", "nightly"]);
+    s.write("a.txt", "3\n");
+    let c3 = s.commit("three");
+    s.git(&["tag", "v1.10.1-rc.1"]);
+    // Half of them packed: loose and packed tags are read alike.
+    s.git(&["pack-refs", "--all"]);
+    s.git(&["tag", "v2.0.0", &c3]);
+
+    let config = |filter: &str| {
+        Source {
+            repo: Some(s.dir.display().to_string()),
+            branch: "main".into(),
+            tag_filter: Some(filter.into()),
+            ..Source::default()
+        }
+        .config()
+        .unwrap()
+    };
+    let tags = |versions: &[Version]| -> Vec<(String, String)> {
+        versions
+            .iter()
+            .map(|v| (v.get("tag").unwrap().into(), v.get("ref").unwrap().into()))
+            .collect()
+    };
+    let v = config("v*");
+    assert_eq!(
+        tags(&check(&v, None).unwrap().versions),
+        [("v2.0.0".to_string(), c3.clone())]
+    );
+    let from = Version::new().with("ref", &c1).with("tag", "v1.9.0");
+    assert_eq!(
+        tags(&check(&v, Some(&from)).unwrap().versions),
+        [
+            ("v1.9.0".to_string(), c1.clone()),
+            ("v1.10.0".to_string(), c2.clone()),
+            ("v1.10.1-rc.1".to_string(), c3.clone()),
+            ("v2.0.0".to_string(), c3.clone()),
+        ],
+        "semver order; the annotated tag peeled to its commit"
+    );
+    assert_eq!(
+        tags(&check(&config("v1.9.*"), None).unwrap().versions),
+        [("v1.9.0".to_string(), c1.clone())]
+    );
+    assert!(check(&config("none-*"), None).unwrap().versions.is_empty());
+    // get of a tag version writes its commit's tree.
+    let out = s.dir.join("out");
+    fs::create_dir_all(&out).unwrap();
+    let version = Version::new().with("ref", &c2).with("tag", "v1.10.0");
+    let exported = get(&v, &version, &out).unwrap();
+    assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "2\n");
+    assert_eq!(exported.fetched.version, version);
+    // tag_filter with paths is refused.
+    let both = Source {
+        repo: Some("/dirs/r".into()),
+        branch: "main".into(),
+        tag_filter: Some("v*".into()),
+        paths: vec!["a".into()],
+        ..Source::default()
+    };
+    assert!(
+        matches!(both.config(), Err(Error::InvalidConfig(m)) if m.starts_with("source.tag_filter"))
+    );
+}

@@ -518,7 +518,7 @@ async fn a_corrupt_object_is_a_clear_failure() {
 }
 
 #[tokio::test]
-async fn configuration_errors_name_the_field_and_put_is_refused() {
+async fn configuration_errors_name_the_field_and_put_needs_a_server() {
     let h = history();
     let git = plugin().await;
     let inv = granted(h.repo.path());
@@ -551,9 +551,9 @@ async fn configuration_errors_name_the_field_and_put_is_refused() {
         .unwrap_err();
     assert!(matches!(plugin_failure(e), PluginFailure::NotFound(m) if m.contains("branch `nope`")));
 
-    let e = git
-        .put(&inv, &source(json!({})), &json!({}))
-        .await
-        .unwrap_err();
-    assert!(matches!(plugin_failure(e), PluginFailure::Failed(m) if m.contains("does not push")));
+    let params = json!({"file": "manifests/app.yml", "key": "instances", "value": "3"});
+    let m = invalid(git.put(&inv, &source(json!({})), &params).await.unwrap_err());
+    assert!(m.contains("a local `repo` is read-only"), "{m}");
+    let m = invalid(git.put(&inv, &source(json!({})), &json!({})).await.unwrap_err());
+    assert!(m.starts_with("params"), "{m}");
 }

@@ -599,3 +599,60 @@ async fn put_edits_the_new_head_after_a_concurrent_push_and_stops_on_a_hook_refu
     assert_eq!(upload_pack_posts(&server), before, "nothing new to fetch");
     assert_eq!(git(&bare, &["rev-parse", "main"]), commit);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_over_smart_http_are_listed_without_a_fetch_and_got_by_tag() {
+    let server = GitServer::start(Options::default()).await;
+    let (mut work, c1) = config_repo(&server, "config");
+    work.git(&["tag", "-a", "-m", "first release", "v1.9.0"]);
+    work.write("manifests/app.yml", "instances: 4\n");
+    let c2 = work.commit("two");
+    work.git(&["tag", "v1.10.0"]);
+    work.git(&["tag", "nightly"]);
+    work.push();
+    work.git(&["push", "-q", "origin", "--tags"]);
+    let plugin = load(artifacts::GIT).await;
+    let cache = tempfile::tempdir().unwrap();
+    let inv = Invocation::new(Grants::none().network(grant(&server)).cache(cache.path()));
+    let source = json!({"uri": server.url("config"), "tag_filter": "v*"});
+    let from = Version::new().with("ref", &c1).with("tag", "v1.9.0");
+    let versions = plugin.check(&inv, &source, Some(&from)).await.unwrap();
+    assert_eq!(
+        versions,
+        [
+            from.clone(),
+            Version::new().with("ref", &c2).with("tag", "v1.10.0")
+        ]
+    );
+    assert_eq!(upload_pack_posts(&server), 1, "one ls-refs, no fetch");
+
+    // get of the annotated tag into an empty cache fetches it by its tag.
+    let out = tempfile::tempdir().unwrap();
+    let inv = Invocation::new(
+        Grants::none()
+            .network(grant(&server))
+            .cache(cache.path())
+            .output(out.path()),
+    );
+    let fetched = plugin.get(&inv, &source, &from, &json!({})).await.unwrap();
+    assert_eq!(fetched.version, from);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("manifests/app.yml")).unwrap(),
+        "instances: 2\n"
+    );
+    // A tag moved since the check is not silently another commit.
+    work.git(&["tag", "-f", "-a", "-m", "moved", "v1.9.0", &c2]);
+    work.git(&["push", "-q", "-f", "origin", "refs/tags/v1.9.0"]);
+    let fresh = tempfile::tempdir().unwrap();
+    let inv = Invocation::new(
+        Grants::none()
+            .network(grant(&server))
+            .cache(fresh.path())
+            .output(out.path()),
+    );
+    let e = plugin
+        .get(&inv, &source, &from, &json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(plugin_failure(e), PluginFailure::NotFound(m) if m.contains("it was moved")),);
+}
