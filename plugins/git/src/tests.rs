@@ -10,14 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 
-/// A scratch repository driven by the `git` CLI with a fixed identity and clock.
-struct Scratch {
-    dir: PathBuf,
+/// A scratch repository driven by the `git` CLI with a fixed identity and clock (also used
+/// by the other modules' tests that need `git`).
+pub(crate) struct Scratch {
+    pub(crate) dir: PathBuf,
     tick: i64,
+    /// Fixed author and committer dates instead of the clock.
+    dates: Option<(&'static str, &'static str)>,
 }
 
 impl Scratch {
-    fn new(name: &str) -> Option<Self> {
+    pub(crate) fn new(name: &str) -> Option<Self> {
         if let Err(e) = Command::new("git").arg("--version").output() {
             if std::env::var_os("CI").is_some() {
                 panic!("`git` cannot be run ({e}) and CI is set: install git, these tests need it");
@@ -33,26 +36,49 @@ impl Scratch {
         ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let scratch = Self { dir, tick: 0 };
+        let scratch = Self {
+            dir,
+            tick: 0,
+            dates: None,
+        };
         scratch.git(&["-c", "init.defaultBranch=main", "init", "-q"]);
         Some(scratch)
     }
 
-    fn git(&self, args: &[&str]) -> String {
-        let date = format!("{} +0200", 1_700_000_000 + self.tick * 60);
-        let out = Command::new("git")
+    /// Author and committer dates for every later command (`1700000000 +0530`).
+    pub(crate) fn with_dates(mut self, author: &'static str, committer: &'static str) -> Self {
+        self.dates = Some((author, committer));
+        self
+    }
+
+    pub(crate) fn git(&self, args: &[&str]) -> String {
+        self.git_with_input(args, b"")
+    }
+
+    /// `git ARGS` with `input` on its standard input; its trimmed standard output.
+    pub(crate) fn git_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let clock = format!("{} +0200", 1_700_000_000 + self.tick * 60);
+        let (author, committer) = self.dates.unwrap_or((&clock, &clock));
+        let mut child = Command::new("git")
             .args(args)
             .current_dir(&self.dir)
             .env("GIT_AUTHOR_NAME", "Ann Author")
             .env("GIT_AUTHOR_EMAIL", "ann@example.com")
-            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_AUTHOR_DATE", author)
             .env("GIT_COMMITTER_NAME", "Cid Committer")
             .env("GIT_COMMITTER_EMAIL", "cid@example.com")
-            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_COMMITTER_DATE", committer)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", &self.dir)
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "git {args:?}: {}",
@@ -61,7 +87,17 @@ impl Scratch {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
-    fn write(&self, path: &str, content: &str) {
+    /// The object id `git ARGS` prints.
+    pub(crate) fn id(&self, args: &[&str]) -> ObjectId {
+        ObjectId::from_hex(&self.git(args)).unwrap()
+    }
+
+    /// The repository, opened with this crate's reader.
+    pub(crate) fn repo(&self) -> Repo {
+        Repo::open(&self.dir, "repo").unwrap()
+    }
+
+    pub(crate) fn write(&self, path: &str, content: &str) {
         let path = self.dir.join(path);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, content).unwrap();

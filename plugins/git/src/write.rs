@@ -302,12 +302,8 @@ mod tests {
     //! The tests that need `git` follow `tests.rs`: ignored on `wasm32`, skipped with a note
     //! when `git` is missing, except in CI (`CI` set), where that is a failure.
 
-    use std::fs;
-    use std::io::Write;
-    use std::path::PathBuf;
-    use std::process::{Command, Stdio};
-
     use super::*;
+    use crate::tests::Scratch;
 
     fn entry(kind: EntryKind, name: &str, byte: u8) -> TreeEntry {
         TreeEntry {
@@ -437,92 +433,18 @@ mod tests {
         assert_eq!(split_path("a/b.yaml").unwrap(), ["a", "b.yaml"]);
     }
 
-    /// A scratch repository driven by the `git` CLI with a fixed identity and clock.
-    struct Scratch {
-        dir: PathBuf,
-    }
-
-    impl Scratch {
-        fn new(name: &str) -> Option<Self> {
-            if let Err(e) = Command::new("git").arg("--version").output() {
-                if std::env::var_os("CI").is_some() {
-                    panic!(
-                        "`git` cannot be run ({e}) and CI is set: install git, these tests need it"
-                    );
-                }
-                eprintln!("`git` cannot be run ({e}): skipping (a failure when CI is set)");
-                return None;
-            }
-            let scratch = Self {
-                dir: lockgate_sdk::testing::temp_dir(&format!("git-write-{name}")),
-            };
-            scratch.git(&["-c", "init.defaultBranch=main", "init", "-q"]);
-            Some(scratch)
-        }
-
-        fn command(&self, args: &[&str]) -> Command {
-            let mut command = Command::new("git");
-            command
-                .args(args)
-                .current_dir(&self.dir)
-                .env("GIT_AUTHOR_NAME", "Ann Author")
-                .env("GIT_AUTHOR_EMAIL", "ann@example.com")
-                .env("GIT_AUTHOR_DATE", "1700000000 +0530")
-                .env("GIT_COMMITTER_NAME", "Cid Committer")
-                .env("GIT_COMMITTER_EMAIL", "cid@example.com")
-                .env("GIT_COMMITTER_DATE", "1700000060 -0700")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("HOME", &self.dir);
-            command
-        }
-
-        fn git(&self, args: &[&str]) -> String {
-            self.git_with_input(args, b"")
-        }
-
-        fn git_with_input(&self, args: &[&str], input: &[u8]) -> String {
-            let mut child = self
-                .command(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(input).unwrap();
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
-        }
-
-        fn write(&self, path: &str, content: &str) {
-            let path = self.dir.join(path);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, content).unwrap();
-        }
-
-        fn id(&self, args: &[&str]) -> ObjectId {
-            ObjectId::from_hex(&self.git(args)).unwrap()
-        }
-
-        fn repo(&self) -> Repo {
-            Repo::open(&self.dir, "repo").unwrap()
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
+    /// `git`'s scratch repository of this crate's tests, with fixed dates in two offsets.
+    fn scratch(name: &str) -> Option<Scratch> {
+        Some(
+            Scratch::new(&format!("write-{name}"))?
+                .with_dates("1700000000 +0530", "1700000060 -0700"),
+        )
     }
 
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
     fn tree_and_commit_ids_match_git() {
-        let Some(s) = Scratch::new("ids") else {
+        let Some(s) = scratch("ids") else {
             return;
         };
         let entries = [
@@ -609,7 +531,7 @@ mod tests {
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
     fn replace_file_gives_the_tree_git_gives() {
-        let Some(s) = Scratch::new("replace") else {
+        let Some(s) = scratch("replace") else {
             return;
         };
         s.write("README.md", "readme\n");
@@ -679,7 +601,7 @@ mod tests {
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
     fn replace_file_errors_name_the_path() {
-        let Some(s) = Scratch::new("replace-errors") else {
+        let Some(s) = scratch("replace-errors") else {
             return;
         };
         s.write("envs/prod/values.yaml", "tag: 1\n");
@@ -728,7 +650,7 @@ mod tests {
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "needs the git CLI: runs natively")]
     fn written_pack_is_accepted_by_git() {
-        let Some(s) = Scratch::new("pack") else {
+        let Some(s) = scratch("pack") else {
             return;
         };
         s.write("envs/prod/values.yaml", "tag: 1\n");
