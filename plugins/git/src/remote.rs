@@ -40,6 +40,8 @@ pub struct Remote {
     url: String,
     /// `Authorization` header value, if credentials were given.
     auth: Option<String>,
+    /// What the server offers, asked once.
+    capabilities: std::cell::OnceCell<Capabilities>,
 }
 
 impl Remote {
@@ -70,6 +72,7 @@ impl Remote {
         Ok(Self {
             url: uri.trim_end_matches('/').to_string(),
             auth,
+            capabilities: std::cell::OnceCell::new(),
         })
     }
 
@@ -126,8 +129,25 @@ impl Remote {
         format!("{}/{path}", self.url)
     }
 
-    /// What `git-upload-pack` offers (protocol version 2).
-    pub fn capabilities(&self) -> Result<Capabilities, Error> {
+    /// What `git-upload-pack` offers (protocol version 2), asked once per [`Remote`]. A
+    /// repository whose objects are not SHA-1 is refused here.
+    pub fn capabilities(&self) -> Result<&Capabilities, Error> {
+        if let Some(caps) = self.capabilities.get() {
+            return Ok(caps);
+        }
+        let caps = self.ask_capabilities()?;
+        if let Some(format) = caps.get("object-format")
+            && format != "sha1"
+        {
+            return Err(Error::failed(format!(
+                "{} is a {format} repository: only SHA-1 repositories are supported",
+                self.url
+            )));
+        }
+        Ok(self.capabilities.get_or_init(|| caps))
+    }
+
+    fn ask_capabilities(&self) -> Result<Capabilities, Error> {
         let request = Request::get(&self.endpoint("info/refs?service=git-upload-pack"))?
             .header("Git-Protocol", "version=2")
             .timeout(SHORT)
@@ -180,6 +200,13 @@ impl Remote {
 
     /// Fetches what `request` asks for.
     pub fn fetch(&self, request: &FetchRequest) -> Result<Fetched, Error> {
+        let caps = self.capabilities()?;
+        if (request.depth.is_some() || !request.shallow.is_empty()) && !caps.fetch_has("shallow") {
+            return Err(Error::failed(format!(
+                "{} does not offer shallow fetches (`fetch=shallow`): leave source.depth out",
+                self.url
+            )));
+        }
         let response = self.upload_pack(request.body(), LONG, "fetching")?;
         parse_fetch(&response.body)
             .map_err(|why| Error::failed(format!("fetching from {}: {why}", self.url)))
