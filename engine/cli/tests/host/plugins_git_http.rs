@@ -656,3 +656,38 @@ async fn tags_over_smart_http_are_listed_without_a_fetch_and_got_by_tag() {
         .unwrap_err();
     assert!(matches!(plugin_failure(e), PluginFailure::NotFound(m) if m.contains("it was moved")),);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_larger_than_the_memory_limit_stops_the_plugin_with_the_limit_named() {
+    let server = GitServer::start(Options::default()).await;
+    server.create_bare("big");
+    let mut work = server.work("big");
+    // 24 MiB that do not compress, against a 16 MiB memory limit.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    work.write("blob.bin", &noise);
+    work.commit("big");
+    work.push();
+    let plugin = load(artifacts::GIT).await;
+    let cache = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let inv =
+        Invocation::new(Grants::none().network(grant(&server)).cache(cache.path())).limits(limits);
+    let e = plugin
+        .check(&inv, &json!({"uri": server.url("big")}), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, InvokeError::MemoryLimit { .. }), "{e}");
+    assert!(e.to_string().contains("hit its memory limit of 16 MiB"), "{e}");
+    assert_eq!(packs(&mirror(cache.path())), 0);
+}
