@@ -552,8 +552,16 @@ async fn configuration_errors_name_the_field_and_put_needs_a_server() {
     assert!(matches!(plugin_failure(e), PluginFailure::NotFound(m) if m.contains("branch `nope`")));
 
     let params = json!({"file": "manifests/app.yml", "key": "instances", "value": "3"});
-    let m = invalid(git.put(&inv, &source(json!({})), &params).await.unwrap_err());
+    let m = invalid(
+        git.put(&inv, &source(json!({})), &params)
+            .await
+            .unwrap_err(),
+    );
     assert!(m.contains("a local `repo` is read-only"), "{m}");
-    let m = invalid(git.put(&inv, &source(json!({})), &json!({})).await.unwrap_err());
+    let m = invalid(
+        git.put(&inv, &source(json!({})), &json!({}))
+            .await
+            .unwrap_err(),
+    );
     assert!(m.starts_with("params"), "{m}");
 }
