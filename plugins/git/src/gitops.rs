@@ -26,8 +26,9 @@ pub struct PutParams {
     /// The YAML file to change, relative to the repository root (`envs/prod/values.yaml`).
     file: String,
     /// Where in it: mapping keys separated by `.`, sequence indexes as numbers
-    /// (`images.app.digest`, `apps.0.tag`).
-    key: String,
+    /// (`images.app.digest`, `apps.0.tag`). Or several keys with `set`.
+    #[serde(default)]
+    key: Option<String>,
     /// The new value.
     #[serde(default)]
     value: Option<String>,
@@ -35,12 +36,29 @@ pub struct PutParams {
     /// file a `registry-image` get wrote.
     #[serde(default)]
     value_file: Option<String>,
+    /// Several keys of the file set in one commit, each `{key, value}` or `{key, value_file}`.
+    #[serde(default)]
+    set: Option<Vec<SetParams>>,
     /// The commit message (default: says what was set).
     #[serde(default)]
     message: Option<String>,
     /// Author and committer, `Name <email>`.
     #[serde(default)]
     author: Option<String>,
+}
+
+/// One key of `set`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetParams {
+    /// As [`PutParams::key`].
+    key: String,
+    /// As [`PutParams::value`].
+    #[serde(default)]
+    value: Option<String>,
+    /// As [`PutParams::value_file`].
+    #[serde(default)]
+    value_file: Option<String>,
 }
 
 /// The default author and committer.
@@ -51,18 +69,72 @@ pub const DEFAULT_AUTHOR: &str = "Lockgate <lockgate@localhost>";
 pub struct Edit {
     /// The file's path in the repository.
     pub file: String,
-    /// The key path.
-    pub key: String,
-    /// The value to set.
-    pub value: String,
+    /// `(key path, value)` to set, in order.
+    pub values: Vec<(String, String)>,
     /// The commit message.
     pub message: String,
     /// `Name <email>`.
     pub author: String,
 }
 
+impl Edit {
+    /// `a.b = 1, c = 2`, for the log.
+    fn describe(&self) -> String {
+        let pairs: Vec<String> = self
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        pairs.join(", ")
+    }
+}
+
+/// Checks one key and reads its value; `field` names it in errors (`params`, `params.set[1]`).
+fn key_value(
+    field: &str,
+    key: String,
+    value: Option<String>,
+    value_file: Option<String>,
+) -> Result<(String, String), Error> {
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(Error::invalid_config(format!(
+            "{field}.key: `{key}` must be keys separated by `.`, e.g. image.digest"
+        )));
+    }
+    let value = match (value, value_file) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_config(format!(
+                "{field}: give `value` or `value_file`, not both"
+            )));
+        }
+        (None, None) => {
+            return Err(Error::invalid_config(format!(
+                "{field}: give `value`, or `value_file` (`<input>/<path>` of a file holding the value)"
+            )));
+        }
+        (Some(value), None) => value,
+        (None, Some(reference)) => {
+            let path =
+                input_file(&reference).map_err(|e| e.context(format!("{field}.value_file")))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::invalid_config(format!(
+                    "{field}.value_file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            text.trim().to_string()
+        }
+    };
+    if value.contains('\n') {
+        return Err(Error::invalid_config(format!(
+            "{field}: the value of `{key}` is more than one line; give a single line"
+        )));
+    }
+    Ok((key, value))
+}
+
 impl PutParams {
-    /// Checks the params and reads `value_file`.
+    /// Checks the params and reads the `value_file`s.
     pub fn edit(self) -> Result<Edit, Error> {
         let file = self.file.trim_matches('/').to_string();
         if file.is_empty()
@@ -75,40 +147,42 @@ impl PutParams {
                 self.file
             )));
         }
-        if self.key.is_empty() || self.key.split('.').any(str::is_empty) {
-            return Err(Error::invalid_config(format!(
-                "params.key: `{}` must be keys separated by `.`, e.g. image.digest",
-                self.key
-            )));
-        }
-        let value = match (self.value, self.value_file) {
+        let values = match (self.key, self.set) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid_config(
-                    "params: give `value` or `value_file`, not both",
+                    "params: give `key` (one value) or `set` (several), not both",
                 ));
             }
             (None, None) => {
                 return Err(Error::invalid_config(
-                    "params: give `value`, or `value_file` (`<input>/<path>` of a file holding the value)",
+                    "params: give `key` with `value` or `value_file`, or `set: [{key, value}, …]`",
                 ));
             }
-            (Some(value), None) => value,
-            (None, Some(reference)) => {
-                let path = input_file(&reference).map_err(|e| e.context("params.value_file"))?;
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    Error::invalid_config(format!(
-                        "params.value_file: cannot read {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                text.trim().to_string()
+            (Some(key), None) => vec![key_value("params", key, self.value, self.value_file)?],
+            (None, Some(set)) => {
+                if self.value.is_some() || self.value_file.is_some() {
+                    return Err(Error::invalid_config(
+                        "params: with `set`, each entry has its own `value` or `value_file`",
+                    ));
+                }
+                if set.is_empty() {
+                    return Err(Error::invalid_config("params.set: give at least one key"));
+                }
+                let mut values: Vec<(String, String)> = Vec::with_capacity(set.len());
+                for (i, one) in set.into_iter().enumerate() {
+                    let field = format!("params.set[{i}]");
+                    let pair = key_value(&field, one.key, one.value, one.value_file)?;
+                    if values.iter().any(|(k, _)| *k == pair.0) {
+                        return Err(Error::invalid_config(format!(
+                            "{field}.key: `{}` is set twice",
+                            pair.0
+                        )));
+                    }
+                    values.push(pair);
+                }
+                values
             }
         };
-        if value.contains('\n') {
-            return Err(Error::invalid_config(
-                "params: the value is more than one line; give a single line",
-            ));
-        }
         let author = self.author.unwrap_or_else(|| DEFAULT_AUTHOR.to_string());
         let well_formed = author.contains(" <")
             && author.ends_with('>')
@@ -120,13 +194,13 @@ impl PutParams {
                 "params.author: `{author}` must be `Name <email>`"
             )));
         }
-        let message = self
-            .message
-            .unwrap_or_else(|| format!("Set {} in {file} to {value}", self.key));
+        let message = self.message.unwrap_or_else(|| {
+            let what: Vec<String> = values.iter().map(|(k, v)| format!("{k} to {v}")).collect();
+            format!("Set {} in {file}", what.join(", "))
+        });
         Ok(Edit {
             file,
-            key: self.key,
-            value,
+            values,
             message,
             author,
         })
@@ -177,9 +251,16 @@ fn commit_edit(
     let old = file_at(repo, commit.tree, &edit.file)?;
     let text = String::from_utf8(old)
         .map_err(|_| Error::failed(format!("params.file: `{}` is not UTF-8 text", edit.file)))?;
-    let new = yaml_edit::set_value(&text, &edit.key, &edit.value)
-        .map_err(|e| Error::failed(format!("params.key: in `{}`: {e}", edit.file)))?;
-    let Some(new) = new else {
+    let mut changed: Option<String> = None;
+    for (key, value) in &edit.values {
+        let current = changed.as_deref().unwrap_or(&text);
+        if let Some(next) = yaml_edit::set_value(current, key, value)
+            .map_err(|e| Error::failed(format!("params: in `{}`: {e}", edit.file)))?
+        {
+            changed = Some(next);
+        }
+    }
+    let Some(new) = changed else {
         return Ok(None);
     };
     let (tree, mut objects) = replace_file(repo, commit.tree, &edit.file, new.into_bytes())?;
@@ -234,10 +315,9 @@ pub(crate) fn put(server: &Server, branch: &str, edit: &Edit) -> Result<Fetched,
             .map_or(0, |d| d.as_secs() as i64);
         let Some((commit, objects)) = commit_edit(&mut repo, head, edit, now)? else {
             lockgate_sdk::info!(
-                "{} already holds {} = {} on `{branch}` ({head}): nothing to commit",
+                "{} already holds {} on `{branch}` ({head}): nothing to commit",
                 edit.file,
-                edit.key,
-                edit.value
+                edit.describe()
             );
             return Ok(Fetched::new(version_of(head))
                 .with_metadata("commit", head)
@@ -259,9 +339,8 @@ pub(crate) fn put(server: &Server, branch: &str, edit: &Edit) -> Result<Fetched,
                 )?;
                 server.mirror.set_ref(&name, commit)?;
                 lockgate_sdk::info!(
-                    "pushed {commit} to `{branch}` of {url}: {} = {} in {}",
-                    edit.key,
-                    edit.value,
+                    "pushed {commit} to `{branch}` of {url}: {} in {}",
+                    edit.describe(),
                     edit.file
                 );
                 return Ok(Fetched::new(version_of(commit))
@@ -310,7 +389,34 @@ mod tests {
         assert_eq!(edit.file, "envs/prod/values.yaml");
         assert_eq!(
             edit.message,
-            "Set image.digest in envs/prod/values.yaml to sha256:ab"
+            "Set image.digest to sha256:ab in envs/prod/values.yaml"
+        );
+        assert_eq!(edit.values, [("image.digest".into(), "sha256:ab".into())]);
+        let several = params(
+            r#"{"file": "v.yaml", "set": [{"key": "image.digest", "value": "sha256:ab"}, {"key": "image.version", "value": "1.2.0"}]}"#,
+        )
+        .edit()
+        .unwrap();
+        assert_eq!(
+            several.message,
+            "Set image.digest to sha256:ab, image.version to 1.2.0 in v.yaml"
+        );
+        assert_eq!(several.values.len(), 2);
+        assert!(refused(r#"{"file": "a", "key": "k", "set": []}"#).contains("not both"));
+        assert!(refused(r#"{"file": "a"}"#).contains("give `key`"));
+        assert!(refused(r#"{"file": "a", "set": []}"#).starts_with("params.set: "));
+        assert!(
+            refused(
+                r#"{"file": "a", "set": [{"key": "k", "value": "1"}, {"key": "k", "value": "2"}]}"#
+            )
+            .starts_with("params.set[1].key: `k` is set twice")
+        );
+        assert!(
+            refused(r#"{"file": "a", "set": [{"key": "k"}]}"#).starts_with("params.set[0]: give")
+        );
+        assert!(
+            refused(r#"{"file": "a", "value": "v", "set": [{"key": "k", "value": "1"}]}"#)
+                .contains("its own `value`")
         );
         assert_eq!(edit.author, DEFAULT_AUTHOR);
         assert!(

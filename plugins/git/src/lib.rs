@@ -707,13 +707,33 @@ impl ResourceType for Git {
                 "properties": {
                     "file": {"type": "string", "minLength": 1, "description": "The YAML file, relative to the repository root, e.g. envs/production/values.yaml"},
                     "key": {"type": "string", "minLength": 1, "description": "Where in it: keys separated by `.`, sequence indexes as numbers, e.g. image.digest"},
+                    "set": {
+                        "type": "array",
+                        "minItems": 1,
+                        "description": "Several keys of the file in one commit (instead of key/value)",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "key": {"type": "string", "minLength": 1},
+                                "value": {"type": "string"},
+                                "value_file": {"type": "string"}
+                            },
+                            "required": ["key"],
+                            "oneOf": [{"required": ["value"]}, {"required": ["value_file"]}],
+                            "additionalProperties": false
+                        }
+                    },
                     "value": {"type": "string", "description": "The new value"},
                     "value_file": {"type": "string", "description": "`<input>/<path>` of a file whose content (trimmed) is the new value, e.g. image/digest"},
                     "message": {"type": "string", "description": "The commit message (default: says what was set)"},
                     "author": {"type": "string", "description": "Author and committer, `Name <email>` (default Lockgate <lockgate@localhost>)"}
                 },
-                "required": ["file", "key"],
-                "oneOf": [{"required": ["value"]}, {"required": ["value_file"]}],
+                "required": ["file"],
+                "oneOf": [
+                    {"required": ["key", "value"]},
+                    {"required": ["key", "value_file"]},
+                    {"required": ["set"]}
+                ],
                 "additionalProperties": false
             }))
     }

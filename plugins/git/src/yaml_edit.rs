@@ -2,8 +2,9 @@
 //! indentation, line endings, the quoting of other values) is kept.
 //!
 //! The document is read with `granit-parser`, which gives each scalar's byte range; the new
-//! value replaces exactly that range, written plain when that reads back as the same string,
-//! else quoted. Every edit is checked by reading the result back. What cannot be edited
+//! value replaces exactly that range, written plain when that reads back as the same string
+//! (or, in place of a plain number, boolean or date, as one of the same kind: `replicas: 3`
+//! becomes `replicas: 5`), else quoted. Every edit is checked by reading the result back. What cannot be edited
 //! safely (aliases and anchors on the path, duplicate keys, several documents, tags other
 //! than `!!str`) is refused with an [`EditError`] naming the key path.
 
@@ -63,7 +64,8 @@ impl std::error::Error for EditError {}
 /// (`images.app.digest`, `apps.0.tag`). Returns `Ok(None)` when the scalar already is `value`
 /// (compared after unquoting: `'1.2'` is `1.2`), else the new text, in which only that scalar
 /// changed. The value is written plain when that reads back as the same string (not a
-/// number, boolean or null in YAML 1.1 or 1.2, no indicator, no `: ` or ` #`, ...), else
+/// number, boolean or null in YAML 1.1 or 1.2, no indicator, no `: ` or ` #`, ...) or when it
+/// replaces a plain number, boolean or date by one of the same kind (its type kept), else
 /// double-quoted with escapes; a single-quoted old value stays single-quoted where that can
 /// hold the new one, a double-quoted one double-quoted. A block scalar (`|`, `>`) is replaced
 /// whole by a double-quoted scalar; an empty value (`key:`) gets the value.
@@ -94,7 +96,7 @@ pub fn set_value(text: &str, key_path: &str, value: &str) -> Result<Option<Strin
         .span
         .byte_range()
         .expect("a parser over a str gives byte offsets");
-    for scalar in candidates(value, *style, target.node.flow) {
+    for scalar in candidates(value, old, *style, target.node.flow) {
         let edited = match style {
             _ if null => Some(insert_into_empty(text, range.start, target.slot, &scalar)),
             ScalarStyle::Literal | ScalarStyle::Folded => {
@@ -505,11 +507,22 @@ fn check_no_anchor_or_alias(node: &Node, name: &str, key_path: &str) -> Result<(
     Err(EditError::new(key_path, Some(&node.span), reason))
 }
 
-/// The ways to write `value` in the place of a scalar of `style`, best first.
-fn candidates(value: &str, style: ScalarStyle, flow: bool) -> Vec<String> {
+/// The ways to write `value` in the place of the scalar `old` of `style`, best first.
+///
+/// A plain number, boolean or timestamp replaced by one of the same kind stays plain, so
+/// that its type does not change (`replicas: 3` → `replicas: 5`, not `"5"`); a plain string
+/// stays a string (`tag: v1` → `tag: "2"`).
+fn candidates(value: &str, old: &str, style: ScalarStyle, flow: bool) -> Vec<String> {
     let mut out = Vec::new();
     match style {
         ScalarStyle::Plain if plain_ok(value, flow) => out.push(value.to_string()),
+        ScalarStyle::Plain
+            if plain_syntax_ok(value.strip_prefix(['-', '+']).unwrap_or(value), flow)
+                && typed_kind(old).is_some()
+                && typed_kind(old) == typed_kind(value) =>
+        {
+            out.push(value.to_string());
+        }
         ScalarStyle::SingleQuoted if single_ok(value) => {
             out.push(format!("'{}'", value.replace('\'', "''")));
         }
@@ -522,6 +535,53 @@ fn candidates(value: &str, style: ScalarStyle, flow: bool) -> Vec<String> {
 /// Whether `value` written plain reads back as the same string, in every YAML 1.1 and 1.2
 /// reader (conservative: quoting when in doubt).
 fn plain_ok(value: &str, flow: bool) -> bool {
+    plain_syntax_ok(value, flow) && !resolves_to_non_string(value)
+}
+
+/// What a plain scalar that is not a string resolves to, roughly: `None` for a string.
+#[derive(Debug, PartialEq, Eq)]
+enum Typed {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Timestamp,
+}
+
+/// The kind of the plain scalar `value` when it is not a string.
+fn typed_kind(value: &str) -> Option<Typed> {
+    if !resolves_to_non_string(value) {
+        return None;
+    }
+    const NULLS: &[&str] = &["~", "null", "Null", "NULL"];
+    if NULLS.contains(&value) {
+        return Some(Typed::Null);
+    }
+    if value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+    {
+        return Some(Typed::Bool);
+    }
+    let bytes = value.as_bytes();
+    if bytes.len() >= 6 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-' {
+        return Some(Typed::Timestamp);
+    }
+    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if unsigned.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        || unsigned.starts_with("0x")
+        || unsigned.starts_with("0o")
+        || unsigned.starts_with("0b")
+    {
+        Some(Typed::Int)
+    } else {
+        Some(Typed::Float)
+    }
+}
+
+/// Whether `value` can be written plain at all (no indicator, no `: ` or ` #`, one line).
+fn plain_syntax_ok(value: &str, flow: bool) -> bool {
     let Some(first) = value.chars().next() else {
         return false;
     };
@@ -536,7 +596,7 @@ fn plain_ok(value: &str, flow: bool) -> bool {
     {
         return false;
     }
-    !resolves_to_non_string(value)
+    true
 }
 
 /// Whether `value` fits between single quotes on one line.
@@ -762,7 +822,7 @@ replicas: 3
         );
         assert_eq!(
             set(text, "replicas", "4"),
-            text.replace("replicas: 3", "replicas: \"4\"")
+            text.replace("replicas: 3", "replicas: 4")
         );
     }
 
@@ -790,6 +850,30 @@ replicas: 3
             set("top:\n- x: 1\n-   y: 2\n", "top.1.y", "three"),
             "top:\n- x: 1\n-   y: three\n"
         );
+    }
+
+    #[test]
+    fn a_plain_number_boolean_or_date_keeps_its_type() {
+        assert_eq!(
+            set("replicas: 3 # n\n", "replicas", "5"),
+            "replicas: 5 # n\n"
+        );
+        assert_eq!(set("delta: 3\n", "delta", "-2"), "delta: -2\n");
+        assert_eq!(set("ratio: 0.5\n", "ratio", "0.75"), "ratio: 0.75\n");
+        assert_eq!(set("on: true\n", "on", "false"), "on: false\n");
+        assert_eq!(
+            set("day: 2024-01-01\n", "day", "2025-02-03"),
+            "day: 2025-02-03\n"
+        );
+        // Another kind, or a string before: quoted, so a string stays a string.
+        assert_eq!(
+            set("replicas: 3\n", "replicas", "true"),
+            "replicas: \"true\"\n"
+        );
+        assert_eq!(set("tag: v1\n", "tag", "2"), "tag: \"2\"\n");
+        assert_eq!(set("ratio: 0.5\n", "ratio", "1"), "ratio: \"1\"\n");
+        // A quoted number stays quoted.
+        assert_eq!(set("port: '80'\n", "port", "8080"), "port: '8080'\n");
     }
 
     #[test]
@@ -978,7 +1062,7 @@ replicas: 3
 
     #[test]
     fn str_tags_are_kept_other_tags_refused() {
-        assert_eq!(set("a: !!str 1.0\n", "a", "1.1"), "a: !!str \"1.1\"\n");
+        assert_eq!(set("a: !!str 1.0\n", "a", "1.1"), "a: !!str 1.1\n");
         assert_eq!(
             error("a: !!int 1\n", "a"),
             "cannot set `a` at 1:10: `a` has the tag `!!int`: only untagged and `!!str` scalars can be set"

@@ -510,6 +510,28 @@ async fn put_commits_a_yaml_value_and_pushes_it() {
     plugin.put(&inv_in, &source, &params).await.unwrap();
     assert!(git(&bare, &["show", "main:staging/values.yaml"]).contains("digest: sha256:fromfile "),);
 
+    // Several keys in one commit.
+    let before = git(&bare, &["rev-parse", "main"]);
+    let several = json!({"file": "production/values.yaml", "set": [
+        {"key": "image.digest", "value": "sha256:both"},
+        {"key": "instances", "value": "5"},
+    ]});
+    let pushed = plugin.put(&inv, &source, &several).await.unwrap();
+    assert_eq!(git(&bare, &["rev-parse", "main^"]), before, "one commit");
+    let values = git(&bare, &["show", "main:production/values.yaml"]);
+    assert!(
+        values.contains("digest: sha256:both ") && values.contains("instances: 5"),
+        "{values}"
+    );
+    assert_eq!(
+        git(&bare, &["log", "-1", "--format=%s"]),
+        "Set image.digest to sha256:both, instances to 5 in production/values.yaml"
+    );
+    assert_eq!(
+        pushed.version.get("ref"),
+        Some(git(&bare, &["rev-parse", "main"]).as_str())
+    );
+
     // A key that is not there, a file that is not there: nothing pushed.
     let before = git(&bare, &["rev-parse", "main"]);
     let bad_key = json!({"file": "production/values.yaml", "key": "image.tag", "value": "x"});
@@ -688,6 +710,9 @@ async fn a_pack_larger_than_the_memory_limit_stops_the_plugin_with_the_limit_nam
         .await
         .unwrap_err();
     assert!(matches!(e, InvokeError::MemoryLimit { .. }), "{e}");
-    assert!(e.to_string().contains("hit its memory limit of 16 MiB"), "{e}");
+    assert!(
+        e.to_string().contains("hit its memory limit of 16 MiB"),
+        "{e}"
+    );
     assert_eq!(packs(&mirror(cache.path())), 0);
 }
