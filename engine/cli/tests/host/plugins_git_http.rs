@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{load, plugin_failure};
 use lockgate::plugin_host::{
-    Grants, Invocation, InvokeError, Limits, NetworkGrant, PluginFailure, Version,
+    Grants, Invocation, InvokeError, Limits, NetworkGrant, Plugin, PluginFailure, Version,
 };
 use lockgate_test_artifacts as artifacts;
 use lockgate_test_git::{GitServer, Options, WorkRepo};
@@ -79,6 +79,31 @@ fn packs(mirror: &Path) -> usize {
                 .is_some_and(|x| x == "pack")
         })
         .count()
+}
+
+/// The plugin, and an invocation granted the server with a `/cache` of its own.
+struct Client {
+    plugin: Plugin,
+    cache: tempfile::TempDir,
+    inv: Invocation,
+}
+
+async fn client(server: &GitServer) -> Client {
+    let cache = tempfile::tempdir().unwrap();
+    Client {
+        plugin: load(artifacts::GIT).await,
+        inv: Invocation::new(Grants::none().network(grant(server)).cache(cache.path())),
+        cache,
+    }
+}
+
+/// A git server that takes pushes.
+async fn pushable() -> GitServer {
+    GitServer::start(Options {
+        receive_pack: true,
+        ..Options::default()
+    })
+    .await
 }
 
 /// A served repository `name` with one commit of `manifests/app.yml`; the working clone.
@@ -222,9 +247,7 @@ async fn a_force_push_and_a_shallow_fetch() {
     work.write("manifests/app.yml", "instances: 5\n");
     let c3 = work.commit("three");
     work.push();
-    let plugin = load(artifacts::GIT).await;
-    let cache = tempfile::tempdir().unwrap();
-    let inv = Invocation::new(Grants::none().network(grant(&server)).cache(cache.path()));
+    let Client { plugin, cache, inv } = client(&server).await;
     let shallow = json!({"uri": server.url("config"), "depth": 1});
     assert_eq!(
         refs(&plugin.check(&inv, &shallow, None).await.unwrap()),
@@ -362,9 +385,7 @@ async fn a_truncated_pack_is_refused_and_the_cache_kept_as_it_was() {
     work.write("blob.bin", &noise);
     work.commit("noise");
     work.push();
-    let plugin = load(artifacts::GIT).await;
-    let cache = tempfile::tempdir().unwrap();
-    let inv = Invocation::new(Grants::none().network(grant(&server)).cache(cache.path()));
+    let Client { plugin, cache, inv } = client(&server).await;
     let e = plugin
         .check(&inv, &json!({"uri": server.url("big")}), None)
         .await
@@ -437,16 +458,10 @@ fn put_params(value: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_commits_a_yaml_value_and_pushes_it() {
-    let server = GitServer::start(Options {
-        receive_pack: true,
-        ..Options::default()
-    })
-    .await;
+    let server = pushable().await;
     let work = env_repo(&server);
     let head = work.git(&["rev-parse", "HEAD"]);
-    let plugin = load(artifacts::GIT).await;
-    let cache = tempfile::tempdir().unwrap();
-    let inv = Invocation::new(Grants::none().network(grant(&server)).cache(cache.path()));
+    let Client { plugin, cache, inv } = client(&server).await;
     let source = json!({"uri": server.url("envs")});
 
     let pushed = plugin
@@ -556,11 +571,7 @@ fn hook(bare: &Path, script: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_edits_the_new_head_after_a_concurrent_push_and_stops_on_a_hook_refusal() {
-    let server = GitServer::start(Options {
-        receive_pack: true,
-        ..Options::default()
-    })
-    .await;
+    let server = pushable().await;
     let mut work = env_repo(&server);
     // Someone else's commit, waiting on a side branch; the hook moves `main` to it during
     // Lockgate's first push (as a push that won the race would) and refuses that push.
@@ -576,9 +587,11 @@ async fn put_edits_the_new_head_after_a_concurrent_push_and_stops_on_a_hook_refu
         // (Outside the push's quarantine, where git forbids updating refs.)
         "if [ ! -e raced ]; then touch raced; env -u GIT_QUARANTINE_PATH git update-ref refs/heads/main refs/heads/side; echo 'main moved' >&2; exit 1; fi",
     );
-    let plugin = load(artifacts::GIT).await;
-    let cache = tempfile::tempdir().unwrap();
-    let inv = Invocation::new(Grants::none().network(grant(&server)).cache(cache.path()));
+    let Client {
+        plugin,
+        cache: _cache,
+        inv,
+    } = client(&server).await;
     let source = json!({"uri": server.url("envs")});
     let pushed = plugin
         .put(&inv, &source, &put_params("sha256:new"))
@@ -633,9 +646,7 @@ async fn tags_over_smart_http_are_listed_without_a_fetch_and_got_by_tag() {
     work.git(&["tag", "nightly"]);
     work.push();
     work.git(&["push", "-q", "origin", "--tags"]);
-    let plugin = load(artifacts::GIT).await;
-    let cache = tempfile::tempdir().unwrap();
-    let inv = Invocation::new(Grants::none().network(grant(&server)).cache(cache.path()));
+    let Client { plugin, cache, inv } = client(&server).await;
     let source = json!({"uri": server.url("config"), "tag_filter": "v*"});
     let from = Version::new().with("ref", &c1).with("tag", "v1.9.0");
     let versions = plugin.check(&inv, &source, Some(&from)).await.unwrap();
