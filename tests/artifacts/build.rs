@@ -1,6 +1,6 @@
-//! Builds the guest plugins of `plugins/` (their own Cargo workspace) for `wasm32-wasip2`
-//! and the native baseline `native/native_check.rs`, then writes `$OUT_DIR/artifacts.rs`
-//! with one path constant per artifact. The pattern of wasmtime's
+//! Builds the guest plugins and task programs of `plugins/` (their own Cargo workspace) for
+//! `wasm32-wasip2` and the native baseline `native/native_check.rs`, then writes
+//! `$OUT_DIR/artifacts.rs` with one path constant per artifact. The pattern of wasmtime's
 //! `crates/test-programs/artifacts`.
 
 use std::env;
@@ -123,6 +123,14 @@ const PLUGINS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// `(constant, file stem of the binary, what it is)`: programs (`[[bin]]`s, hence
+/// `wasi:cli/command` components) run as tasks.
+const TASKS: &[(&str, &str, &str)] = &[(
+    "TASK_PROGRAMS",
+    "task-programs",
+    "Test fixture `task-programs` (`plugins/fixtures/task-programs`): a `wasi:cli/command` program run as a task; `argv[1]` names what it does (`echo`, `files`, `exit N`, `std-exit N`, `loop`, `oom`, `flood N`, `escape PATH…`, `ticks`, `panic`, `connect ADDR`, `write PATH TEXT`, `fill PATH BYTES`).",
+)];
+
 const TARGET: &str = "wasm32-wasip2";
 
 /// `CARGO_*` variables the nested build keeps: where Cargo lives and how it reaches the
@@ -223,7 +231,7 @@ fn build_plugins(repo: &Path, out_dir: &Path, code: &mut String) {
     let release = target_dir.join(TARGET).join("release");
     let copies = out_dir.join("plugins");
     fs::create_dir_all(&copies).unwrap_or_else(|e| panic!("{}: {e}", copies.display()));
-    for (constant, stem, doc) in PLUGINS {
+    for (constant, stem, doc) in PLUGINS.iter().chain(TASKS) {
         let built = release.join(format!("{stem}.wasm"));
         let wasm = copies.join(format!("{stem}.wasm"));
         fs::copy(&built, &wasm).unwrap_or_else(|e| {

@@ -1,4 +1,5 @@
-//! Errors of the plugin host: loading a component, setting up a sandbox, and invoking a plugin.
+//! Errors of the plugin host: loading a component, setting up a sandbox, and invoking a plugin
+//! or a task (whose errors name the task where a plugin's name the plugin).
 //!
 //! Every message names the plugin (or file) and says what an operator can do about it. A
 //! wasmtime error is kept whole as the [`source`](std::error::Error::source) of ours (its
@@ -60,6 +61,16 @@ pub enum LoadError {
         /// Expected test-step export.
         test: &'static str,
         /// What it does export.
+        found: String,
+    },
+    /// A file loaded as a task is not a `wasi:cli/command` component.
+    #[error(
+        "`{path}` is not a task: a task is a `wasi:cli/command` component (a program built for wasm32-wasip2); {found}"
+    )]
+    NotATask {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead (`it exports …`, `it is a core WebAssembly module …`).
         found: String,
     },
     /// The component was built against another version of the Lockgate contract.

@@ -42,6 +42,8 @@ const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 pub(crate) struct Network {
     pub(crate) grants: Vec<NetworkGrant>,
     pub(crate) addrs: HashSet<SocketAddr>,
+    /// Who the sandbox runs, for the notices of refusals ("plugin", "task").
+    pub(crate) who: &'static str,
 }
 
 impl Network {
@@ -124,7 +126,8 @@ impl WasiHttpHooks for HttpGate {
                 None => format!("`{uri}`"),
             };
             self.capture.engine(format!(
-                "network: refused to let the plugin send an HTTP request to {what}: not granted"
+                "network: refused to let the {} send an HTTP request to {what}: not granted",
+                self.network.who
             ));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
@@ -174,6 +177,7 @@ mod tests {
         Network {
             grants: grants.iter().map(|g| g.parse().unwrap()).collect(),
             addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            who: "plugin",
         }
     }
 

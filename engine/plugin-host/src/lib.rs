@@ -5,9 +5,12 @@
 //! and the epoch ticker that enforces deadlines. [`PluginHost::load`] turns a file into a
 //! [`Plugin`] (compiled once, pre-instantiated, described); every call on a [`Plugin`] gets its
 //! own store and instance with only the [`Grants`] and [`Limits`] of that call.
+//! [`PluginHost::load_task`] does the same for a [`Task`]: a `wasi:cli/command` program run in
+//! the same kind of sandbox ([`Task::run`]).
 
 mod bindings;
 mod cache;
+mod command;
 mod error;
 mod fs_guard;
 #[doc(hidden)]
@@ -34,6 +37,7 @@ pub use cache::{
     CACHE_MAX_BYTES_ENV, CacheOutcome, DEFAULT_CACHE_MAX_BYTES, default_cache_dir,
     default_cache_max_bytes,
 };
+pub use command::{TASK_EXPORT, Task, TaskDir, TaskExit, TaskInvocation};
 pub use error::{HostError, InvokeError, LoadError, OutputError, PluginFailure};
 pub use lockgate_model::{
     Capabilities, CaseStatus, Description, DirGrant, Fetched, Grants, InvalidVersion, Metadata,

@@ -120,6 +120,7 @@ mod tests {
                 "db.internal:5432".parse().unwrap(),
             ],
             addrs: Default::default(),
+            who: "plugin",
         };
         for ok in [
             "registry.example",

@@ -218,7 +218,7 @@ impl PluginHost {
 }
 
 /// Tells a component from a core module or a file that is not WebAssembly at all.
-fn classify(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+pub(crate) fn classify(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(LoadError::NotWasm {
             path: path.to_path_buf(),
@@ -236,7 +236,7 @@ fn classify(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
 
 /// The names a component exports at its top level, read without compiling it; `None` when
 /// the bytes do not parse (compiling then reports why).
-fn top_level_exports(bytes: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn top_level_exports(bytes: &[u8]) -> Option<Vec<String>> {
     use wasmparser::{Parser, Payload};
     let mut depth = 0usize;
     let mut exports = Vec::new();
@@ -309,11 +309,69 @@ fn world_from_exports(path: &Path, exports: &[String]) -> Result<PluginKind, Loa
 }
 
 /// A fresh store for one invocation, with its capture.
-struct Sandbox {
-    store: Store<HostState>,
-    capture: Arc<Capture>,
-    deadline: Duration,
-    memory_limit: u64,
+pub(crate) struct Sandbox {
+    pub(crate) store: Store<HostState>,
+    pub(crate) capture: Arc<Capture>,
+    pub(crate) deadline: Duration,
+    pub(crate) memory_limit: u64,
+}
+
+impl Sandbox {
+    /// The fresh store of one invocation of `op` in `wasi` (whose network is `network` and
+    /// whose output goes to `capture`), under `limits`; `grants` gives the input names and the
+    /// CA certificates of HTTPS requests.
+    pub(crate) fn new(
+        shared: &Shared,
+        op: Operation,
+        (wasi, network): (wasmtime_wasi::WasiCtx, Arc<super::http::Network>),
+        capture: Arc<Capture>,
+        grants: &Grants,
+        limits: &Limits,
+    ) -> Self {
+        let memory_limit = limits.memory_bytes.min(shared.config.max_memory_bytes);
+        let deadline = limits.deadline(op);
+        let stop_at = Instant::now() + deadline;
+        let state = HostState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            http_gate: HttpGate {
+                network,
+                capture: capture.clone(),
+                stop_at,
+                trust: shared.trust.clone(),
+                ca_files: grants.ca_certificates.clone(),
+                tls: None,
+            },
+            table: ResourceTable::new(),
+            capture: capture.clone(),
+            disk: DiskBudget::new(limits.disk_bytes, limits.files),
+            inputs: grants.inputs.iter().map(|i| i.name.clone()).collect(),
+            limiter: Limiter {
+                memory_bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
+                memory_hit: false,
+            },
+            deadline_hit: false,
+        };
+        let mut store = Store::new(&shared.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= stop_at {
+                ctx.data_mut().deadline_hit = true;
+                Err(Trap::Interrupt.into())
+            } else {
+                // Hand the thread back to tokio every tick so long computations don't starve
+                // other tasks.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Self {
+            store,
+            capture,
+            deadline,
+            memory_limit,
+        }
+    }
 }
 
 impl Plugin {
@@ -552,56 +610,21 @@ impl Plugin {
     async fn sandbox(&self, op: Operation, inv: &Invocation) -> Result<Sandbox, InvokeError> {
         let shared = &self.inner.shared;
         let capture = Capture::new(inv.log.clone(), inv.limits.output_bytes);
-        let (wasi, network) = sandbox::wasi_ctx(&inv.grants, &capture, shared.config.inline_fs)
+        let ctx = sandbox::wasi_ctx(&inv.grants, &capture, shared.config.inline_fs)
             .await
             .map_err(|error| InvokeError::Grant {
                 plugin: self.name().to_owned(),
                 op,
                 error,
             })?;
-        let memory_limit = inv.limits.memory_bytes.min(shared.config.max_memory_bytes);
-        let deadline = inv.limits.deadline(op);
-        let stop_at = Instant::now() + deadline;
-        let state = HostState {
-            wasi,
-            http: WasiHttpCtx::new(),
-            http_gate: HttpGate {
-                network,
-                capture: capture.clone(),
-                stop_at,
-                trust: shared.trust.clone(),
-                ca_files: inv.grants.ca_certificates.clone(),
-                tls: None,
-            },
-            table: ResourceTable::new(),
-            capture: capture.clone(),
-            disk: DiskBudget::new(inv.limits.disk_bytes, inv.limits.files),
-            inputs: inv.grants.inputs.iter().map(|i| i.name.clone()).collect(),
-            limiter: Limiter {
-                memory_bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
-                memory_hit: false,
-            },
-            deadline_hit: false,
-        };
-        let mut store = Store::new(&shared.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut ctx| {
-            if Instant::now() >= stop_at {
-                ctx.data_mut().deadline_hit = true;
-                Err(Trap::Interrupt.into())
-            } else {
-                // Hand the thread back to tokio every tick so long computations don't starve
-                // other tasks.
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        Ok(Sandbox {
-            store,
+        Ok(Sandbox::new(
+            shared,
+            op,
+            ctx,
             capture,
-            deadline,
-            memory_limit,
-        })
+            &inv.grants,
+            &inv.limits,
+        ))
     }
 
     /// Turns the raw result of an invocation into the plugin's answer or a typed error.
@@ -611,73 +634,84 @@ impl Plugin {
         raw: RawOutcome<T>,
         sb: &Sandbox,
     ) -> Result<T, InvokeError> {
-        sb.capture.finish();
-        let plugin = self.name().to_owned();
-        let data = sb.store.data();
-        let e = match raw {
-            RawOutcome::Done(Ok(v)) => return Ok(v),
-            RawOutcome::TimedOut => {
-                return Err(InvokeError::Deadline {
-                    plugin,
-                    op,
-                    limit: sb.deadline,
-                });
-            }
-            RawOutcome::Done(Err(e)) => e,
-        };
-        if data.deadline_hit || matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        outcome(self.name(), op, raw, sb)
+    }
+}
+
+/// Turns the raw result of an invocation of `op` by the guest `name` into its answer or a
+/// typed error (the deadline, the memory or disk limit, a stack overflow, a panic, a trap).
+pub(crate) fn outcome<T>(
+    name: &str,
+    op: Operation,
+    raw: RawOutcome<T>,
+    sb: &Sandbox,
+) -> Result<T, InvokeError> {
+    sb.capture.finish();
+    let plugin = name.to_owned();
+    let data = sb.store.data();
+    let e = match raw {
+        RawOutcome::Done(Ok(v)) => return Ok(v),
+        RawOutcome::TimedOut => {
             return Err(InvokeError::Deadline {
                 plugin,
                 op,
                 limit: sb.deadline,
             });
         }
-        if data.limiter.memory_hit {
-            return Err(InvokeError::MemoryLimit {
-                plugin,
-                op,
-                limit: sb.memory_limit,
-            });
-        }
-        if let Some(hit) = data.disk.hit() {
-            let (limit, key) = match hit {
-                DiskHit::Bytes(n) => (format!("{} written", humanize_bytes(n)), "disk_size"),
-                DiskHit::Files(n) => (format!("{n} files created"), "files"),
-            };
-            return Err(InvokeError::DiskLimit {
-                plugin,
-                op,
-                limit,
-                key,
-            });
-        }
-        let trap = e.downcast_ref::<Trap>().copied();
-        if trap == Some(Trap::StackOverflow) {
-            return Err(InvokeError::StackOverflow { plugin, op });
-        }
-        let stderr = sb.capture.stderr_tail();
-        if trap == Some(Trap::UnreachableCodeReached)
-            && let Some(message) = panic_message(&stderr)
-        {
-            return Err(InvokeError::Panicked {
-                plugin,
-                op,
-                message,
-            });
-        }
-        if trap.is_none() && format!("{e:#}").contains("concurrent") {
-            return Err(InvokeError::Instantiate {
-                plugin,
-                op,
-                source: e.into_boxed_dyn_error(),
-            });
-        }
-        Err(InvokeError::Trap {
+        RawOutcome::Done(Err(e)) => e,
+    };
+    if data.deadline_hit || matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        return Err(InvokeError::Deadline {
             plugin,
             op,
-            detail: trap_detail(&e, &stderr),
-        })
+            limit: sb.deadline,
+        });
     }
+    if data.limiter.memory_hit {
+        return Err(InvokeError::MemoryLimit {
+            plugin,
+            op,
+            limit: sb.memory_limit,
+        });
+    }
+    if let Some(hit) = data.disk.hit() {
+        let (limit, key) = match hit {
+            DiskHit::Bytes(n) => (format!("{} written", humanize_bytes(n)), "disk_size"),
+            DiskHit::Files(n) => (format!("{n} files created"), "files"),
+        };
+        return Err(InvokeError::DiskLimit {
+            plugin,
+            op,
+            limit,
+            key,
+        });
+    }
+    let trap = e.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::StackOverflow) {
+        return Err(InvokeError::StackOverflow { plugin, op });
+    }
+    let stderr = sb.capture.stderr_tail();
+    if trap == Some(Trap::UnreachableCodeReached)
+        && let Some(message) = panic_message(&stderr)
+    {
+        return Err(InvokeError::Panicked {
+            plugin,
+            op,
+            message,
+        });
+    }
+    if trap.is_none() && format!("{e:#}").contains("concurrent") {
+        return Err(InvokeError::Instantiate {
+            plugin,
+            op,
+            source: e.into_boxed_dyn_error(),
+        });
+    }
+    Err(InvokeError::Trap {
+        plugin,
+        op,
+        detail: trap_detail(&e, &stderr),
+    })
 }
 
 /// What users see of a trap: the trap and its causes (each once), a short guest backtrace,
@@ -747,14 +781,14 @@ fn cap(text: &str, max: usize) -> String {
 }
 
 /// How the future of an invocation ended.
-enum RawOutcome<T> {
+pub(crate) enum RawOutcome<T> {
     Done(wasmtime::Result<T>),
     TimedOut,
 }
 
 /// Runs the invocation's future under the host-side deadline (for plugins blocked in a host
 /// call, where epoch interruption cannot reach them).
-async fn finish<T>(
+pub(crate) async fn finish<T>(
     fut: impl Future<Output = wasmtime::Result<T>>,
     deadline: Duration,
 ) -> RawOutcome<T> {
@@ -983,7 +1017,7 @@ fn description_from_wit(d: wit::Description) -> Result<Description, OutputError>
 /// JavaScript plugin's `describe` "crashed" with `cannot add seals to the memfd`). That refusal
 /// is transient, and an image that failed is not remembered, so a few retries spaced out
 /// settle it; images already built are kept between tries.
-fn initialize_memory_images(component: &Component) -> wasmtime::Result<()> {
+pub(crate) fn initialize_memory_images(component: &Component) -> wasmtime::Result<()> {
     const TRIES: u32 = 5;
     let mut attempt = 1;
     loop {

@@ -1,15 +1,16 @@
 //! The sandbox of one invocation: what the pipeline grants (directories, environment, network
 //! hosts) turned into a WASI context, plus the per-store state and limits.
 //!
-//! Mount points inside the sandbox are fixed (see `wit/plugin/host.wit`): `/inputs/<name>`
-//! read-only, `/output` and `/cache` read-write, `/dirs/<name>` as granted. Nothing else of the
+//! Mount points inside a plugin's sandbox are fixed (see `wit/plugin/host.wit`):
+//! `/inputs/<name>` read-only, `/output` and `/cache` read-write, `/dirs/<name>` as granted; a
+//! task's inputs, outputs and caches are added where `super::command` says. Nothing else of the
 //! host file system, no environment variable and no network address is reachable. The
 //! network grants govern TCP (`wasi:sockets`, checked here) and HTTP (`wasi:http`, checked in
 //! `super::http`) alike.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
@@ -58,11 +59,101 @@ pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
+/// One directory of the host seen by the guest: `path` at `guest`, with `perms`. `what` and
+/// `name` name it in messages (`input`, `config`).
+pub(crate) struct Mount<'a> {
+    pub(crate) what: &'static str,
+    pub(crate) name: &'a str,
+    pub(crate) path: &'a Path,
+    pub(crate) guest: String,
+    pub(crate) perms: FsPerms,
+}
+
+/// The mounts of `grants` at the plugins' fixed places: `/inputs/<name>` read-only,
+/// `/dirs/<name>` as granted, `/output` and `/cache` read-write.
+pub(crate) fn grant_mounts(grants: &Grants) -> Vec<Mount<'_>> {
+    let mut mounts = Vec::new();
+    for input in &grants.inputs {
+        mounts.push(Mount {
+            what: "input",
+            name: &input.name,
+            path: &input.path,
+            guest: format!("/inputs/{}", input.name),
+            perms: FsPerms::ReadOnly,
+        });
+    }
+    for dir in &grants.dirs {
+        mounts.push(Mount {
+            what: "dir",
+            name: &dir.name,
+            path: &dir.path,
+            guest: format!("/dirs/{}", dir.name),
+            perms: if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            },
+        });
+    }
+    if let Some(output) = &grants.output {
+        mounts.push(Mount {
+            what: "output",
+            name: "output",
+            path: output,
+            guest: "/output".into(),
+            perms: FsPerms::ReadWrite,
+        });
+    }
+    if let Some(cache) = &grants.cache {
+        mounts.push(Mount {
+            what: "cache",
+            name: "cache",
+            path: cache,
+            guest: "/cache".into(),
+            perms: FsPerms::ReadWrite,
+        });
+    }
+    mounts
+}
+
+/// Everything a sandbox's WASI context is made of besides its output.
+pub(crate) struct CtxSpec<'a> {
+    /// The directories it sees.
+    pub(crate) mounts: &'a [Mount<'a>],
+    /// Its environment variables.
+    pub(crate) env: &'a [(String, String)],
+    /// Its arguments (`argv`, the program's name first); plugins have none.
+    pub(crate) args: &'a [String],
+    /// The hosts it may reach.
+    pub(crate) network: &'a [NetworkGrant],
+    /// Who runs in it, for the engine's notices ("plugin", "task").
+    pub(crate) who: &'static str,
+}
+
 /// Builds the WASI context for `grants`, and the network they open (for the HTTP check).
 /// Output goes to `capture`; `inline_fs` runs file-system calls on the invoking thread instead
 /// of tokio's blocking pool.
 pub(crate) async fn wasi_ctx(
     grants: &Grants,
+    capture: &Arc<Capture>,
+    inline_fs: bool,
+) -> Result<(WasiCtx, Arc<Network>), GrantError> {
+    let mounts = grant_mounts(grants);
+    let spec = CtxSpec {
+        mounts: &mounts,
+        env: &grants.env,
+        args: &[],
+        network: &grants.network,
+        who: "plugin",
+    };
+    build_ctx(&spec, capture, inline_fs).await
+}
+
+/// Builds the WASI context of `spec`: only its mounts, variables and arguments, stdout and
+/// stderr into `capture`, TCP and name lookups checked against its network (plus clocks and
+/// random numbers, which every context has); and the network it opens.
+pub(crate) async fn build_ctx(
+    spec: &CtxSpec<'_>,
     capture: &Arc<Capture>,
     inline_fs: bool,
 ) -> Result<(WasiCtx, Arc<Network>), GrantError> {
@@ -72,21 +163,18 @@ pub(crate) async fn wasi_ctx(
     b.allow_blocking_current_thread(inline_fs);
     b.stdout(CaptureStream::stdout(capture));
     b.stderr(CaptureStream::stderr(capture));
+    b.args(spec.args);
 
     let mut seen = HashSet::new();
-    let mut mount = |b: &mut WasiCtxBuilder,
-                     what: &'static str,
-                     name: &str,
-                     path: &PathBuf,
-                     guest: String,
-                     perms: FsPerms| {
+    for m in spec.mounts {
+        let (what, name) = (m.what, m.name);
         if !valid_name(name) {
             return Err(GrantError::BadName {
                 what,
                 name: name.to_owned(),
             });
         }
-        if !seen.insert(guest.clone()) {
+        if !seen.insert(m.guest.clone()) {
             return Err(GrantError::Duplicate {
                 what,
                 name: name.to_owned(),
@@ -95,64 +183,18 @@ pub(crate) async fn wasi_ctx(
         let dir_error = |reason: String| GrantError::Dir {
             what,
             name: name.to_owned(),
-            path: path.clone(),
+            path: m.path.to_path_buf(),
             reason,
         };
-        let meta = std::fs::metadata(path).map_err(|e| dir_error(e.to_string()))?;
+        let meta = std::fs::metadata(m.path).map_err(|e| dir_error(e.to_string()))?;
         if !meta.is_dir() {
             return Err(dir_error("not a directory".into()));
         }
-        b.preopened_dir(path, guest, perms)
+        b.preopened_dir(m.path, &m.guest, m.perms)
             .map_err(|e| dir_error(format!("{e:#}")))?;
-        Ok(())
-    };
-    for input in &grants.inputs {
-        mount(
-            &mut b,
-            "input",
-            &input.name,
-            &input.path,
-            format!("/inputs/{}", input.name),
-            FsPerms::ReadOnly,
-        )?;
-    }
-    for dir in &grants.dirs {
-        let perms = if dir.writable {
-            FsPerms::ReadWrite
-        } else {
-            FsPerms::ReadOnly
-        };
-        mount(
-            &mut b,
-            "dir",
-            &dir.name,
-            &dir.path,
-            format!("/dirs/{}", dir.name),
-            perms,
-        )?;
-    }
-    if let Some(output) = &grants.output {
-        mount(
-            &mut b,
-            "output",
-            "output",
-            output,
-            "/output".into(),
-            FsPerms::ReadWrite,
-        )?;
-    }
-    if let Some(cache) = &grants.cache {
-        mount(
-            &mut b,
-            "cache",
-            "cache",
-            cache,
-            "/cache".into(),
-            FsPerms::ReadWrite,
-        )?;
     }
 
-    for (name, value) in &grants.env {
+    for (name, value) in spec.env {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
             return Err(GrantError::BadName {
                 what: "environment variable",
@@ -163,8 +205,9 @@ pub(crate) async fn wasi_ctx(
     }
 
     let network = Arc::new(Network {
-        grants: grants.network.clone(),
-        addrs: resolve(&grants.network).await?,
+        grants: spec.network.to_vec(),
+        addrs: resolve(spec.network).await?,
+        who: spec.who,
     });
     // TCP is always on so that every refused connection reaches the check below and is logged;
     // the check lets through only granted addresses.
@@ -174,6 +217,7 @@ pub(crate) async fn wasi_ctx(
     b.allow_ip_name_lookup(true);
     let notices = capture.clone();
     let allowed = network.clone();
+    let who = spec.who;
     b.socket_addr_check(move |addr, use_| {
         let ok = match use_ {
             SocketAddrUse::TcpConnect => allowed.addrs.contains(&canonical(addr)),
@@ -189,7 +233,7 @@ pub(crate) async fn wasi_ctx(
                 _ => "send UDP to",
             };
             notices.engine(format!(
-                "network: refused to let the plugin {what} {addr}: not granted"
+                "network: refused to let the {who} {what} {addr}: not granted"
             ));
         }
         Box::pin(async move { ok })

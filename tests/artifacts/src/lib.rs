@@ -1,6 +1,6 @@
-//! Paths of the guest plugin components built from `plugins/` (a separate Cargo workspace,
-//! built for `wasm32-wasip2` and `--release` by this crate's build script into
-//! `plugins/target`, then copied into this crate's `OUT_DIR`) and of a native baseline
+//! Paths of the guest plugin components and task programs built from `plugins/` (a separate
+//! Cargo workspace, built for `wasm32-wasip2` and `--release` by this crate's build script
+//! into `plugins/target`, then copied into this crate's `OUT_DIR`) and of a native baseline
 //! executable, for host tests and benchmarks.
 //!
 //! ```no_run

@@ -19,5 +19,6 @@ mod plugins_s3;
 mod plugins_wasi_http;
 mod runner;
 mod sdk_http;
+mod tasks;
 mod test_server;
 mod wit_reference;
