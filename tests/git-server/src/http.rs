@@ -130,6 +130,7 @@ async fn connection(
                         read_body(&mut stream, &request).await?;
                     }
                     let header = ("WWW-Authenticate", "Basic realm=\"git\"");
+                    shared.answered(index, &request, 401);
                     respond(
                         &mut stream,
                         401,
@@ -138,7 +139,6 @@ async fn connection(
                         close,
                     )
                     .await?;
-                    shared.answered(index, &request, 401);
                     if close {
                         return stream.shutdown().await;
                     }
@@ -158,8 +158,19 @@ async fn connection(
             .filter(|_| request.method == "POST" && request.path().ends_with("/git-upload-pack"));
         close |= truncate.is_some();
         let env = cgi_env(shared, &request, peer, user, body.len());
-        let status = cgi(&mut stream, &shared.backend, env, body, truncate, close).await?;
-        shared.answered(index, &request, status);
+        // Recorded as the status line goes out, before the body: a client may finish reading
+        // (and a test look at the record) before the backend has exited.
+        let answered = |status| shared.answered(index, &request, status);
+        cgi(
+            &mut stream,
+            &shared.backend,
+            env,
+            body,
+            truncate,
+            close,
+            &answered,
+        )
+        .await?;
         if close {
             return stream.shutdown().await;
         }
@@ -342,7 +353,8 @@ fn path_str(path: &Path) -> &str {
 
 /// Runs `backend` with `env` and `body` on its stdin, and answers with its output: the
 /// CGI headers (`Status` as the status line), then its stdout, chunked or, when `close`,
-/// close-delimited and cut after `truncate` bytes. Returns the status answered.
+/// close-delimited and cut after `truncate` bytes. `answered` is told the status just
+/// before the status line is written.
 async fn cgi(
     stream: &mut (impl AsyncWrite + Unpin),
     backend: &Path,
@@ -350,7 +362,8 @@ async fn cgi(
     body: Vec<u8>,
     truncate: Option<usize>,
     close: bool,
-) -> std::io::Result<u16> {
+    answered: &(dyn Fn(u16) + Sync),
+) -> std::io::Result<()> {
     let spawned = Command::new(backend)
         .env_clear()
         .envs(env)
@@ -363,8 +376,8 @@ async fn cgi(
         Ok(child) => child,
         Err(e) => {
             eprintln!("git server: running {}: {e}", backend.display());
-            respond(stream, 500, &[], b"cannot run git http-backend\n", close).await?;
-            return Ok(500);
+            answered(500);
+            return respond(stream, 500, &[], b"cannot run git http-backend\n", close).await;
         }
     };
     // Both end when the child does (it is killed if this connection ends first).
@@ -388,15 +401,15 @@ async fn cgi(
             Ok(line) => line,
             Err(e) => {
                 eprintln!("git server: the headers of git http-backend: {e}");
-                respond(
+                answered(502);
+                return respond(
                     stream,
                     502,
                     &[],
                     b"bad answer from git http-backend\n",
                     close,
                 )
-                .await?;
-                return Ok(502);
+                .await;
             }
         };
         if line.is_empty() {
@@ -426,6 +439,7 @@ async fn cgi(
         "HTTP/1.1 {status} {reason}\r\n{}{framing}\r\n",
         headers.concat()
     );
+    answered(status);
     stream.write_all(head.as_bytes()).await?;
     stream.flush().await?;
 
@@ -450,7 +464,7 @@ async fn cgi(
         stream.flush().await?;
         if left == 0 {
             // Cut: the child is killed when dropped.
-            return Ok(status);
+            return Ok(());
         }
     }
     if !close {
@@ -458,7 +472,7 @@ async fn cgi(
         stream.flush().await?;
     }
     let _ = child.wait().await;
-    Ok(status)
+    Ok(())
 }
 
 /// Answers with a short body of its own.
