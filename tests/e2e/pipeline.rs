@@ -25,6 +25,8 @@ mod hostile;
 mod https;
 #[path = "pipeline/platform.rs"]
 mod platform;
+#[path = "pipeline/tasks.rs"]
+mod tasks;
 
 const THREE_ENVIRONMENTS: &str = include_str!("../fixtures/pipelines/three-environments.yml");
 const SEVERAL_RESOURCES: &str = include_str!("../fixtures/pipelines/several-resources.yml");

@@ -36,8 +36,8 @@ pub use lockgate_model::NO_REGISTRY;
 pub use lockgate_model::did_you_mean;
 pub use model::{
     Action, Approval, CheckEvery, DEFAULT_CHECK_EVERY, Environment, Get, GrantSpec, Hooks,
-    InParallel, Inputs, Job, Payload, Pipeline, PluginRef, PluginType, Put, Resource, Step, Test,
-    VersionPolicy,
+    InParallel, Inputs, Job, Payload, Pipeline, PluginRef, PluginType, Put, Resource, Step,
+    TaskConfig, TaskStep, Test, VersionPolicy,
 };
 pub use plugins::{PluginRefError, parse_plugin_ref};
 pub use span::{Span, Spanned};

@@ -456,6 +456,14 @@ impl Job {
         })
     }
 
+    /// The `task` steps, anywhere in the plan and hooks.
+    pub fn tasks(&self) -> impl Iterator<Item = (&Step, &TaskStep)> {
+        self.steps().into_iter().filter_map(|s| match &s.action {
+            Action::Task(t) => Some((s, &**t)),
+            _ => None,
+        })
+    }
+
     /// The `put` steps, anywhere in the plan and hooks.
     pub fn puts(&self) -> impl Iterator<Item = (&Step, &Put)> {
         self.steps().into_iter().filter_map(|s| match &s.action {
@@ -532,12 +540,13 @@ pub struct Step {
 }
 
 impl Step {
-    /// The step's action key: `get`, `put`, `test`, `in_parallel`, `do` or `try`.
+    /// The step's action key: `get`, `put`, `test`, `task`, `in_parallel`, `do` or `try`.
     pub fn kind(&self) -> &'static str {
         match &self.action {
             Action::Get(_) => "get",
             Action::Put(_) => "put",
             Action::Test(_) => "test",
+            Action::Task(_) => "task",
             Action::InParallel(_) => "in_parallel",
             Action::Do(_) => "do",
             Action::Try(_) => "try",
@@ -551,7 +560,7 @@ impl Step {
             Action::InParallel(p) => p.steps.iter().for_each(|s| s.walk(out)),
             Action::Do(steps) => steps.iter().for_each(|s| s.walk(out)),
             Action::Try(step) => step.walk(out),
-            Action::Get(_) | Action::Put(_) | Action::Test(_) => {}
+            Action::Get(_) | Action::Put(_) | Action::Test(_) | Action::Task(_) => {}
         }
         self.hooks.walk(out);
     }
@@ -566,6 +575,8 @@ pub enum Action {
     Put(Put),
     /// Run a test-step plugin.
     Test(Test),
+    /// Run a program (a `wasi:cli/command` component) over earlier artifacts.
+    Task(Box<TaskStep>),
     /// Run steps at the same time.
     InParallel(InParallel),
     /// Run steps in order.
@@ -633,6 +644,81 @@ pub struct Test {
     pub inputs: Option<Spanned<Inputs>>,
     /// What else the plugin may touch (network endpoints of the environment under test, …).
     pub grants: GrantSpec,
+}
+
+/// `task:`: a WebAssembly program of the standard command world (`wasi:cli/command`, anything
+/// built for `wasm32-wasip2`) run over earlier artifacts, writing new ones.
+#[derive(Debug, Clone)]
+pub struct TaskStep {
+    /// The value of `task:`: the step's name (the program's `argv[0]`).
+    pub name: Spanned<String>,
+    /// The task's definition (`config:`).
+    pub config: TaskConfig,
+    /// Step-level `params`: environment variables over those of `config.params`.
+    pub params: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `input_mapping`: a task input's name → the artifact it is (a `get`'s or a task output).
+    pub input_mapping: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `output_mapping`: a task output's name → the artifact later steps see it as.
+    pub output_mapping: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Directories, network endpoints and variables the program may use besides its own.
+    pub grants: GrantSpec,
+    /// `limits.memory`: its memory cap, in bytes (default: the host's).
+    pub memory: Option<Spanned<u64>>,
+    /// `limits.timeout`: its deadline (default: that of a test's `run`).
+    pub timeout: Option<Spanned<Duration>>,
+}
+
+impl TaskStep {
+    /// The artifact task input `name` reads (its `input_mapping`, default its name).
+    pub fn input_artifact<'a>(&'a self, name: &'a Spanned<String>) -> &'a Spanned<String> {
+        self.input_mapping
+            .iter()
+            .find(|(k, _)| k.value == name.value)
+            .map_or(name, |(_, v)| v)
+    }
+
+    /// The artifact task output `name` becomes (its `output_mapping`, default its name).
+    pub fn output_artifact<'a>(&'a self, name: &'a Spanned<String>) -> &'a Spanned<String> {
+        self.output_mapping
+            .iter()
+            .find(|(k, _)| k.value == name.value)
+            .map_or(name, |(_, v)| v)
+    }
+
+    /// The params the program gets: `config.params` with the step's `params` over them.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .config
+            .params
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect();
+        for (k, v) in &self.params {
+            match out.iter_mut().find(|(n, _)| *n == k.value) {
+                Some(slot) => slot.1 = v.value.clone(),
+                None => out.push((k.value.clone(), v.value.clone())),
+            }
+        }
+        out
+    }
+}
+
+/// A task's `config:`.
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    /// `component`: the program, resolved against the pipeline's directory (empty when it
+    /// could not be read; already reported).
+    pub component: Spanned<PathBuf>,
+    /// `args`: the program's arguments after `argv[0]`.
+    pub args: Vec<Spanned<String>>,
+    /// `params`: its environment variables.
+    pub params: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `inputs`: the artifacts it reads, each mounted read-only at `<name>`.
+    pub inputs: Vec<Spanned<String>>,
+    /// `outputs`: new directories it writes, at `<name>`, artifacts for later steps.
+    pub outputs: Vec<Spanned<String>>,
+    /// `caches`: directories at `<path>` kept between builds of this job's task.
+    pub caches: Vec<Spanned<String>>,
 }
 
 /// `inputs:` of a `put` or `test`.

@@ -69,13 +69,9 @@ const JOB_KEYS: &[&str] = &[
     "ensure",
 ];
 const HOOKS: &[&str] = &["on_success", "on_failure", "on_error", "ensure"];
-const ACTIONS: &[&str] = &["get", "put", "test", "in_parallel", "do", "try"];
+const ACTIONS: &[&str] = &["get", "put", "test", "task", "in_parallel", "do", "try"];
 /// Concourse's step kinds that Lockgate does not have, with what to do instead.
 const FOREIGN_STEPS: &[(&str, &str)] = &[
-    (
-        "task",
-        "Lockgate has no task steps yet: run the work as a `test` step of a test type, or in a resource type's `put`",
-    ),
     (
         "set_pipeline",
         "a pipeline is loaded by `lockgate run` or `lockgate server`, not set from a step",
@@ -100,13 +96,49 @@ const STEP_KEYS: &[&str] = &[
 const GET_KEYS: &[&str] = &["get", "resource", "passed", "trigger", "version", "params"];
 const PUT_KEYS: &[&str] = &["put", "resource", "params", "inputs"];
 const TEST_KEYS: &[&str] = &["test", "type", "config", "inputs", "grants"];
+const TASK_KEYS: &[&str] = &[
+    "task",
+    "config",
+    "file",
+    "params",
+    "input_mapping",
+    "output_mapping",
+    "grants",
+    "limits",
+];
+const TASK_CONFIG_KEYS: &[&str] = &["component", "args", "params", "inputs", "outputs", "caches"];
+const TASK_LIMIT_KEYS: &[&str] = &["memory", "timeout"];
+/// Concourse's container settings of a task (step or `config`), with what each is.
+const CONTAINER_KEYS: &[(&str, &str)] = &[
+    ("image", "a container image"),
+    ("image_resource", "a container image"),
+    ("platform", "a container platform"),
+    ("run", "a container command"),
+    ("rootfs_uri", "a container root file system"),
+    ("container_limits", "a container's limits"),
+    ("privileged", "a container privilege"),
+];
 const PARALLEL_KEYS: &[&str] = &["steps", "limit", "fail_fast"];
+
+/// The message for a container key of a task (`None`: not one).
+fn container_key(k: &str) -> Option<String> {
+    let (_, what) = CONTAINER_KEYS.iter().find(|(name, _)| *name == k)?;
+    let extra = match k {
+        "run" => " and its arguments as `config.args`",
+        "container_limits" => " and its limits as `limits: {memory: 256MiB, timeout: 5m}`",
+        _ => "",
+    };
+    Some(format!(
+        "`{k}` is {what}: Lockgate tasks run a WebAssembly component; give `config.component: path/to/task.wasm` (any program built for wasm32-wasip2){extra}"
+    ))
+}
 
 fn action_keys(action: &str) -> &'static [&'static str] {
     match action {
         "get" => GET_KEYS,
         "put" => PUT_KEYS,
         "test" => TEST_KEYS,
+        "task" => TASK_KEYS,
         "in_parallel" => &["in_parallel"],
         "do" => &["do"],
         _ => &["try"],
@@ -203,7 +235,7 @@ fn walk_mut(step: &mut Step, f: &mut dyn FnMut(&mut Step)) {
         Action::InParallel(p) => p.steps.iter_mut().for_each(|s| walk_mut(s, f)),
         Action::Do(steps) => steps.iter_mut().for_each(|s| walk_mut(s, f)),
         Action::Try(s) => walk_mut(s, f),
-        Action::Get(_) | Action::Put(_) | Action::Test(_) => {}
+        Action::Get(_) | Action::Put(_) | Action::Test(_) | Action::Task(_) => {}
     }
     for_each_hook_mut(&mut step.hooks, &mut |s| walk_mut(s, f));
 }
@@ -1199,7 +1231,12 @@ impl Conv<'_> {
             if ACTIONS.contains(&k) {
                 return Known::Ignored; // reported above
             }
-            for other in ["get", "put", "test"] {
+            if action == "task"
+                && let Some(why) = container_key(k)
+            {
+                return Known::Misplaced(why);
+            }
+            for other in ["get", "put", "test", "task"] {
                 if other != action && action_keys(other).contains(&k) {
                     return Known::Misplaced(format!(
                         "`{k}` is an option of `{other}` steps, not of {what}"
@@ -1218,6 +1255,7 @@ impl Conv<'_> {
             "get" => Action::Get(self.get_step(&f, key, value)?),
             "put" => Action::Put(self.put_step(&f, key, value)?),
             "test" => Action::Test(self.test_step(&f, key, value)?),
+            "task" => Action::Task(Box::new(self.task_step(&f, key, value)?)),
             "in_parallel" => Action::InParallel(self.in_parallel(key, value)?),
             "do" => {
                 if !matches!(value.kind, Kind::Seq(_)) {
@@ -1359,6 +1397,266 @@ impl Conv<'_> {
             inputs: self.inputs(f),
             grants,
         })
+    }
+
+    fn task_step(&mut self, f: &Fields<'_>, key: &Key, value: &Node) -> Option<TaskStep> {
+        let name = self.string(key, value)?;
+        if !is_mount_name(&name.value) {
+            self.error_help(
+                name.span,
+                format!("invalid task name `{}`", name.value),
+                "use letters, digits, `-`, `_` and `.` (it names the task's cache and is its program's argv[0])",
+            );
+        }
+        let what = format!("task `{}`", name.value);
+        if let Some((k, _)) = f.get("file") {
+            self.error_help(
+                k.span,
+                format!("{what}: a task definition read from a `file:` is not supported yet"),
+                "write the definition inline under `config:` (`component`, `args`, `params`, `inputs`, `outputs`, `caches`)",
+            );
+        }
+        let config = match f.get("config") {
+            Some((_, n)) => self.task_config(n, &what),
+            None => {
+                if f.get("file").is_none() {
+                    self.error_help(
+                        key.span,
+                        format!("{what} has no `config`"),
+                        "give its definition: `config: {component: path/to/task.wasm, inputs: [...], outputs: [...]}`",
+                    );
+                }
+                None
+            }
+        };
+        let config = config.unwrap_or_else(|| {
+            self.report.poison(self.file, key.span);
+            TaskConfig {
+                component: Spanned::new(Default::default(), key.span),
+                args: Vec::new(),
+                params: Vec::new(),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                caches: Vec::new(),
+            }
+        });
+        let params = f
+            .get("params")
+            .map(|(k, n)| self.string_map(k, n, true))
+            .unwrap_or_default();
+        let input_mapping = f
+            .get("input_mapping")
+            .map(|(k, n)| self.string_map(k, n, false))
+            .unwrap_or_default();
+        let output_mapping = f
+            .get("output_mapping")
+            .map(|(k, n)| self.string_map(k, n, false))
+            .unwrap_or_default();
+        for (_, artifact) in input_mapping.iter().chain(&output_mapping) {
+            if !is_mount_name(&artifact.value) {
+                self.error(
+                    artifact.span,
+                    format!(
+                        "invalid artifact name `{}`: use letters, digits, `-`, `_` and `.`",
+                        artifact.value
+                    ),
+                );
+            }
+        }
+        let grants = f
+            .get("grants")
+            .map(|(_, n)| self.grants(n, &what))
+            .unwrap_or_default();
+        let (mut memory, mut timeout) = (None, None);
+        if let Some((_, n)) = f.get("limits")
+            && let Some(l) =
+                self.fields(n, &format!("`limits` of {what}"), TASK_LIMIT_KEYS, &|_| {
+                    Known::No
+                })
+        {
+            memory = l.get("memory").and_then(|(k, n)| self.size(k, n));
+            timeout = l.get("timeout").and_then(|(k, n)| self.duration(k, n));
+        }
+        Some(TaskStep {
+            name,
+            config,
+            params,
+            input_mapping,
+            output_mapping,
+            grants,
+            memory,
+            timeout,
+        })
+    }
+
+    /// A task's `config:` (`None` when it is not a mapping, reported).
+    fn task_config(&mut self, node: &Node, what: &str) -> Option<TaskConfig> {
+        let f = self.fields(
+            node,
+            &format!("the `config` of {what}"),
+            TASK_CONFIG_KEYS,
+            &|k| container_key(k).map_or(Known::No, Known::Misplaced),
+        )?;
+        let component = match f.get("component") {
+            Some((k, n)) => match self.string(k, n) {
+                Some(s) => Spanned::new(self.dir.join(&s.value), n.span),
+                None => {
+                    self.report.poison(self.file, n.span);
+                    Spanned::new(Default::default(), n.span)
+                }
+            },
+            None => {
+                self.error_help(
+                    f.span,
+                    format!("the `config` of {what} has no `component`"),
+                    "give the program: `component: path/to/task.wasm` (any program built for wasm32-wasip2), relative to the pipeline file",
+                );
+                Spanned::new(Default::default(), f.span)
+            }
+        };
+        let args = match f.get("args") {
+            Some((k, n)) => match &n.kind {
+                Kind::Seq(items) => items
+                    .iter()
+                    .filter_map(|i| self.scalar_string(k, i))
+                    .collect(),
+                _ => {
+                    self.error(
+                        n.span,
+                        format!("`args` must be a list of strings, found {}", self.found(n)),
+                    );
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let params = f
+            .get("params")
+            .map(|(k, n)| self.string_map(k, n, true))
+            .unwrap_or_default();
+        let mut dirs = |key: &str, field: &str| -> Vec<Spanned<String>> {
+            let Some((k, n)) = f.get(key) else {
+                return Vec::new();
+            };
+            let list = self.list(k, n, &format!("`{{{field}: …}}`"), |c, item| {
+                c.task_dir(item, key, field)
+            });
+            let mut out: Vec<Spanned<String>> = Vec::new();
+            for d in list {
+                if let Some(first) = out.iter().find(|o| o.value == d.value) {
+                    self.error_help(
+                        d.span,
+                        format!("`{key}` lists `{}` twice", d.value),
+                        format!("the first one is at line {}", first.span.line),
+                    );
+                    continue;
+                }
+                out.push(d);
+            }
+            out
+        };
+        let inputs = dirs("inputs", "name");
+        let outputs = dirs("outputs", "name");
+        let caches = dirs("caches", "path");
+        Some(TaskConfig {
+            component,
+            args,
+            params,
+            inputs,
+            outputs,
+            caches,
+        })
+    }
+
+    /// An entry of a task's `inputs`, `outputs` (`{name: x}`) or `caches` (`{path: x}`); a
+    /// plain string is accepted for either.
+    fn task_dir(&mut self, node: &Node, list: &str, field: &str) -> Option<Spanned<String>> {
+        let s = match &node.kind {
+            Kind::Str(s) => Spanned::new(s.clone(), node.span),
+            Kind::Map(_) => {
+                let f = self.fields(node, &format!("an entry of `{list}`"), &[field], &|k| {
+                    if ["path", "optional"].contains(&k) && list != "caches" {
+                        Known::Misplaced(format!(
+                            "`{k}` of `{list}` is not supported: the directory is `<name>` in the task's working directory"
+                        ))
+                    } else {
+                        Known::No
+                    }
+                })?;
+                match f.get(field) {
+                    Some((k, n)) => self.string(k, n)?,
+                    None => {
+                        self.error(f.span, format!("an entry of `{list}` has no `{field}`"));
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                self.error(
+                    node.span,
+                    format!(
+                        "an entry of `{list}` must be `{{{field}: …}}`, found {}",
+                        self.found(node)
+                    ),
+                );
+                return None;
+            }
+        };
+        if !is_mount_name(&s.value) {
+            self.error(
+                s.span,
+                format!(
+                    "invalid {} `{}` in `{list}`: one directory name, of letters, digits, `-`, `_` and `.`",
+                    field, s.value
+                ),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    /// A mapping of names to scalars (`params`: environment variables when `env`;
+    /// `input_mapping`, `output_mapping`).
+    fn string_map(
+        &mut self,
+        key: &Key,
+        node: &Node,
+        env: bool,
+    ) -> Vec<(Spanned<String>, Spanned<String>)> {
+        self.no_duplicate_keys(node, &key.name);
+        let Kind::Map(entries) = &node.kind else {
+            if !matches!(node.kind, Kind::Null) {
+                self.error(
+                    node.span,
+                    format!(
+                        "`{}` must be a mapping of names to values, found {}",
+                        key.name,
+                        self.found(node)
+                    ),
+                );
+            }
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, value) in entries {
+            if env && (name.name.is_empty() || name.name.contains('=') || name.name.contains('\0'))
+            {
+                self.error(
+                    name.span,
+                    format!("invalid environment variable name `{}`", name.name),
+                );
+                continue;
+            }
+            let v = if env {
+                self.scalar_string(name, value)
+            } else {
+                self.string(name, value)
+            };
+            if let Some(v) = v {
+                out.push((Spanned::new(name.name.clone(), name.span), v));
+            }
+        }
+        out
     }
 
     fn in_parallel(&mut self, key: &Key, value: &Node) -> Option<InParallel> {
@@ -1794,29 +2092,184 @@ jobs:
   - name: j
     environment: dev
     plan:
-      - task: render
-        file: ci/render.yml
       - set_pipeline: self
       - {load_var: v, file: x}
 ";
         let (_, errors) = build_str(text);
         let lines: Vec<&str> = errors.lines().collect();
-        assert_eq!(lines.len(), 3, "{errors}");
+        assert_eq!(lines.len(), 2, "{errors}");
         assert!(
-            lines[0].starts_with(
-                "p.yml:6:9: error: `task` steps are not supported; a step needs one of"
+            lines[0].starts_with("p.yml:6:9: error: `set_pipeline` steps"),
+            "{errors}"
+        );
+        assert!(
+            lines[1].starts_with("p.yml:7:10: error: `load_var` steps"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_task_step_with_every_option() {
+        let text = "\
+environments: [dev]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - get: my-config
+      - task: render
+        config:
+          component: ../tasks/render.wasm
+          args: [--env, staging, 3]
+          params: { REGION: eu-1, LEVEL: 2 }
+          inputs: [ { name: config }, app-image ]
+          outputs: [ { name: rendered } ]
+          caches: [ { path: deps } ]
+        params: { REGION: us-1 }
+        input_mapping: { config: my-config }
+        output_mapping: { rendered: staging-manifests }
+        grants: { network: [\"example.com:443\"], env: { TOKEN: x } }
+        limits: { memory: 256MiB, timeout: 5m }
+        attempts: 2
+";
+        let (p, errors) = build_str(text);
+        assert_eq!(errors, "");
+        let (step, task) = p.jobs[0].tasks().next().unwrap();
+        assert_eq!(step.kind(), "task");
+        assert_eq!((task.name.as_str(), task.name.span.line), ("render", 7));
+        let c = &task.config;
+        assert_eq!(
+            c.component.value,
+            std::path::PathBuf::from("/pipes/../tasks/render.wasm")
+        );
+        assert_eq!((c.component.span.line, c.component.span.column), (9, 22));
+        let args: Vec<&str> = c.args.iter().map(|a| a.as_str()).collect();
+        assert_eq!(args, ["--env", "staging", "3"]);
+        let names = |d: &[Spanned<String>]| d.iter().map(|x| x.value.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&c.inputs), ["config", "app-image"]);
+        assert_eq!(names(&c.outputs), ["rendered"]);
+        assert_eq!(names(&c.caches), ["deps"]);
+        assert_eq!(
+            task.params(),
+            [
+                ("REGION".to_owned(), "us-1".to_owned()),
+                ("LEVEL".to_owned(), "2".to_owned())
+            ],
+            "step params override config params"
+        );
+        assert_eq!(task.input_artifact(&c.inputs[0]).as_str(), "my-config");
+        assert_eq!(task.input_artifact(&c.inputs[1]).as_str(), "app-image");
+        assert_eq!(
+            task.output_artifact(&c.outputs[0]).as_str(),
+            "staging-manifests"
+        );
+        assert_eq!(task.grants.network.len(), 1);
+        assert_eq!(task.memory.as_ref().unwrap().value, 256 << 20);
+        assert_eq!(
+            task.timeout.as_ref().unwrap().value,
+            Duration::from_secs(300)
+        );
+        assert_eq!(step.attempts.as_ref().unwrap().value, 2);
+    }
+
+    #[test]
+    fn container_keys_of_a_task_are_refused_at_their_position() {
+        let text = "\
+environments: [dev]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - task: render
+        image: my-image
+        privileged: true
+        config:
+          platform: linux
+          image_resource: { type: registry-image, source: { repository: busybox } }
+          run: { path: sh, args: [-c, echo] }
+          rootfs_uri: docker:///busybox
+          container_limits: { cpu: 1 }
+          component: ./render.wasm
+";
+        let (_, errors) = build_str(text);
+        let lines: Vec<&str> = errors.lines().collect();
+        let at: Vec<&str> = lines
+            .iter()
+            .map(|l| l.split(": error: ").next().unwrap())
+            .collect();
+        assert_eq!(
+            at,
+            [
+                "p.yml:7:9",
+                "p.yml:8:9",
+                "p.yml:10:11",
+                "p.yml:11:11",
+                "p.yml:12:11",
+                "p.yml:13:11",
+                "p.yml:14:11"
+            ],
+            "{errors}"
+        );
+        assert!(
+            lines[3].ends_with(
+                "error: `image_resource` is a container image: Lockgate tasks run a WebAssembly component; give `config.component: path/to/task.wasm` (any program built for wasm32-wasip2)"
             ),
             "{errors}"
         );
-        assert!(lines[0].contains("no task steps yet"), "{errors}");
         assert!(
-            lines[1].starts_with("p.yml:8:9: error: `set_pipeline` steps"),
+            lines[0].contains("`image` is a container image"),
             "{errors}"
         );
         assert!(
-            lines[2].starts_with("p.yml:9:10: error: `load_var` steps"),
+            lines[4].contains("its arguments as `config.args`"),
             "{errors}"
         );
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains("Lockgate tasks run a WebAssembly component")),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn task_mistakes_are_reported_at_their_position() {
+        let text = "\
+environments: [dev]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - task: a
+        file: ci/a.yml
+      - task: b
+      - task: c
+        config:
+          args: -x
+          inputs: [ { name: x, path: y }, \"a/b\", x ]
+          outputs: [ 3 ]
+        limits: { memory: 8GiB, cpu: 2 }
+        inputs: all
+";
+        let (_, errors) = build_str(text);
+        let lines: Vec<&str> = errors.lines().collect();
+        let expected = [
+            "p.yml:7:9: error: task `a`: a task definition read from a `file:` is not supported yet",
+            "p.yml:8:9: error: task `b` has no `config`",
+            "p.yml:11:11: error: the `config` of task `c` has no `component`",
+            "p.yml:11:17: error: `args` must be a list of strings",
+            "p.yml:12:32: error: `path` of `inputs` is not supported",
+            "p.yml:12:43: error: invalid name `a/b` in `inputs`",
+            "p.yml:12:50: error: `inputs` lists `x` twice",
+            "p.yml:13:22: error: an entry of `outputs` must be `{name: …}`",
+            "p.yml:14:27: error: `memory` is more than 4GiB",
+            "p.yml:14:33: error: unknown key `cpu` in `limits` of task `c`",
+            "p.yml:15:9: error: `inputs` is an option of `put` steps, not of a `task` step",
+        ];
+        assert_eq!(lines.len(), expected.len(), "{errors}");
+        for (line, want) in lines.iter().zip(expected) {
+            assert!(line.starts_with(want), "{line}\nwanted: {want}\n{errors}");
+        }
     }
 
     #[test]

@@ -487,6 +487,35 @@ impl<'p> Checker<'p> {
                 }
             }
         }
+        // Task outputs are artifacts too, under their mapped names; one name, one artifact
+        // (a `put` fetches the version it created into the artifact of its name).
+        let puts: BTreeMap<&str, Span> = job
+            .puts()
+            .map(|(_, p)| (p.name.as_str(), p.name.span))
+            .collect();
+        for (_, task) in job.tasks() {
+            for output in &task.config.outputs {
+                let artifact = task.output_artifact(output);
+                let other = artifacts
+                    .get(artifact.as_str())
+                    .or(puts.get(artifact.as_str()));
+                if let Some(other) = other.filter(|o| **o != artifact.span) {
+                    self.error(
+                        artifact.span,
+                        format!(
+                            "output `{artifact}` of task `{}` clashes with another artifact of job `{}` named `{artifact}`",
+                            task.name, job.name
+                        ),
+                        Some(format!(
+                            "the other is at line {}; rename this one with `output_mapping: {{{output}: <other name>}}`",
+                            other.line
+                        )),
+                    );
+                }
+                artifacts.entry(artifact.as_str()).or_insert(artifact.span);
+            }
+        }
+        self.task_inputs(job, &steps);
         let artifact_names: Vec<&str> = artifacts.keys().copied().collect();
         for step in steps {
             match &step.action {
@@ -541,7 +570,118 @@ impl<'p> Checker<'p> {
                     }
                     self.inputs_defined(job, test.inputs.as_ref(), &artifact_names);
                 }
-                Action::InParallel(_) | Action::Do(_) | Action::Try(_) => {}
+                Action::Task(_) | Action::InParallel(_) | Action::Do(_) | Action::Try(_) => {}
+            }
+        }
+    }
+
+    /// Each task's inputs come from an earlier step (a `get`, the version a `put` created, an
+    /// earlier task's output); its mappings name its own inputs and outputs; its directories
+    /// have distinct names.
+    fn task_inputs(&mut self, job: &Job, steps: &[&Step]) {
+        let concurrent = concurrent_artifacts(job);
+        let mut provided: Vec<&str> = Vec::new();
+        for step in steps {
+            match &step.action {
+                Action::Get(g) => provided.push(&g.name),
+                Action::Put(p) => provided.push(&p.name),
+                Action::Task(task) => {
+                    let c = &task.config;
+                    let racing = concurrent
+                        .get(&std::ptr::from_ref(*step))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    for input in &c.inputs {
+                        let artifact = task.input_artifact(input);
+                        if racing.contains(&artifact.as_str()) {
+                            self.error(
+                                artifact.span,
+                                format!(
+                                    "input `{artifact}` of task `{}` comes from a step that runs at the same time (another branch of the same `in_parallel`)",
+                                    task.name
+                                ),
+                                Some("move the task after the `in_parallel` block, or into the same branch after that step".into()),
+                            );
+                            continue;
+                        }
+                        if artifact.value.is_empty() || provided.contains(&artifact.as_str()) {
+                            continue;
+                        }
+                        let via = if artifact.span == input.span {
+                            String::new()
+                        } else {
+                            format!(" (`input_mapping` of `{input}`)")
+                        };
+                        self.error(
+                            artifact.span,
+                            format!(
+                                "input `{artifact}`{via} of task `{}` is not provided by an earlier step of job `{}`",
+                                task.name, job.name
+                            ),
+                            if provided.is_empty() {
+                                Some(format!(
+                                    "a task reads what an earlier `get: {artifact}`, `put` or task output of the job provides"
+                                ))
+                            } else {
+                                help_among(artifact, &provided, "artifact")
+                                    .map(|h| format!("{h} (provided before this step)"))
+                            },
+                        );
+                    }
+                    for (mapping, dirs, which) in [
+                        (&task.input_mapping, &c.inputs, ("input_mapping", "input")),
+                        (
+                            &task.output_mapping,
+                            &c.outputs,
+                            ("output_mapping", "output"),
+                        ),
+                    ] {
+                        let names: Vec<&str> = dirs.iter().map(|d| d.as_str()).collect();
+                        for (k, _) in mapping {
+                            if !names.contains(&k.as_str()) {
+                                self.error(
+                                    k.span,
+                                    format!(
+                                        "`{}` maps `{k}`, which is not in the `{}s` of task `{}`",
+                                        which.0, which.1, task.name
+                                    ),
+                                    help_among(k, &names, which.1).or_else(|| {
+                                        Some(format!(
+                                            "add `{{name: {k}}}` to `config.{}s`",
+                                            which.1
+                                        ))
+                                    }),
+                                );
+                            }
+                        }
+                    }
+                    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+                    for (what, dirs) in [
+                        ("input", &c.inputs),
+                        ("output", &c.outputs),
+                        ("cache", &c.caches),
+                    ] {
+                        for d in dirs {
+                            match seen.get(d.as_str()) {
+                                Some(first) => self.error(
+                                    d.span,
+                                    format!(
+                                        "`{d}` is both an {first} and a {what} of task `{}`: each directory of a task has its own name",
+                                        task.name
+                                    ),
+                                    None,
+                                ),
+                                None => {
+                                    seen.insert(d.as_str(), what);
+                                }
+                            }
+                        }
+                    }
+                    for output in &c.outputs {
+                        provided.push(task.output_artifact(output));
+                    }
+                }
+                Action::Test(_) | Action::InParallel(_) | Action::Do(_) | Action::Try(_) => {}
             }
         }
     }
@@ -1001,7 +1141,7 @@ impl SchemaChecker<'_> {
                         self.check(&key, Which::Config, t.config.as_ref(), step.span, &what);
                         self.capabilities(&key, &t.grants, step.span, &what);
                     }
-                    Action::InParallel(_) | Action::Do(_) | Action::Try(_) => {}
+                    Action::Task(_) | Action::InParallel(_) | Action::Do(_) | Action::Try(_) => {}
                 }
             }
         }
@@ -1217,6 +1357,64 @@ fn schema_description(schema: &Value, keyword_path: &str) -> Option<String> {
     node.get("description")
         .and_then(Value::as_str)
         .map(|d| format!("expected: {d}"))
+}
+
+/// For each step inside an `in_parallel` branch, the artifacts the other branches of that
+/// block (and of every enclosing one) provide: they run at the same time, so a task cannot
+/// read them.
+fn concurrent_artifacts(job: &Job) -> HashMap<*const Step, Vec<&str>> {
+    /// The artifacts `step` and everything inside it provide.
+    fn provides<'a>(step: &'a Step, out: &mut Vec<&'a str>) {
+        let mut all = Vec::new();
+        step.walk(&mut all);
+        for s in all {
+            match &s.action {
+                Action::Get(g) => out.push(&g.name),
+                Action::Put(p) => out.push(&p.name),
+                Action::Task(t) => out.extend(
+                    t.config
+                        .outputs
+                        .iter()
+                        .map(|o| t.output_artifact(o).as_str()),
+                ),
+                _ => {}
+            }
+        }
+    }
+    fn visit<'a>(step: &'a Step, map: &mut HashMap<*const Step, Vec<&'a str>>) {
+        if let Action::InParallel(p) = &step.action {
+            for (i, branch) in p.steps.iter().enumerate() {
+                let mut others = Vec::new();
+                for (j, other) in p.steps.iter().enumerate() {
+                    if i != j {
+                        provides(other, &mut others);
+                    }
+                }
+                let mut inside = Vec::new();
+                branch.walk(&mut inside);
+                for s in inside {
+                    map.entry(std::ptr::from_ref(s))
+                        .or_default()
+                        .extend(others.iter().copied());
+                }
+            }
+        }
+        let mut children = Vec::new();
+        match &step.action {
+            Action::InParallel(p) => children.extend(p.steps.iter()),
+            Action::Do(steps) => children.extend(steps.iter()),
+            Action::Try(inner) => children.push(&**inner),
+            _ => {}
+        }
+        for child in children {
+            visit(child, map);
+        }
+    }
+    let mut map = HashMap::new();
+    for step in &job.plan {
+        visit(step, &mut map);
+    }
+    map
 }
 
 #[cfg(test)]
@@ -1551,6 +1749,76 @@ jobs:
 p.yml:6:58: error: job `a` in `passed` neither gets nor puts `r`, so no version of it can pass that job
 p.yml:6:69: error: job `b` has two inputs named `r` (help: the first is at line 6; name this one with `get: <other name>` and `resource: r`)
 "
+        );
+    }
+
+    #[test]
+    fn task_inputs_outputs_and_mappings_are_checked_in_plan_order() {
+        let text = "\
+environments: [dev]
+resource_types: {t: ./t.wasm}
+resources: [{name: r, type: t}]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - task: early
+        config: {component: ./x.wasm, inputs: [{name: r}], outputs: [{name: out}]}
+      - get: r
+      - task: render
+        config:
+          component: ./x.wasm
+          inputs: [{name: config}, {name: out}, {name: later}]
+          outputs: [{name: rendered}, {name: r}]
+          caches: [{path: out}]
+        input_mapping: {config: r, nope: r}
+        output_mapping: {rendered: out, r: fresh, missing: x}
+      - task: late
+        config: {component: ./x.wasm, outputs: [{name: later}]}
+      - put: r
+        inputs: [fresh, later, ghost]
+      - {put: later, resource: r}
+";
+        assert_eq!(
+            errors(text),
+            "\
+p.yml:9:55: error: input `r` of task `early` is not provided by an earlier step of job `j` (help: a task reads what an earlier `get: r`, `put` or task output of the job provides)
+p.yml:14:56: error: input `later` of task `render` is not provided by an earlier step of job `j` (help: artifacts: `out` and `r` (provided before this step))
+p.yml:16:27: error: `out` is both an input and a cache of task `render`: each directory of a task has its own name
+p.yml:17:36: error: `input_mapping` maps `nope`, which is not in the `inputs` of task `render` (help: inputs: `config`, `out` and `later`)
+p.yml:18:36: error: output `out` of task `render` clashes with another artifact of job `j` named `out` (help: the other is at line 9; rename this one with `output_mapping: {rendered: <other name>}`)
+p.yml:18:51: error: `output_mapping` maps `missing`, which is not in the `outputs` of task `render` (help: outputs: `rendered` and `r`)
+p.yml:20:56: error: output `later` of task `late` clashes with another artifact of job `j` named `later` (help: the other is at line 23; rename this one with `output_mapping: {later: <other name>}`)
+p.yml:22:32: error: unknown input `ghost`: job `j` has no `get: ghost` (help: inputs: `fresh`, `later`, `out` and `r`)
+"
+        );
+    }
+
+    #[test]
+    fn a_task_cannot_read_what_a_parallel_branch_provides() {
+        let text = "\
+environments: [dev]
+resource_types: {t: ./t.wasm}
+resources: [{name: r, type: t}]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - in_parallel:
+          - get: r
+          - task: racing
+            config: {component: ./x.wasm, inputs: [{name: r}]}
+          - do:
+              - task: build
+                config: {component: ./x.wasm, outputs: [{name: out}]}
+              - task: same-branch
+                config: {component: ./x.wasm, inputs: [{name: out}]}
+      - task: after
+        config: {component: ./x.wasm, inputs: [{name: r}, {name: out}]}
+";
+        assert_eq!(
+            errors(text),
+            "p.yml:11:59: error: input `r` of task `racing` comes from a step that runs at the same time (another branch of the same `in_parallel`) (help: move the task after the `in_parallel` block, or into the same branch after that step)\n"
         );
     }
 

@@ -1,11 +1,13 @@
-//! Runs one build: the job's plan (`get`, `put`, `test`, `in_parallel`, `do`, `try`, with
+//! Runs one build: the job's plan (`get`, `put`, `test`, `task`, `in_parallel`, `do`, `try`, with
 //! `attempts`, `timeout` and hooks) through the plugin host, each step in its own sandbox with
 //! the grants the pipeline gives it, recording steps, logs, test reports and `put` outputs in
 //! the store as they happen.
 //!
 //! Artifacts live in a per-build work directory: `<work>/builds/<id>/<name>` for the files of
 //! each `get` (and of the implicit `get` after a `put`); each resource has a cache directory
-//! `<work>/cache/<resource>` that survives between builds and checks.
+//! `<work>/cache/<resource>` that survives between builds and checks. A `task`'s outputs are
+//! artifacts of the build like a `get`'s (`<work>/builds/<id>/<artifact>`); its caches live in
+//! `<work>/task-cache/<job>/<task>/<path>`, kept between builds.
 
 mod logs;
 
@@ -18,9 +20,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::plan::{ActionPlan, GetPlan, HooksPlan, InputsPlan, Plan, PutPlan, StepPlan, TestPlan};
+use crate::plan::{
+    ActionPlan, GetPlan, HooksPlan, InputsPlan, Plan, PutPlan, StepPlan, TaskPlan, TestPlan,
+};
 use lockgate_config::Redactor;
-use lockgate_plugin_host::{DirGrant, Grants, Invocation, InvokeError, Limits, humanize};
+use lockgate_plugin_host::{
+    DirGrant, Grants, Invocation, InvokeError, Limits, TaskDir, TaskInvocation, humanize,
+};
 use lockgate_store::{Build, BuildStatus, StepStatus, Store};
 
 use logs::StepLog;
@@ -281,6 +287,12 @@ impl Runner {
             ActionPlan::Test(test) => {
                 self.leaf(ctx, path, "test", &test.name, attempt, |log, id| {
                     self.test(ctx, test, log, id, timeout)
+                })
+                .await
+            }
+            ActionPlan::Task(task) => {
+                self.leaf(ctx, path, "task", &task.name, attempt, |log, _| {
+                    self.task(ctx, task, log, timeout)
                 })
                 .await
             }
@@ -659,6 +671,96 @@ impl Runner {
                 "{} passed, {failed} failed, {errored} errored",
                 report.count(Passed)
             ))
+        }
+    }
+}
+
+impl Runner {
+    /// The directory of cache `path` of task `task` of job `job` (kept between builds).
+    pub fn task_cache_dir(&self, job: &str, task: &str, path: &str) -> PathBuf {
+        self.work.join("task-cache").join(job).join(task).join(path)
+    }
+
+    /// Runs a task's program over its inputs; on exit 0 its outputs become artifacts.
+    async fn task(
+        &self,
+        ctx: &BuildCtx,
+        task: &TaskPlan,
+        log: Arc<StepLog>,
+        timeout: Option<Duration>,
+    ) -> Outcome {
+        let Some(program) = &task.task else {
+            return Outcome::Errored(format!(
+                "the component of task `{}` ({}) is not loaded",
+                task.name,
+                task.component.display()
+            ));
+        };
+        let inputs = {
+            let artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
+            let found: Result<Vec<TaskDir>, String> = task
+                .inputs
+                .iter()
+                .map(|(dir, artifact)| {
+                    artifacts
+                        .get(artifact)
+                        .map(|path| TaskDir::new(dir, path))
+                        .ok_or_else(|| {
+                            format!("input `{artifact}` was not provided by an earlier step")
+                        })
+                })
+                .collect();
+            match found {
+                Ok(f) => f,
+                Err(e) => return Outcome::Errored(e),
+            }
+        };
+        let mut outputs = Vec::new();
+        for (dir, artifact) in &task.outputs {
+            let path = ctx.dir.join(artifact);
+            if let Err(e) = reset_dir(&path) {
+                return Outcome::Errored(e.to_string());
+            }
+            outputs.push(TaskDir::new(dir, path));
+        }
+        let mut caches = Vec::new();
+        for cache in &task.caches {
+            let path = self.task_cache_dir(&ctx.build.job, &task.name, cache);
+            if let Err(e) = std::fs::create_dir_all(&path) {
+                return Outcome::Errored(format!("cannot create {}: {e}", path.display()));
+            }
+            caches.push(TaskDir::new(cache, path));
+        }
+        let limits = match timeout {
+            Some(t) => task.limits.with_deadline(t),
+            None => task.limits,
+        };
+        let inv = TaskInvocation {
+            args: task.args.clone(),
+            params: task.params.clone(),
+            inputs,
+            outputs,
+            caches,
+            grants: task.grants.clone(),
+            limits,
+        };
+        let program = program.clone().with_name(&task.name);
+        match program.run(&inv, log.clone()).await {
+            Ok(exit) if exit.success() => {
+                let mut artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
+                for (dir, artifact) in &task.outputs {
+                    artifacts.insert(artifact.clone(), ctx.dir.join(artifact));
+                    if dir != artifact {
+                        log.engine(&format!("  output `{dir}` is artifact `{artifact}`"));
+                    }
+                }
+                Outcome::Succeeded
+            }
+            Ok(exit) => Outcome::Failed(format!(
+                "task `{}` exited with code {}",
+                task.name, exit.code
+            )),
+            Err(e) => invoke_outcome(e),
         }
     }
 }

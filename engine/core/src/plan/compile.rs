@@ -239,6 +239,36 @@ impl Compiler<'_> {
                     .map_or_else(Limits::default, |ty| ty.limits()),
                 plugin: self.plugins.test_type(&t.type_name.value).cloned(),
             })),
+            Action::Task(t) => {
+                let mut limits = Limits::default();
+                if let Some(m) = &t.memory {
+                    limits = limits.with_memory(m.value);
+                }
+                if let Some(d) = &t.timeout {
+                    limits.run = d.value;
+                }
+                let c = &t.config;
+                ActionPlan::Task(Box::new(TaskPlan {
+                    name: t.name.value.clone(),
+                    component: c.component.value.clone(),
+                    args: c.args.iter().map(|a| a.value.clone()).collect(),
+                    params: t.params(),
+                    inputs: c
+                        .inputs
+                        .iter()
+                        .map(|i| (i.value.clone(), t.input_artifact(i).value.clone()))
+                        .collect(),
+                    outputs: c
+                        .outputs
+                        .iter()
+                        .map(|o| (o.value.clone(), t.output_artifact(o).value.clone()))
+                        .collect(),
+                    caches: c.caches.iter().map(|d| d.value.clone()).collect(),
+                    grants: t.grants.to_grants(),
+                    limits,
+                    task: self.plugins.task(&c.component.value).cloned(),
+                }))
+            }
             Action::InParallel(p) => ActionPlan::InParallel {
                 steps: self.steps(&p.steps, &format!("{id}.in_parallel")),
                 limit: p
@@ -353,6 +383,64 @@ jobs:
             p.job("smoke-prod").unwrap().inputs[0].version,
             lockgate_model::VersionPolicy::Every
         );
+    }
+
+    #[test]
+    fn a_task_step_compiles_with_its_mappings_params_and_limits() {
+        let p = plan(
+            "\
+environments: [dev]
+resource_types: {counter: ./counter.wasm}
+resources: [{name: cfg, type: counter}]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - get: cfg
+      - task: render
+        config:
+          component: ../tasks/render.wasm
+          args: [--env, staging]
+          params: {REGION: eu-1, LEVEL: '2'}
+          inputs: [{name: config}]
+          outputs: [{name: rendered}]
+          caches: [{path: deps}]
+        params: {REGION: us-1}
+        input_mapping: {config: cfg}
+        output_mapping: {rendered: manifests}
+        limits: {memory: 64MiB, timeout: 90s}
+      - put: cfg
+        inputs: [manifests]
+",
+        );
+        let job = p.job("j").unwrap();
+        let step = &job.steps[1];
+        assert_eq!(step.id.as_str(), "plan.1");
+        assert_eq!(step.label(), "task `render`");
+        let ActionPlan::Task(t) = &step.action else {
+            panic!("{step:?}")
+        };
+        assert_eq!(
+            t.component,
+            std::path::PathBuf::from("../tasks/render.wasm")
+        );
+        assert_eq!(t.args, ["--env", "staging"]);
+        assert_eq!(
+            t.params,
+            [
+                ("REGION".to_owned(), "us-1".to_owned()),
+                ("LEVEL".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(t.inputs, [("config".to_owned(), "cfg".to_owned())]);
+        assert_eq!(t.outputs, [("rendered".to_owned(), "manifests".to_owned())]);
+        assert_eq!(t.caches, ["deps"]);
+        assert_eq!(t.limits.memory_bytes, 64 << 20);
+        assert_eq!(t.limits.run, std::time::Duration::from_secs(90));
+        assert!(t.task.is_none(), "compiled without the host");
+        // A task is not an input of the job: the scheduler resolves only its gets.
+        let inputs: Vec<&str> = job.inputs.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(inputs, ["cfg"]);
     }
 
     #[test]

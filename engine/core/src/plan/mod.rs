@@ -18,6 +18,7 @@ use lockgate_config::{
     Action, Diagnostic, Parsed, Pipeline, Redactor, Report, Vars, extend_with_checks, parse_file,
     validate,
 };
+use lockgate_model::ErrorReport;
 use lockgate_plugin_host::PluginHost;
 use lockgate_registry::Resolver;
 
@@ -60,6 +61,7 @@ pub async fn load(
     let plugins = LoadedPlugins::load(&pipeline, host, resolver).await;
     let mut report = report;
     extend_with_checks(&mut report, check_ca_files(&pipeline));
+    extend_with_checks(&mut report, check_tasks(&pipeline, &plugins));
     finish(pipeline, report, redactor, &plugins)
 }
 
@@ -70,6 +72,7 @@ fn check_ca_files(pipeline: &Pipeline) -> Vec<Diagnostic> {
     let tests = pipeline.jobs.iter().flat_map(|j| {
         j.steps().into_iter().filter_map(|s| match &s.action {
             Action::Test(t) => Some(&t.grants),
+            Action::Task(t) => Some(&t.grants),
             _ => None,
         })
     });
@@ -82,6 +85,27 @@ fn check_ca_files(pipeline: &Pipeline) -> Vec<Diagnostic> {
             lockgate_plugin_host::tls::read_ca_file(&c.value)
                 .err()
                 .map(|e| Diagnostic::error(&pipeline.file, c.span, e.to_string()))
+        })
+        .collect()
+}
+
+/// Every `task` step's component is a task the host loaded: an error at its `component:`
+/// otherwise (a missing file, a plugin, a core module), as plugins are checked at load.
+fn check_tasks(pipeline: &Pipeline, plugins: &LoadedPlugins) -> Vec<Diagnostic> {
+    let mut seen = std::collections::BTreeSet::new();
+    pipeline
+        .jobs
+        .iter()
+        .flat_map(|j| {
+            j.tasks()
+                .map(|(_, t)| &t.config.component)
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| seen.insert(c.span.offset))
+        .filter_map(|c| {
+            plugins
+                .task_error(&c.value)
+                .map(|e| Diagnostic::error(&pipeline.file, c.span, e.report().to_string()))
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lockgate_config::{Approval, CheckEvery, Redactor};
 use lockgate_model::{Grants, Limits, Version, VersionPolicy};
-use lockgate_plugin_host::Plugin;
+use lockgate_plugin_host::{Plugin, Task};
 
 /// A pipeline compiled for execution: what the scheduler and the runner run.
 #[derive(Clone)]
@@ -248,6 +248,7 @@ impl StepPlan {
             ActionPlan::Get(g) => format!("get `{}`", g.name),
             ActionPlan::Put(p) => format!("put `{}`", p.name),
             ActionPlan::Test(t) => format!("test `{}`", t.name),
+            ActionPlan::Task(t) => format!("task `{}`", t.name),
             ActionPlan::InParallel { .. } => format!("in_parallel at {}", self.id.as_str()),
             ActionPlan::Do(_) => format!("do at {}", self.id.as_str()),
             ActionPlan::Try(inner) => format!("try of {}", inner.label()),
@@ -262,7 +263,8 @@ impl StepPlan {
                 steps.iter().for_each(|s| s.walk(out))
             }
             ActionPlan::Try(step) => step.walk(out),
-            ActionPlan::Get(_) | ActionPlan::Put(_) | ActionPlan::Test(_) => {}
+            ActionPlan::Get(_) | ActionPlan::Put(_) | ActionPlan::Test(_) | ActionPlan::Task(_) => {
+            }
         }
         self.hooks.walk(out);
     }
@@ -277,6 +279,8 @@ pub enum ActionPlan {
     Put(PutPlan),
     /// Run a test-step plugin.
     Test(Box<TestPlan>),
+    /// Run a task's program.
+    Task(Box<TaskPlan>),
     /// Run steps at the same time, at most `limit` at once.
     InParallel {
         /// The steps.
@@ -342,6 +346,45 @@ impl fmt::Debug for TestPlan {
             .field("type_name", &self.type_name)
             .field("inputs", &self.inputs)
             .field("plugin", &self.plugin.as_ref().map(Plugin::path))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `task:`.
+#[derive(Clone)]
+pub struct TaskPlan {
+    /// The step's name: the program's `argv[0]`, and its cache's name.
+    pub name: String,
+    /// The component's file.
+    pub component: PathBuf,
+    /// The program's arguments after `argv[0]`.
+    pub args: Vec<String>,
+    /// Its environment variables: `config.params` with the step's `params` over them.
+    pub params: Vec<(String, String)>,
+    /// Its inputs: (directory name the program sees, artifact it is).
+    pub inputs: Vec<(String, String)>,
+    /// Its outputs: (directory name the program writes, artifact later steps see).
+    pub outputs: Vec<(String, String)>,
+    /// Its caches' directory names, kept between builds of this job's task.
+    pub caches: Vec<String>,
+    /// What else it may touch.
+    pub grants: Grants,
+    /// Its limits (`limits.memory`, `limits.timeout` as the `run` deadline).
+    pub limits: Limits,
+    /// The loaded program (`None` only in plans compiled without plugins, for tests).
+    pub task: Option<Task>,
+}
+
+impl fmt::Debug for TaskPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskPlan")
+            .field("name", &self.name)
+            .field("component", &self.component)
+            .field("args", &self.args)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("caches", &self.caches)
+            .field("loaded", &self.task.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -2,11 +2,12 @@
 //! files (a path, or the plugin registry directory), each file loaded once.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lockgate_config::{Pipeline, PluginRef, SchemaError, SchemaSource, TypeKind};
 use lockgate_model::{Description, ErrorReport, NO_REGISTRY};
-use lockgate_plugin_host::{Plugin, PluginHost};
+use lockgate_plugin_host::{Plugin, PluginHost, Task};
 use lockgate_registry::Resolver;
 
 /// Why the plugin of a `plugin:` reference could not be loaded.
@@ -94,6 +95,8 @@ type Loaded = Result<Plugin, Arc<PluginLoadError>>;
 pub struct LoadedPlugins {
     resource_types: BTreeMap<String, Loaded>,
     test_types: BTreeMap<String, Loaded>,
+    /// The programs of `task` steps, by component file.
+    tasks: BTreeMap<PathBuf, Result<Task, Arc<lockgate_plugin_host::LoadError>>>,
     /// Left unloaded on purpose ([`LoadedPlugins::none`]): schemas are not checked.
     skipped: bool,
 }
@@ -147,7 +150,30 @@ impl LoadedPlugins {
                 map.entry(t.name.value.clone()).or_insert(loaded);
             }
         }
+        for job in &pipeline.jobs {
+            for (_, task) in job.tasks() {
+                let path = &task.config.component.value;
+                if path.as_os_str().is_empty() || out.tasks.contains_key(path) {
+                    continue;
+                }
+                let loaded = host.load_task(path).await.map_err(Arc::new);
+                out.tasks.insert(path.clone(), loaded);
+            }
+        }
         out
+    }
+
+    /// The program of the `task` steps whose component is `path`.
+    pub fn task(&self, path: &Path) -> Option<&Task> {
+        self.tasks.get(path).and_then(|r| r.as_ref().ok())
+    }
+
+    /// Why the program in `path` could not be loaded, if it could not.
+    pub fn task_error(&self, path: &Path) -> Option<&lockgate_plugin_host::LoadError> {
+        self.tasks
+            .get(path)
+            .and_then(|r| r.as_ref().err())
+            .map(|e| &**e)
     }
 
     /// No plugin loaded, on purpose: for commands that only read the state, which need the
