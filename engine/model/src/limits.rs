@@ -15,6 +15,8 @@ pub enum Operation {
     Put,
     /// A test step's `run`.
     Run,
+    /// A task step's program (its deadline is `run`'s).
+    Task,
 }
 
 impl Operation {
@@ -26,6 +28,7 @@ impl Operation {
             Operation::Get => "get",
             Operation::Put => "put",
             Operation::Run => "run",
+            Operation::Task => "task",
         }
     }
 }
@@ -114,7 +117,7 @@ impl Limits {
             Operation::Check => self.check,
             Operation::Get => self.get,
             Operation::Put => self.put,
-            Operation::Run => self.run,
+            Operation::Run | Operation::Task => self.run,
         }
     }
 

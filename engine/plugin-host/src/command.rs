@@ -42,7 +42,7 @@ use lockgate_model::{GrantError, Grants, Limits, Operation};
 pub const TASK_EXPORT: &str = "wasi:cli/run@0.2";
 
 /// The operation a task's errors and deadline are those of: a test step's `run`.
-const TASK_OP: Operation = Operation::Run;
+const TASK_OP: Operation = Operation::Task;
 
 /// A task ready to run. Cheap to clone and safe to share between tasks.
 #[derive(Clone)]
@@ -306,7 +306,7 @@ impl Task {
             network: &inv.grants.network,
             who: "task",
         };
-        let capture = Capture::new(log, inv.limits.output_bytes);
+        let capture = Capture::for_task(log, inv.limits.output_bytes);
         let ctx = sandbox::build_ctx(&spec, &capture, shared.config.inline_fs)
             .await
             .map_err(grant_error)?;

@@ -172,13 +172,54 @@ pub enum OutputError {
     },
 }
 
+/// Who did what, at the head of a message: "plugin `counter` check", or "task `render`"
+/// (a task step's program has no operation of its own).
+struct Doing<'a>(&'a str, Operation);
+
+impl Doing<'_> {
+    /// "plugin `counter`" or "task `render`", without the operation.
+    fn whose(&self) -> String {
+        format!("{} `{}`", noun(self.1), self.0)
+    }
+}
+
+impl std::fmt::Display for Doing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Operation::Task => write!(f, "task `{}`", self.0),
+            op => write!(f, "plugin `{}` {op}", self.0),
+        }
+    }
+}
+
+/// "2 s check" (a plugin's deadline of `check`), or "2 s" (a task's).
+struct DeadlineOf(String, Operation);
+
+impl std::fmt::Display for DeadlineOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Operation::Task => f.write_str(&self.0),
+            op => write!(f, "{} {op}", self.0),
+        }
+    }
+}
+
+/// "plugin", or "task" for a task step's program.
+fn noun(op: Operation) -> &'static str {
+    if op == Operation::Task {
+        "task"
+    } else {
+        "plugin"
+    }
+}
+
 /// What the user can do about a missed deadline of `op`.
 fn deadline_hint(op: Operation) -> &'static str {
     match op {
         Operation::Check => {
             "if the check is legitimately slow, raise the resource's `check_timeout`"
         }
-        Operation::Get | Operation::Put | Operation::Run => {
+        Operation::Get | Operation::Put | Operation::Run | Operation::Task => {
             "if the work is legitimately slow, raise the step's `timeout`"
         }
         Operation::Describe => {
@@ -191,7 +232,7 @@ fn deadline_hint(op: Operation) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     /// The plugin ran and reported an error.
-    #[error("plugin `{plugin}` {op} failed: {failure}")]
+    #[error("{} failed: {failure}", Doing(plugin, *op))]
     Plugin {
         /// Plugin name.
         plugin: String,
@@ -202,8 +243,9 @@ pub enum InvokeError {
     },
     /// The operation ran past its deadline and was stopped.
     #[error(
-        "plugin `{plugin}` exceeded its {} {op} deadline and was stopped; {}",
-        humanize(*limit),
+        "{} exceeded its {} deadline and was stopped; {}",
+        Doing(plugin, *op).whose(),
+        DeadlineOf(humanize(*limit), *op),
         deadline_hint(*op)
     )]
     Deadline {
@@ -216,8 +258,10 @@ pub enum InvokeError {
     },
     /// The plugin tried to use more memory than it is allowed.
     #[error(
-        "plugin `{plugin}` {op} hit its memory limit of {} MiB and was stopped; raise the plugin's `memory` limit if it legitimately needs more",
-        limit / (1024 * 1024)
+        "{} hit its memory limit of {} MiB and was stopped; raise the {}'s `memory` limit if it legitimately needs more",
+        Doing(plugin, *op),
+        limit / (1024 * 1024),
+        noun(*op)
     )]
     MemoryLimit {
         /// Plugin name.
@@ -229,7 +273,9 @@ pub enum InvokeError {
     },
     /// The plugin wrote or created more on disk than it is allowed.
     #[error(
-        "plugin `{plugin}` {op} went past its disk limit of {limit} and was stopped; the plugin's type can raise it with `limits: {{{key}: …}}`"
+        "{} went past its disk limit of {limit} and was stopped; {} can raise it with `limits: {{{key}: …}}`",
+        Doing(plugin, *op),
+        if *op == Operation::Task { "the task step" } else { "the plugin's type" }
     )]
     DiskLimit {
         /// Plugin name.
@@ -242,7 +288,10 @@ pub enum InvokeError {
         key: &'static str,
     },
     /// The guest overflowed its stack (unbounded recursion).
-    #[error("plugin `{plugin}` {op} overflowed its stack (unbounded recursion?) and was stopped")]
+    #[error(
+        "{} overflowed its stack (unbounded recursion?) and was stopped",
+        Doing(plugin, *op)
+    )]
     StackOverflow {
         /// Plugin name.
         plugin: String,
@@ -250,7 +299,7 @@ pub enum InvokeError {
         op: Operation,
     },
     /// The guest panicked.
-    #[error("plugin `{plugin}` {op} panicked: {message}")]
+    #[error("{} panicked: {message}", Doing(plugin, *op))]
     Panicked {
         /// Plugin name.
         plugin: String,
@@ -260,7 +309,7 @@ pub enum InvokeError {
         message: String,
     },
     /// Any other trap (unreachable, out-of-bounds access, ...).
-    #[error("plugin `{plugin}` {op} crashed: {detail}")]
+    #[error("{} crashed: {detail}", Doing(plugin, *op))]
     Trap {
         /// Plugin name.
         plugin: String,
@@ -292,7 +341,7 @@ pub enum InvokeError {
         op: Operation,
     },
     /// The sandbox could not be set up.
-    #[error("plugin `{plugin}` {op}: {error}")]
+    #[error("{}: {error}", Doing(plugin, *op))]
     Grant {
         /// Plugin name.
         plugin: String,
@@ -302,7 +351,7 @@ pub enum InvokeError {
         error: GrantError,
     },
     /// The engine could not create an instance (e.g. too many invocations at once).
-    #[error("plugin `{plugin}` {op}: cannot start a sandbox")]
+    #[error("{}: cannot start a sandbox", Doing(plugin, *op))]
     Instantiate {
         /// Plugin name.
         plugin: String,

@@ -141,6 +141,8 @@ const STDERR_TAIL: usize = 4096;
 pub(crate) struct Capture {
     sink: Arc<dyn LogSink>,
     state: Mutex<CaptureState>,
+    /// Whose output: a plugin's, or a task step's program (for the notices).
+    task: bool,
 }
 
 struct CaptureState {
@@ -153,9 +155,19 @@ struct CaptureState {
 }
 
 impl Capture {
-    /// A capture passing at most `cap` bytes of output to `sink`.
+    /// A capture passing at most `cap` bytes of a plugin's output to `sink`.
     pub(crate) fn new(sink: Arc<dyn LogSink>, cap: usize) -> Arc<Self> {
+        Self::with_owner(sink, cap, false)
+    }
+
+    /// [`Capture::new`] for a task step's program: its notices speak of the task.
+    pub(crate) fn for_task(sink: Arc<dyn LogSink>, cap: usize) -> Arc<Self> {
+        Self::with_owner(sink, cap, true)
+    }
+
+    fn with_owner(sink: Arc<dyn LogSink>, cap: usize, task: bool) -> Arc<Self> {
         Arc::new(Self {
+            task,
             sink,
             state: Mutex::new(CaptureState {
                 remaining: cap,
@@ -243,8 +255,9 @@ impl Capture {
             self.sink.line(LogLine {
                 source: LogSource::Engine,
                 message: format!(
-                    "output limit of {} bytes for this invocation reached; further output is dropped (the plugin's type can raise it with `limits: {{log_size: …}}`)",
-                    st.cap
+                    "output limit of {} bytes for this invocation reached; further output is dropped ({} can raise it with `limits: {{log_size: …}}`)",
+                    st.cap,
+                    if self.task { "the task step" } else { "the plugin's type" }
                 ),
                 continues: false,
             });
@@ -278,7 +291,8 @@ impl Capture {
             self.sink.line(LogLine {
                 source: LogSource::Engine,
                 message: format!(
-                    "{dropped} bytes of plugin output were dropped (limit {} bytes)",
+                    "{dropped} bytes of {} output were dropped (limit {} bytes)",
+                    if self.task { "task" } else { "plugin" },
                     st.cap
                 ),
                 continues: false,

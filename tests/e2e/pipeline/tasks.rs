@@ -218,7 +218,7 @@ fn a_task_stopped_by_its_deadline_errors_the_build_with_the_sandbox_message() {
     let log = lg(&p, &["logs", &format!("render/{}", builds[0].number)]).stdout;
     assert!(log.contains("task `spin` errored in "), "{log}");
     assert!(
-        log.contains("plugin `spin` exceeded its 2 s run deadline and was stopped"),
+        log.contains("task `spin` exceeded its 2 s deadline and was stopped"),
         "not in the log:\n{log}"
     );
 }

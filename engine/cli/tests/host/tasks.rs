@@ -157,7 +157,7 @@ async fn an_endless_task_is_stopped_at_its_deadline() {
     );
     assert_eq!(
         err.to_string(),
-        "plugin `task-programs` exceeded its 500 ms run deadline and was stopped; if the work is legitimately slow, raise the step's `timeout`"
+        "task `task-programs` exceeded its 500 ms deadline and was stopped; if the work is legitimately slow, raise the step's `timeout`"
     );
     assert!(
         elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3),
@@ -220,10 +220,10 @@ async fn a_flooding_task_is_capped_with_one_notice() {
         engine,
         [
             format!(
-                "output limit of {cap} bytes for this invocation reached; further output is dropped (the plugin's type can raise it with `limits: {{log_size: …}}`)"
+                "output limit of {cap} bytes for this invocation reached; further output is dropped (the task step can raise it with `limits: {{log_size: …}}`)"
             ),
             format!(
-                "{} bytes of plugin output were dropped (limit {cap} bytes)",
+                "{} bytes of task output were dropped (limit {cap} bytes)",
                 100_000 * 100 - (cap / 100) * 100
             ),
         ]
@@ -400,7 +400,7 @@ async fn a_task_panic_is_reported_like_a_plugins_naming_the_task() {
     }
     assert!(
         err.to_string()
-            .starts_with("plugin `task-programs` run panicked: task panicked on purpose"),
+            .starts_with("task `task-programs` panicked: task panicked on purpose"),
         "{err}"
     );
     // The panic message also reached the log, from stderr.
@@ -488,7 +488,7 @@ async fn caches_and_granted_dirs_are_writable_and_disk_use_is_bounded() {
     let err = result.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin `task-programs` run went past its disk limit of 8MiB written and was stopped; the plugin's type can raise it with `limits: {disk_size: …}`"
+        "task `task-programs` went past its disk limit of 8MiB written and was stopped; the task step can raise it with `limits: {disk_size: …}`"
     );
     let written = std::fs::metadata(rendered.path().join("big"))
         .unwrap()
