@@ -31,9 +31,7 @@ use wasmtime_wasi::{FsPerms, I32Exit};
 use super::cache::CacheOutcome;
 use super::error::{InvokeError, LoadError};
 use super::output::{Capture, LogSink};
-use super::plugin::{
-    RawOutcome, Sandbox, classify, finish, initialize_memory_images, outcome, top_level_exports,
-};
+use super::plugin::{RawOutcome, Sandbox, classify, finish, outcome, top_level_exports};
 use super::sandbox::{self, CtxSpec, HostState, Mount};
 use super::{PluginHost, Shared};
 use lockgate_model::{GrantError, Grants, Limits, Operation};
@@ -154,22 +152,7 @@ impl PluginHost {
             check_exports(&exports).map_err(not_a_task)?;
         }
         let digest = lockgate_model::sha256_hex([&bytes]);
-        let shared = self.shared.clone();
-        let key = digest.clone();
-        let compiled = tokio::task::spawn_blocking(move || -> wasmtime::Result<_> {
-            let (component, outcome) = shared.cache.get_or_compile(&shared.engine, &key, &bytes)?;
-            initialize_memory_images(&component)?;
-            Ok((component, outcome))
-        })
-        .await
-        .map_err(|e| LoadError::Invalid {
-            path: path.clone(),
-            source: format!("compiler task failed: {e}").into(),
-        })?;
-        let (component, cache) = compiled.map_err(|e| LoadError::Invalid {
-            path: path.clone(),
-            source: e.into_boxed_dyn_error(),
-        })?;
+        let (component, cache) = self.compile(&path, bytes, &digest).await?;
         let exports: Vec<String> = component
             .component_type()
             .exports(&self.shared.engine)

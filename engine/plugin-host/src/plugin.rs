@@ -117,6 +117,32 @@ impl PluginHost {
         self.load_hashed(path, bytes, digest).await
     }
 
+    /// Compiles `bytes` (whose SHA-256 is `digest`) through the compiled-code cache, on the
+    /// blocking pool, and builds its copy-on-write memory images; plugins and tasks alike.
+    pub(crate) async fn compile(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: &str,
+    ) -> Result<(Component, CacheOutcome), LoadError> {
+        let shared = self.shared.clone();
+        let key = digest.to_owned();
+        let compiled = tokio::task::spawn_blocking(move || -> wasmtime::Result<_> {
+            let (component, outcome) = shared.cache.get_or_compile(&shared.engine, &key, &bytes)?;
+            initialize_memory_images(&component)?;
+            Ok((component, outcome))
+        })
+        .await
+        .map_err(|e| LoadError::Invalid {
+            path: path.to_path_buf(),
+            source: format!("compiler task failed: {e}").into(),
+        })?;
+        compiled.map_err(|e| LoadError::Invalid {
+            path: path.to_path_buf(),
+            source: e.into_boxed_dyn_error(),
+        })
+    }
+
     /// [`PluginHost::load_bytes`] for bytes whose SHA-256 (`digest`, lowercase hex) the caller
     /// has computed already (and compared with a pin): large components are hashed once.
     pub async fn load_hashed(
@@ -132,22 +158,7 @@ impl PluginHost {
         let early = top_level_exports(&bytes)
             .map(|exports| world_from_exports(&path, &exports))
             .transpose()?;
-        let shared = self.shared.clone();
-        let key = digest.clone();
-        let compiled = tokio::task::spawn_blocking(move || -> wasmtime::Result<_> {
-            let (component, outcome) = shared.cache.get_or_compile(&shared.engine, &key, &bytes)?;
-            initialize_memory_images(&component)?;
-            Ok((component, outcome))
-        })
-        .await
-        .map_err(|e| LoadError::Invalid {
-            path: path.clone(),
-            source: format!("compiler task failed: {e}").into(),
-        })?;
-        let (component, cache) = compiled.map_err(|e| LoadError::Invalid {
-            path: path.clone(),
-            source: e.into_boxed_dyn_error(),
-        })?;
+        let (component, cache) = self.compile(&path, bytes, &digest).await?;
 
         let kind = match early {
             Some(kind) => kind,
@@ -1017,7 +1028,7 @@ fn description_from_wit(d: wit::Description) -> Result<Description, OutputError>
 /// JavaScript plugin's `describe` "crashed" with `cannot add seals to the memfd`). That refusal
 /// is transient, and an image that failed is not remembered, so a few retries spaced out
 /// settle it; images already built are kept between tries.
-pub(crate) fn initialize_memory_images(component: &Component) -> wasmtime::Result<()> {
+fn initialize_memory_images(component: &Component) -> wasmtime::Result<()> {
     const TRIES: u32 = 5;
     let mut attempt = 1;
     loop {
