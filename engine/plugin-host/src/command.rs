@@ -31,7 +31,9 @@ use wasmtime_wasi::{FsPerms, I32Exit};
 use super::cache::CacheOutcome;
 use super::error::{InvokeError, LoadError};
 use super::output::{Capture, LogSink};
-use super::plugin::{RawOutcome, Sandbox, classify, finish, outcome, top_level_exports};
+use super::plugin::{
+    RawOutcome, Sandbox, classify, finish, outcome, read_component, top_level_exports,
+};
 use super::sandbox::{self, CtxSpec, HostState, Mount};
 use super::{PluginHost, Shared};
 use lockgate_model::{GrantError, Grants, Limits, Operation};
@@ -116,14 +118,9 @@ impl TaskExit {
 impl PluginHost {
     /// Loads the `wasi:cli/command` component in `path` as a task named after the file.
     pub async fn load_task(&self, path: impl AsRef<Path>) -> Result<Task, LoadError> {
-        let path = path.as_ref().to_path_buf();
-        let bytes = tokio::fs::read(&path)
+        let path = path.as_ref();
+        self.load_task_bytes(path, read_component(path).await?)
             .await
-            .map_err(|error| LoadError::Read {
-                path: path.clone(),
-                error,
-            })?;
-        self.load_task_bytes(&path, bytes).await
     }
 
     /// Loads a task from `bytes`; `path` names it in messages and gives its default name.

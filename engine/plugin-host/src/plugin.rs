@@ -101,14 +101,8 @@ impl Invocation {
 impl PluginHost {
     /// Loads the component in `path`, checks it implements a Lockgate world, and describes it.
     pub async fn load(&self, path: impl AsRef<Path>) -> Result<Plugin, LoadError> {
-        let path = path.as_ref().to_path_buf();
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|error| LoadError::Read {
-                path: path.clone(),
-                error,
-            })?;
-        self.load_bytes(&path, bytes).await
+        let path = path.as_ref();
+        self.load_bytes(path, read_component(path).await?).await
     }
 
     /// Loads a component from `bytes`; `path` names it in messages.
@@ -226,6 +220,16 @@ impl PluginHost {
             .description = description;
         Ok(plugin)
     }
+}
+
+/// The bytes of the component file `path` (a plugin or a task).
+pub(crate) async fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|error| LoadError::Read {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 /// Tells a component from a core module or a file that is not WebAssembly at all.
