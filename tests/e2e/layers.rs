@@ -10,6 +10,7 @@ use std::process::Command;
 const LAYERS: &[(&str, &[&str])] = &[
     ("lockgate-model", &[]),
     ("lockgate-config", &["lockgate-model"]),
+    ("lockgate-import", &["lockgate-model", "lockgate-config"]),
     ("lockgate-registry", &["lockgate-model"]),
     ("lockgate-plugin-host", &["lockgate-model"]),
     ("lockgate-store", &["lockgate-model"]),
@@ -40,6 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("lockgate-model", &["wasmtime", "sqlx", "tokio"]),
     ("lockgate-config", &["wasmtime", "sqlx", "tokio"]),
+    ("lockgate-import", &["wasmtime", "sqlx", "tokio"]),
     ("lockgate-registry", &["wasmtime", "sqlx"]),
     ("lockgate-store", &["wasmtime"]),
     ("lockgate-plugin-host", &["sqlx"]),

@@ -25,6 +25,8 @@ mod hostile;
 mod https;
 #[path = "pipeline/platform.rs"]
 mod platform;
+#[path = "pipeline/task_files.rs"]
+mod task_files;
 #[path = "pipeline/tasks.rs"]
 mod tasks;
 

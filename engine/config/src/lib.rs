@@ -27,7 +27,7 @@ mod span;
 mod units;
 mod validate;
 mod vars;
-mod yaml;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub use lockgate_model::did_you_mean;
 pub use model::{
     Action, Approval, CheckEvery, DEFAULT_CHECK_EVERY, Environment, Get, GrantSpec, Hooks,
     InParallel, Inputs, Job, Payload, Pipeline, PluginRef, PluginType, Put, Resource, Step,
-    TaskConfig, TaskStep, Test, VersionPolicy,
+    TaskComponent, TaskConfig, TaskDirSpec, TaskFile, TaskStep, Test, VersionPolicy,
 };
 pub use plugins::{PluginRefError, parse_plugin_ref};
 pub use span::{Span, Spanned};
@@ -151,6 +151,26 @@ pub fn parse_file(file: &Path, vars: &Vars) -> Parsed {
                 redactor: vars.redactor(),
             }
         }
+    }
+}
+
+/// Parses the task file `file` (its text `text`; the `file:` of a `task` step, read from an
+/// artifact when the task runs): the keys of a step's `config:`, container keys refused.
+/// Relative `component` paths resolve against `dir`. No `((vars))` are filled in a task file.
+/// Every problem is in the error, at its line and column of `file`.
+pub fn parse_task_file(file: &Path, dir: &Path, text: &str) -> Result<TaskConfig, Report> {
+    let mut report = Report::new();
+    report.add_source(file, text);
+    let config = match yaml::parse(text) {
+        Ok(root) => parse::task_definition(&root, file, dir, &mut report),
+        Err(e) => {
+            report.push(Diagnostic::error(file, e.span, e.message));
+            None
+        }
+    };
+    match config {
+        Some(c) if !report.has_errors() => Ok(c),
+        _ => Err(report),
     }
 }
 

@@ -652,8 +652,12 @@ pub struct Test {
 pub struct TaskStep {
     /// The value of `task:`: the step's name (the program's `argv[0]`).
     pub name: Spanned<String>,
-    /// The task's definition (`config:`).
+    /// The task's definition (`config:`); empty when it is read from a file when the task
+    /// runs (`file`).
     pub config: TaskConfig,
+    /// `file: <artifact>/<path>`: the definition is read from an earlier step's artifact
+    /// when the task runs (as Concourse's task files).
+    pub file: Option<TaskFile>,
     /// Step-level `params`: environment variables over those of `config.params`.
     pub params: Vec<(Spanned<String>, Spanned<String>)>,
     /// `input_mapping`: a task input's name → the artifact it is (a `get`'s or a task output).
@@ -666,6 +670,10 @@ pub struct TaskStep {
     pub memory: Option<Spanned<u64>>,
     /// `limits.timeout`: its deadline (default: that of a test's `run`).
     pub timeout: Option<Spanned<Duration>>,
+    /// `limits.log_size`: the most output (stdout and stderr) kept in the build log.
+    pub log_size: Option<Spanned<u64>>,
+    /// `limits.disk_size`: the most it may write to its outputs, caches and granted dirs.
+    pub disk_size: Option<Spanned<u64>>,
 }
 
 impl TaskStep {
@@ -684,41 +692,107 @@ impl TaskStep {
             .find(|(k, _)| k.value == name.value)
             .map_or(name, |(_, v)| v)
     }
+}
 
-    /// The params the program gets: `config.params` with the step's `params` over them.
-    pub fn params(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .config
-            .params
-            .iter()
-            .map(|(k, v)| (k.value.clone(), v.value.clone()))
-            .collect();
-        for (k, v) in &self.params {
-            match out.iter_mut().find(|(n, _)| *n == k.value) {
-                Some(slot) => slot.1 = v.value.clone(),
-                None => out.push((k.value.clone(), v.value.clone())),
-            }
-        }
-        out
+/// `file:` of a `task` step: where its definition is read from when it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskFile {
+    /// The artifact holding it (the first segment of the value).
+    pub artifact: Spanned<String>,
+    /// The file's path inside the artifact (the rest of the value).
+    pub path: String,
+    /// The whole value, `tools/tasks/render.yml`.
+    pub value: Spanned<String>,
+}
+
+/// Where a task's program comes from (`component:` of its definition).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskComponent {
+    /// A `.wasm` file (relative to the pipeline, or to the task file of a `file:` task) or a
+    /// registry reference `name@version` to a component published as a task.
+    Ref(PluginRef),
+    /// `{artifact: built, path: bin/task.wasm}`: a file in an earlier step's artifact (a
+    /// component the build made), loaded when the task runs.
+    Artifact {
+        /// The artifact.
+        artifact: Spanned<String>,
+        /// The file's path inside it.
+        path: String,
+    },
+}
+
+impl TaskComponent {
+    /// Whether this stands for a `component:` that could not be read (already reported).
+    pub fn is_unusable(&self) -> bool {
+        matches!(self, TaskComponent::Ref(r) if r.is_unusable())
+    }
+
+    /// The component, unusable (its `component:` was reported).
+    pub fn unusable() -> Self {
+        TaskComponent::Ref(PluginRef::Path(PathBuf::new()))
     }
 }
 
-/// A task's `config:`.
+impl fmt::Display for TaskComponent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskComponent::Ref(r) => r.fmt(f),
+            TaskComponent::Artifact { artifact, path } => write!(f, "{artifact}/{path}"),
+        }
+    }
+}
+
+/// A task's definition: its `config:`, or the content of its `file:`.
 #[derive(Debug, Clone)]
 pub struct TaskConfig {
-    /// `component`: the program, resolved against the pipeline's directory (empty when it
-    /// could not be read; already reported).
-    pub component: Spanned<PathBuf>,
+    /// `component`: the program (unusable when it could not be read; already reported).
+    pub component: Spanned<TaskComponent>,
     /// `args`: the program's arguments after `argv[0]`.
     pub args: Vec<Spanned<String>>,
     /// `params`: its environment variables.
     pub params: Vec<(Spanned<String>, Spanned<String>)>,
-    /// `inputs`: the artifacts it reads, each mounted read-only at `<name>`.
-    pub inputs: Vec<Spanned<String>>,
-    /// `outputs`: new directories it writes, at `<name>`, artifacts for later steps.
-    pub outputs: Vec<Spanned<String>>,
+    /// `inputs`: the artifacts it reads, each mounted read-only at its `path` (default
+    /// `<name>`).
+    pub inputs: Vec<TaskDirSpec>,
+    /// `outputs`: new directories it writes, at their `path` (default `<name>`), artifacts
+    /// for later steps.
+    pub outputs: Vec<TaskDirSpec>,
     /// `caches`: directories at `<path>` kept between builds of this job's task.
     pub caches: Vec<Spanned<String>>,
+}
+
+/// An entry of a task's `inputs` or `outputs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDirSpec {
+    /// `name`: the artifact it is (unless the step maps it).
+    pub name: Spanned<String>,
+    /// `path`: where the program sees it, relative to its working directory (default: its
+    /// name).
+    pub path: Option<Spanned<String>>,
+    /// `optional: true` (inputs only): the task runs without it when no earlier step
+    /// provides it.
+    pub optional: bool,
+}
+
+impl TaskDirSpec {
+    /// Where the program sees it: its `path`, else its name.
+    pub fn dir(&self) -> &Spanned<String> {
+        self.path.as_ref().unwrap_or(&self.name)
+    }
+}
+
+impl TaskConfig {
+    /// A definition with nothing in it (its component unusable), standing at `span`.
+    pub fn empty(span: Span) -> Self {
+        Self {
+            component: Spanned::new(TaskComponent::unusable(), span),
+            args: Vec::new(),
+            params: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            caches: Vec::new(),
+        }
+    }
 }
 
 /// `inputs:` of a `put` or `test`.

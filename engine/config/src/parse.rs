@@ -107,7 +107,7 @@ const TASK_KEYS: &[&str] = &[
     "limits",
 ];
 const TASK_CONFIG_KEYS: &[&str] = &["component", "args", "params", "inputs", "outputs", "caches"];
-const TASK_LIMIT_KEYS: &[&str] = &["memory", "timeout"];
+const TASK_LIMIT_KEYS: &[&str] = &["memory", "timeout", "log_size", "disk_size"];
 /// Concourse's container settings of a task (step or `config`), with what each is.
 const CONTAINER_KEYS: &[(&str, &str)] = &[
     ("image", "a container image"),
@@ -143,6 +143,18 @@ fn action_keys(action: &str) -> &'static [&'static str] {
         "do" => &["do"],
         _ => &["try"],
     }
+}
+
+/// The task definition of task file `file` whose parsed content is `root`; relative
+/// `component` paths resolve against `dir`. Every problem goes into `report`.
+pub(crate) fn task_definition(
+    root: &Node,
+    file: &Path,
+    dir: &Path,
+    report: &mut Report,
+) -> Option<TaskConfig> {
+    let mut c = Conv { file, dir, report };
+    c.task_config(root, "a task file")
 }
 
 /// Builds the model of `root`, reporting every problem into `report`.
@@ -1409,36 +1421,33 @@ impl Conv<'_> {
             );
         }
         let what = format!("task `{}`", name.value);
-        if let Some((k, _)) = f.get("file") {
-            self.error_help(
-                k.span,
-                format!("{what}: a task definition read from a `file:` is not supported yet"),
-                "write the definition inline under `config:` (`component`, `args`, `params`, `inputs`, `outputs`, `caches`)",
-            );
-        }
-        let config = match f.get("config") {
-            Some((_, n)) => self.task_config(n, &what),
-            None => {
-                if f.get("file").is_none() {
-                    self.error_help(
-                        key.span,
-                        format!("{what} has no `config`"),
-                        "give its definition: `config: {component: path/to/task.wasm, inputs: [...], outputs: [...]}`",
-                    );
-                }
+        let file = f.get("file").and_then(|(k, n)| {
+            let s = self.string(k, n)?;
+            self.task_file(s, &what)
+        });
+        let config = match (f.get("config"), f.get("file")) {
+            (Some((_, n)), None) => self.task_config(n, &format!("the `config` of {what}")),
+            (Some(_), Some((k, _))) => {
+                self.error_help(
+                    k.span,
+                    format!("{what} has both `config` and `file`"),
+                    "give its definition one way: inline under `config:`, or read from an artifact with `file:`",
+                );
+                None
+            }
+            (None, Some(_)) => Some(TaskConfig::empty(key.span)),
+            (None, None) => {
+                self.error_help(
+                    key.span,
+                    format!("{what} has neither `config` nor `file`"),
+                    "give its definition: `config: {component: path/to/task.wasm, inputs: [...], outputs: [...]}`, or `file: <artifact>/path/to/task.yml`",
+                );
                 None
             }
         };
         let config = config.unwrap_or_else(|| {
             self.report.poison(self.file, key.span);
-            TaskConfig {
-                component: Spanned::new(Default::default(), key.span),
-                args: Vec::new(),
-                params: Vec::new(),
-                inputs: Vec::new(),
-                outputs: Vec::new(),
-                caches: Vec::new(),
-            }
+            TaskConfig::empty(key.span)
         });
         let params = f
             .get("params")
@@ -1467,7 +1476,7 @@ impl Conv<'_> {
             .get("grants")
             .map(|(_, n)| self.grants(n, &what))
             .unwrap_or_default();
-        let (mut memory, mut timeout) = (None, None);
+        let (mut memory, mut timeout, mut log_size, mut disk_size) = (None, None, None, None);
         if let Some((_, n)) = f.get("limits")
             && let Some(l) =
                 self.fields(n, &format!("`limits` of {what}"), TASK_LIMIT_KEYS, &|_| {
@@ -1476,42 +1485,39 @@ impl Conv<'_> {
         {
             memory = l.get("memory").and_then(|(k, n)| self.size(k, n));
             timeout = l.get("timeout").and_then(|(k, n)| self.duration(k, n));
+            log_size = l.get("log_size").and_then(|(k, n)| self.disk_size(k, n));
+            disk_size = l.get("disk_size").and_then(|(k, n)| self.disk_size(k, n));
         }
         Some(TaskStep {
             name,
             config,
+            file,
             params,
             input_mapping,
             output_mapping,
             grants,
             memory,
             timeout,
+            log_size,
+            disk_size,
         })
     }
 
-    /// A task's `config:` (`None` when it is not a mapping, reported).
+    /// A task's definition, `config:` or the content of a task file, described as `what` in
+    /// messages (`None` when it is not a mapping, reported).
     fn task_config(&mut self, node: &Node, what: &str) -> Option<TaskConfig> {
-        let f = self.fields(
-            node,
-            &format!("the `config` of {what}"),
-            TASK_CONFIG_KEYS,
-            &|k| container_key(k).map_or(Known::No, Known::Misplaced),
-        )?;
+        let f = self.fields(node, what, TASK_CONFIG_KEYS, &|k| {
+            container_key(k).map_or(Known::No, Known::Misplaced)
+        })?;
         let component = match f.get("component") {
-            Some((k, n)) => match self.string(k, n) {
-                Some(s) => Spanned::new(self.dir.join(&s.value), n.span),
-                None => {
-                    self.report.poison(self.file, n.span);
-                    Spanned::new(Default::default(), n.span)
-                }
-            },
+            Some((k, n)) => self.task_component(k, n),
             None => {
                 self.error_help(
                     f.span,
-                    format!("the `config` of {what} has no `component`"),
-                    "give the program: `component: path/to/task.wasm` (any program built for wasm32-wasip2), relative to the pipeline file",
+                    format!("{what} has no `component`"),
+                    "give the program: `component: path/to/task.wasm` (any program built for wasm32-wasip2, relative to this file), `component: name@version` (the registry) or `component: {artifact: built, path: task.wasm}` (an earlier step's artifact)",
                 );
-                Spanned::new(Default::default(), f.span)
+                Spanned::new(TaskComponent::unusable(), f.span)
             }
         };
         let args = match f.get("args") {
@@ -1534,20 +1540,18 @@ impl Conv<'_> {
             .get("params")
             .map(|(k, n)| self.string_map(k, n, true))
             .unwrap_or_default();
-        let mut dirs = |key: &str, field: &str| -> Vec<Spanned<String>> {
+        let mut dirs = |key: &str| -> Vec<TaskDirSpec> {
             let Some((k, n)) = f.get(key) else {
                 return Vec::new();
             };
-            let list = self.list(k, n, &format!("`{{{field}: …}}`"), |c, item| {
-                c.task_dir(item, key, field)
-            });
-            let mut out: Vec<Spanned<String>> = Vec::new();
+            let list = self.list(k, n, "`{name: …}`", |c, item| c.task_dir(item, key));
+            let mut out: Vec<TaskDirSpec> = Vec::new();
             for d in list {
-                if let Some(first) = out.iter().find(|o| o.value == d.value) {
+                if let Some(first) = out.iter().find(|o| o.name.value == d.name.value) {
                     self.error_help(
-                        d.span,
-                        format!("`{key}` lists `{}` twice", d.value),
-                        format!("the first one is at line {}", first.span.line),
+                        d.name.span,
+                        format!("`{key}` lists `{}` twice", d.name.value),
+                        format!("the first one is at line {}", first.name.span.line),
                     );
                     continue;
                 }
@@ -1555,9 +1559,27 @@ impl Conv<'_> {
             }
             out
         };
-        let inputs = dirs("inputs", "name");
-        let outputs = dirs("outputs", "name");
-        let caches = dirs("caches", "path");
+        let inputs = dirs("inputs");
+        let outputs = dirs("outputs");
+        let caches = match f.get("caches") {
+            Some((k, n)) => {
+                let list = self.list(k, n, "`{path: …}`", |c, item| c.task_cache(item));
+                let mut out: Vec<Spanned<String>> = Vec::new();
+                for d in list {
+                    if let Some(first) = out.iter().find(|o| o.value == d.value) {
+                        self.error_help(
+                            d.span,
+                            format!("`caches` lists `{}` twice", d.value),
+                            format!("the first one is at line {}", first.span.line),
+                        );
+                        continue;
+                    }
+                    out.push(d);
+                }
+                out
+            }
+            None => Vec::new(),
+        };
         Some(TaskConfig {
             component,
             args,
@@ -1568,25 +1590,178 @@ impl Conv<'_> {
         })
     }
 
-    /// An entry of a task's `inputs`, `outputs` (`{name: x}`) or `caches` (`{path: x}`); a
-    /// plain string is accepted for either.
-    fn task_dir(&mut self, node: &Node, list: &str, field: &str) -> Option<Spanned<String>> {
-        let s = match &node.kind {
-            Kind::Str(s) => Spanned::new(s.clone(), node.span),
+    /// A task's `component:`: a path or registry reference, or `{artifact, path}` (unusable
+    /// when it cannot be read; reported).
+    fn task_component(&mut self, key: &Key, node: &Node) -> Spanned<TaskComponent> {
+        if !matches!(node.kind, Kind::Map(_)) {
+            return self.plugin_ref(key, node).map(TaskComponent::Ref);
+        }
+        let parsed = (|| {
+            let f = self.fields(
+                node,
+                "`component: {artifact: …, path: …}`",
+                &["artifact", "path"],
+                &|_| Known::No,
+            )?;
+            let (Some((ak, an)), Some((pk, pn))) = (f.get("artifact"), f.get("path")) else {
+                self.error(
+                    f.span,
+                    "`component` from an artifact needs both `artifact` (an earlier step's artifact) and `path` (the `.wasm` file inside it)",
+                );
+                return None;
+            };
+            let artifact = self.string(ak, an)?;
+            let path = self.string(pk, pn)?;
+            if !is_mount_name(&artifact.value) {
+                self.error(
+                    artifact.span,
+                    format!(
+                        "invalid artifact name `{}`: use letters, digits, `-`, `_` and `.`",
+                        artifact.value
+                    ),
+                );
+                return None;
+            }
+            if let Err(why) = relative_path(&path.value) {
+                self.error(path.span, format!("`path`: {why}"));
+                return None;
+            }
+            Some(TaskComponent::Artifact {
+                artifact,
+                path: path.value,
+            })
+        })();
+        match parsed {
+            Some(c) => Spanned::new(c, node.span),
+            None => {
+                self.report.poison(self.file, node.span);
+                Spanned::new(TaskComponent::unusable(), node.span)
+            }
+        }
+    }
+
+    /// `file: <artifact>/<path>` of task `what` (`None` when it is not one; reported).
+    fn task_file(&mut self, value: Spanned<String>, what: &str) -> Option<TaskFile> {
+        let (artifact, path) = value.value.split_once('/').unwrap_or((&value.value, ""));
+        let problem = if let Err(why) = relative_path(&value.value) {
+            Some(why)
+        } else if !is_mount_name(artifact) {
+            Some(format!(
+                "`{artifact}`, its first segment, is not an artifact name (letters, digits, `-`, `_` and `.`)"
+            ))
+        } else if path.is_empty() {
+            Some(format!("`{artifact}` names no file inside the artifact"))
+        } else {
+            relative_path(path).err()
+        };
+        if let Some(why) = problem {
+            self.error_help(
+                value.span,
+                format!("`file` of {what}: {why}"),
+                "write `<artifact>/<path>`: an earlier step's artifact, then the task file inside it, e.g. `file: tools/tasks/render.yml`",
+            );
+            return None;
+        }
+        Some(TaskFile {
+            artifact: Spanned::new(artifact.to_owned(), value.span),
+            path: path.to_owned(),
+            value,
+        })
+    }
+
+    /// An entry of a task's `inputs` or `outputs`: `{name: x, path: y, optional: true}` (a
+    /// plain string is the name).
+    fn task_dir(&mut self, node: &Node, list: &str) -> Option<TaskDirSpec> {
+        let (name, path, optional) = match &node.kind {
+            Kind::Str(s) => (Spanned::new(s.clone(), node.span), None, false),
             Kind::Map(_) => {
-                let f = self.fields(node, &format!("an entry of `{list}`"), &[field], &|k| {
-                    if ["path", "optional"].contains(&k) && list != "caches" {
-                        Known::Misplaced(format!(
-                            "`{k}` of `{list}` is not supported: the directory is `<name>` in the task's working directory"
-                        ))
+                let keys: &[&str] = if list == "inputs" {
+                    &["name", "path", "optional"]
+                } else {
+                    &["name", "path"]
+                };
+                let f = self.fields(node, &format!("an entry of `{list}`"), keys, &|k| {
+                    if k == "optional" {
+                        Known::Misplaced(
+                            "only an input can be `optional`: an output is always written".into(),
+                        )
                     } else {
                         Known::No
                     }
                 })?;
-                match f.get(field) {
+                let name = match f.get("name") {
                     Some((k, n)) => self.string(k, n)?,
                     None => {
-                        self.error(f.span, format!("an entry of `{list}` has no `{field}`"));
+                        self.error(f.span, format!("an entry of `{list}` has no `name`"));
+                        return None;
+                    }
+                };
+                let path = match f.get("path") {
+                    Some((k, n)) => {
+                        let p = self.string(k, n)?;
+                        let bad = relative_path(&p.value).err().or_else(|| {
+                            p.value
+                                .split('/')
+                                .any(|seg| !is_mount_name(seg))
+                                .then(|| format!("`{}` has a segment that is not a directory name (letters, digits, `-`, `_` and `.`)", p.value))
+                        });
+                        if let Some(why) = bad {
+                            self.error_help(
+                                p.span,
+                                format!("`path` of `{list}`: {why}"),
+                                "give a directory below the task's working directory, e.g. `path: src/app` (a task cannot be given its working directory itself)",
+                            );
+                            return None;
+                        }
+                        Some(p)
+                    }
+                    None => None,
+                };
+                let optional = f
+                    .get("optional")
+                    .and_then(|(k, n)| self.bool(k, n))
+                    .is_some_and(|b| b.value);
+                (name, path, optional)
+            }
+            _ => {
+                self.error(
+                    node.span,
+                    format!(
+                        "an entry of `{list}` must be `{{name: …}}`, found {}",
+                        self.found(node)
+                    ),
+                );
+                return None;
+            }
+        };
+        if !is_mount_name(&name.value) {
+            self.error(
+                name.span,
+                format!(
+                    "invalid name `{}` in `{list}`: one directory name, of letters, digits, `-`, `_` and `.` (give `path:` to place it deeper)",
+                    name.value
+                ),
+            );
+            return None;
+        }
+        Some(TaskDirSpec {
+            name,
+            path,
+            optional,
+        })
+    }
+
+    /// An entry of a task's `caches`: `{path: x}` or `x`, a directory below the working
+    /// directory.
+    fn task_cache(&mut self, node: &Node) -> Option<Spanned<String>> {
+        let s = match &node.kind {
+            Kind::Str(s) => Spanned::new(s.clone(), node.span),
+            Kind::Map(_) => {
+                let f = self.fields(node, "an entry of `caches`", &["path"], &|_| Known::No)?;
+                match f.get("path") {
+                    Some((k, n)) => self.string(k, n)?,
+                    None => {
+                        self.error(f.span, "an entry of `caches` has no `path`");
                         return None;
                     }
                 }
@@ -1595,21 +1770,25 @@ impl Conv<'_> {
                 self.error(
                     node.span,
                     format!(
-                        "an entry of `{list}` must be `{{{field}: …}}`, found {}",
+                        "an entry of `caches` must be `{{path: …}}`, found {}",
                         self.found(node)
                     ),
                 );
                 return None;
             }
         };
-        if !is_mount_name(&s.value) {
-            self.error(
-                s.span,
-                format!(
-                    "invalid {} `{}` in `{list}`: one directory name, of letters, digits, `-`, `_` and `.`",
-                    field, s.value
-                ),
-            );
+        let bad = relative_path(&s.value).err().or_else(|| {
+            s.value
+                .split('/')
+                .any(|seg| !is_mount_name(seg))
+                .then(|| {
+                    "has a segment that is not a directory name (letters, digits, `-`, `_` and `.`)"
+                        .to_owned()
+                })
+                .map(|w| format!("`{}` {w}", s.value))
+        });
+        if let Some(why) = bad {
+            self.error(s.span, format!("invalid path in `caches`: {why}"));
             return None;
         }
         Some(s)
@@ -1707,6 +1886,20 @@ fn misplaced_job_key(k: &str) -> Known {
 }
 
 /// A name usable as a mount point: `/inputs/<name>`, `/dirs/<name>`.
+/// A path inside an artifact: relative, no `.`/`..` or empty segments (`Err`: why not).
+fn relative_path(path: &str) -> Result<(), String> {
+    if path.starts_with('/') || path.starts_with('\\') {
+        return Err(format!("`{path}` is absolute"));
+    }
+    if path
+        .split(['/', '\\'])
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Err(format!("`{path}` has an empty, `.` or `..` segment"));
+    }
+    Ok(())
+}
+
 fn is_mount_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
@@ -2140,27 +2333,26 @@ jobs:
         let c = &task.config;
         assert_eq!(
             c.component.value,
-            std::path::PathBuf::from("/pipes/../tasks/render.wasm")
+            TaskComponent::Ref(PluginRef::Path("/pipes/../tasks/render.wasm".into()))
         );
         assert_eq!((c.component.span.line, c.component.span.column), (9, 22));
         let args: Vec<&str> = c.args.iter().map(|a| a.as_str()).collect();
         assert_eq!(args, ["--env", "staging", "3"]);
-        let names = |d: &[Spanned<String>]| d.iter().map(|x| x.value.clone()).collect::<Vec<_>>();
+        let names = |d: &[TaskDirSpec]| d.iter().map(|x| x.name.value.clone()).collect::<Vec<_>>();
         assert_eq!(names(&c.inputs), ["config", "app-image"]);
         assert_eq!(names(&c.outputs), ["rendered"]);
-        assert_eq!(names(&c.caches), ["deps"]);
+        let caches: Vec<&str> = c.caches.iter().map(|x| x.as_str()).collect();
+        assert_eq!(caches, ["deps"]);
+        let params: Vec<(&str, &str)> = task
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(params, [("REGION", "us-1")]);
+        assert_eq!(task.input_artifact(&c.inputs[0].name).as_str(), "my-config");
+        assert_eq!(task.input_artifact(&c.inputs[1].name).as_str(), "app-image");
         assert_eq!(
-            task.params(),
-            [
-                ("REGION".to_owned(), "us-1".to_owned()),
-                ("LEVEL".to_owned(), "2".to_owned())
-            ],
-            "step params override config params"
-        );
-        assert_eq!(task.input_artifact(&c.inputs[0]).as_str(), "my-config");
-        assert_eq!(task.input_artifact(&c.inputs[1]).as_str(), "app-image");
-        assert_eq!(
-            task.output_artifact(&c.outputs[0]).as_str(),
+            task.output_artifact(&c.outputs[0].name).as_str(),
             "staging-manifests"
         );
         assert_eq!(task.grants.network.len(), 1);
@@ -2233,6 +2425,85 @@ jobs:
     }
 
     #[test]
+    fn a_task_definition_from_a_file_or_a_component_from_an_artifact() {
+        let text = "\
+environments: [dev]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - task: a
+        file: tools/ci/tasks/a.yml
+      - task: b
+        config:
+          component: {artifact: built, path: bin/b.wasm}
+      - task: c
+        config: {component: render@^1.2}
+      - task: d
+        file: tools/a.yml
+        config: {component: ./x.wasm}
+      - task: e
+        file: /abs.yml
+      - task: f
+        config: {component: {artifact: built, path: ../x.wasm}}
+      - task: g
+        config: {component: {artifact: built}}
+";
+        let (p, errors) = build_str(text);
+        let tasks: Vec<_> = p.jobs[0].tasks().map(|(_, t)| t).collect();
+        let file = tasks[0].file.as_ref().unwrap();
+        assert_eq!(
+            (file.artifact.as_str(), file.path.as_str()),
+            ("tools", "ci/tasks/a.yml")
+        );
+        assert!(tasks[0].config.component.value.is_unusable());
+        let TaskComponent::Artifact { artifact, path } = &tasks[1].config.component.value else {
+            panic!("{:?}", tasks[1].config.component)
+        };
+        assert_eq!((artifact.as_str(), path.as_str()), ("built", "bin/b.wasm"));
+        assert_eq!(tasks[2].config.component.value.to_string(), "render@^1.2");
+        let lines: Vec<&str> = errors.lines().collect();
+        let expected = [
+            "p.yml:14:9: error: task `d` has both `config` and `file`",
+            "p.yml:17:15: error: `file` of task `e`: `/abs.yml` is absolute",
+            "p.yml:19:53: error: `path`: `../x.wasm` has an empty, `.` or `..` segment",
+            "p.yml:21:29: error: `component` from an artifact needs both `artifact`",
+        ];
+        assert_eq!(lines.len(), expected.len(), "{errors}");
+        for (line, want) in lines.iter().zip(expected) {
+            assert!(line.starts_with(want), "{line}\nwanted: {want}\n{errors}");
+        }
+    }
+
+    #[test]
+    fn a_task_file_is_parsed_with_its_own_positions() {
+        let text = "# render\ncomponent: bin/render.wasm\nargs: [a]\ninputs: [config]\nimage: x\n";
+        let e = crate::parse_task_file(Path::new("tools/t.yml"), Path::new(""), text).unwrap_err();
+        assert_eq!(
+            e.render_plain(),
+            "tools/t.yml:5:1: error: `image` is a container image: Lockgate tasks run a WebAssembly component; give `config.component: path/to/task.wasm` (any program built for wasm32-wasip2)\n"
+        );
+        let ok = crate::parse_task_file(
+            Path::new("t.yml"),
+            Path::new(""),
+            &text.replace("image: x\n", ""),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.component.value,
+            TaskComponent::Ref(PluginRef::Path("bin/render.wasm".into()))
+        );
+        assert_eq!(ok.inputs[0].name.as_str(), "config");
+        let e = crate::parse_task_file(Path::new("t.yml"), Path::new(""), "[1, 2]").unwrap_err();
+        assert!(
+            e.render_plain()
+                .starts_with("t.yml:1:1: error: a task file must be a mapping"),
+            "{}",
+            e.render_plain()
+        );
+    }
+
+    #[test]
     fn task_mistakes_are_reported_at_their_position() {
         let text = "\
 environments: [dev]
@@ -2241,12 +2512,12 @@ jobs:
     environment: dev
     plan:
       - task: a
-        file: ci/a.yml
+        file: ci/../a.yml
       - task: b
       - task: c
         config:
           args: -x
-          inputs: [ { name: x, path: y }, \"a/b\", x ]
+          inputs: [ { name: x, path: ../y }, \"a/b\", z, z ]
           outputs: [ 3 ]
         limits: { memory: 8GiB, cpu: 2 }
         inputs: all
@@ -2254,13 +2525,13 @@ jobs:
         let (_, errors) = build_str(text);
         let lines: Vec<&str> = errors.lines().collect();
         let expected = [
-            "p.yml:7:9: error: task `a`: a task definition read from a `file:` is not supported yet",
-            "p.yml:8:9: error: task `b` has no `config`",
+            "p.yml:7:15: error: `file` of task `a`: `ci/../a.yml` has an empty, `.` or `..` segment",
+            "p.yml:8:9: error: task `b` has neither `config` nor `file`",
             "p.yml:11:11: error: the `config` of task `c` has no `component`",
             "p.yml:11:17: error: `args` must be a list of strings",
-            "p.yml:12:32: error: `path` of `inputs` is not supported",
-            "p.yml:12:43: error: invalid name `a/b` in `inputs`",
-            "p.yml:12:50: error: `inputs` lists `x` twice",
+            "p.yml:12:38: error: `path` of `inputs`: `../y` has an empty",
+            "p.yml:12:46: error: invalid name `a/b` in `inputs`",
+            "p.yml:12:56: error: `inputs` lists `z` twice",
             "p.yml:13:22: error: an entry of `outputs` must be `{name: …}`",
             "p.yml:14:27: error: `memory` is more than 4GiB",
             "p.yml:14:33: error: unknown key `cpu` in `limits` of task `c`",

@@ -495,6 +495,7 @@ impl<'p> Checker<'p> {
             .collect();
         for (_, task) in job.tasks() {
             for output in &task.config.outputs {
+                let output = &output.name;
                 let artifact = task.output_artifact(output);
                 let other = artifacts
                     .get(artifact.as_str())
@@ -581,6 +582,8 @@ impl<'p> Checker<'p> {
     fn task_inputs(&mut self, job: &Job, steps: &[&Step]) {
         let concurrent = concurrent_artifacts(job);
         let mut provided: Vec<&str> = Vec::new();
+        // An earlier task reads its definition when it runs: its outputs are not known here.
+        let mut dynamic = false;
         for step in steps {
             match &step.action {
                 Action::Get(g) => provided.push(&g.name),
@@ -591,31 +594,57 @@ impl<'p> Checker<'p> {
                         .get(&std::ptr::from_ref(*step))
                         .map(Vec::as_slice)
                         .unwrap_or_default();
-                    for input in &c.inputs {
-                        let artifact = task.input_artifact(input);
+                    // What the task reads: its inputs, the artifact its definition comes
+                    // from, the artifact its component comes from.
+                    let mut reads: Vec<(&Spanned<String>, String)> = c
+                        .inputs
+                        .iter()
+                        // An optional input may come from nowhere: the task runs without it.
+                        .filter(|input| !input.optional)
+                        .map(|input| &input.name)
+                        .map(|input| {
+                            let artifact = task.input_artifact(input);
+                            let what = if artifact.span == input.span {
+                                format!("input `{artifact}`")
+                            } else {
+                                format!("input `{artifact}` (`input_mapping` of `{input}`)")
+                            };
+                            (artifact, what)
+                        })
+                        .collect();
+                    if let Some(file) = &task.file {
+                        reads.push((
+                            &file.artifact,
+                            format!("artifact `{}` of `file`", file.artifact),
+                        ));
+                    }
+                    if let TaskComponent::Artifact { artifact, .. } = &c.component.value {
+                        reads.push((artifact, format!("artifact `{artifact}` of `component`")));
+                    }
+                    for (artifact, what) in reads {
                         if racing.contains(&artifact.as_str()) {
                             self.error(
                                 artifact.span,
                                 format!(
-                                    "input `{artifact}` of task `{}` comes from a step that runs at the same time (another branch of the same `in_parallel`)",
+                                    "{what} of task `{}` comes from a step that runs at the same time (another branch of the same `in_parallel`)",
                                     task.name
                                 ),
                                 Some("move the task after the `in_parallel` block, or into the same branch after that step".into()),
                             );
                             continue;
                         }
-                        if artifact.value.is_empty() || provided.contains(&artifact.as_str()) {
+                        // After a task whose definition is read when it runs, any name may
+                        // be one of its outputs: the runner says so if it is not.
+                        if artifact.value.is_empty()
+                            || provided.contains(&artifact.as_str())
+                            || dynamic
+                        {
                             continue;
                         }
-                        let via = if artifact.span == input.span {
-                            String::new()
-                        } else {
-                            format!(" (`input_mapping` of `{input}`)")
-                        };
                         self.error(
                             artifact.span,
                             format!(
-                                "input `{artifact}`{via} of task `{}` is not provided by an earlier step of job `{}`",
+                                "{what} of task `{}` is not provided by an earlier step of job `{}`",
                                 task.name, job.name
                             ),
                             if provided.is_empty() {
@@ -628,6 +657,13 @@ impl<'p> Checker<'p> {
                             },
                         );
                     }
+                    if task.file.is_some() {
+                        // Its inputs and outputs are known when it runs; the names its
+                        // `output_mapping` gives are artifacts from then on.
+                        provided.extend(task.output_mapping.iter().map(|(_, v)| v.as_str()));
+                        dynamic = true;
+                        continue;
+                    }
                     for (mapping, dirs, which) in [
                         (&task.input_mapping, &c.inputs, ("input_mapping", "input")),
                         (
@@ -636,7 +672,7 @@ impl<'p> Checker<'p> {
                             ("output_mapping", "output"),
                         ),
                     ] {
-                        let names: Vec<&str> = dirs.iter().map(|d| d.as_str()).collect();
+                        let names: Vec<&str> = dirs.iter().map(|d| d.name.as_str()).collect();
                         for (k, _) in mapping {
                             if !names.contains(&k.as_str()) {
                                 self.error(
@@ -656,29 +692,26 @@ impl<'p> Checker<'p> {
                         }
                     }
                     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-                    for (what, dirs) in [
-                        ("input", &c.inputs),
-                        ("output", &c.outputs),
-                        ("cache", &c.caches),
-                    ] {
-                        for d in dirs {
-                            match seen.get(d.as_str()) {
-                                Some(first) => self.error(
-                                    d.span,
-                                    format!(
-                                        "`{d}` is both an {first} and a {what} of task `{}`: each directory of a task has its own name",
-                                        task.name
-                                    ),
-                                    None,
+                    let dirs = (c.inputs.iter().map(|d| ("input", d.dir())))
+                        .chain(c.outputs.iter().map(|d| ("output", d.dir())))
+                        .chain(c.caches.iter().map(|d| ("cache", d)));
+                    for (what, d) in dirs {
+                        match seen.get(d.as_str()) {
+                            Some(first) => self.error(
+                                d.span,
+                                format!(
+                                    "`{d}` is both an {first} and a {what} of task `{}`: each directory of a task has its own name",
+                                    task.name
                                 ),
-                                None => {
-                                    seen.insert(d.as_str(), what);
-                                }
+                                None,
+                            ),
+                            None => {
+                                seen.insert(d.as_str(), what);
                             }
                         }
                     }
                     for output in &c.outputs {
-                        provided.push(task.output_artifact(output));
+                        provided.push(task.output_artifact(&output.name));
                     }
                 }
                 Action::Test(_) | Action::InParallel(_) | Action::Do(_) | Action::Try(_) => {}
@@ -1371,12 +1404,15 @@ fn concurrent_artifacts(job: &Job) -> HashMap<*const Step, Vec<&str>> {
             match &s.action {
                 Action::Get(g) => out.push(&g.name),
                 Action::Put(p) => out.push(&p.name),
-                Action::Task(t) => out.extend(
-                    t.config
-                        .outputs
-                        .iter()
-                        .map(|o| t.output_artifact(o).as_str()),
-                ),
+                Action::Task(t) => {
+                    out.extend(
+                        t.config
+                            .outputs
+                            .iter()
+                            .map(|o| t.output_artifact(&o.name).as_str()),
+                    );
+                    out.extend(t.output_mapping.iter().map(|(_, v)| v.as_str()));
+                }
                 _ => {}
             }
         }
@@ -1819,6 +1855,42 @@ jobs:
         assert_eq!(
             errors(text),
             "p.yml:11:59: error: input `r` of task `racing` comes from a step that runs at the same time (another branch of the same `in_parallel`) (help: move the task after the `in_parallel` block, or into the same branch after that step)\n"
+        );
+    }
+
+    #[test]
+    fn task_files_and_components_from_artifacts_are_checked_where_they_can_be() {
+        let text = "\
+environments: [dev]
+resource_types: {t: ./t.wasm}
+resources: [{name: tools, type: t}]
+jobs:
+  - name: j
+    environment: dev
+    plan:
+      - task: too-early
+        config: {component: {artifact: built, path: x.wasm}}
+      - get: tools
+      - task: from-file
+        file: tools/ci/render.yml
+        input_mapping: {anything: tools}
+        output_mapping: {rendered: manifests}
+      - task: reads-file-output
+        config: {component: {artifact: tools, path: x.wasm}, inputs: [{name: manifests}, {name: unknown-then}]}
+      - in_parallel:
+          - task: build
+            config: {component: ./x.wasm, outputs: [{name: built}]}
+          - task: racing
+            file: built/task.yml
+";
+        // Before the task file: an artifact no step provides. After it: any name may be one
+        // of its outputs (checked when it runs), but not what a parallel branch provides.
+        assert_eq!(
+            errors(text),
+            "\
+p.yml:9:40: error: artifact `built` of `component` of task `too-early` is not provided by an earlier step of job `j` (help: a task reads what an earlier `get: built`, `put` or task output of the job provides)
+p.yml:21:19: error: artifact `built` of `file` of task `racing` comes from a step that runs at the same time (another branch of the same `in_parallel`) (help: move the task after the `in_parallel` block, or into the same branch after that step)
+"
         );
     }
 

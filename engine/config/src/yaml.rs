@@ -4,6 +4,9 @@
 //! types, alias-bomb limits); this module asks it for every node wrapped in its `Spanned`, so
 //! that the model can be built by walking the tree and reporting every problem at once instead
 //! of stopping at the first one as a derived `Deserialize` would.
+//!
+//! Public for other readers of YAML with positions (`lockgate-import` reads Concourse
+//! pipelines with it).
 
 use std::fmt;
 
@@ -14,25 +17,34 @@ use super::span::Span;
 
 /// A YAML node and where it was written.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
+pub struct Node {
+    /// What it holds.
     pub kind: Kind,
+    /// Where it was written (for an aliased or merged value: where its anchor defines it).
     pub span: Span,
 }
 
 /// A mapping key.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Key {
+pub struct Key {
+    /// The key's text.
     pub name: String,
+    /// Where it was written.
     pub span: Span,
 }
 
 /// What a node holds.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// `~`, `null` or an empty value.
     Null,
+    /// `true` or `false` (YAML 1.1's `yes`, `no`, `on`, `off` too).
     Bool(bool),
+    /// An integer or a finite float.
     Num(Number),
+    /// A string.
     Str(String),
+    /// A list.
     Seq(Vec<Node>),
     /// Entries in document order (merged `<<:` entries after the explicit ones); duplicate
     /// keys are kept so that they can be reported.
@@ -40,6 +52,7 @@ pub(crate) enum Kind {
 }
 
 impl Node {
+    /// A node of `kind` at `span`.
     pub fn new(kind: Kind, span: Span) -> Self {
         Self { kind, span }
     }
@@ -59,6 +72,7 @@ impl Node {
         }
     }
 
+    /// The string it holds, if it is one.
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
             Kind::Str(s) => Some(s),
@@ -156,13 +170,16 @@ impl Node {
 
 /// A YAML syntax error (or a document the YAML layer refuses, such as an alias bomb).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SyntaxError {
+pub struct SyntaxError {
+    /// What is wrong, without the position.
     pub message: String,
+    /// Where.
     pub span: Span,
 }
 
-/// Parses one YAML document into a node tree.
-pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
+/// Parses one YAML document into a node tree (anchors, aliases and `<<:` merge keys resolved;
+/// duplicate keys kept), within [`MAX_NODES`] and [`MAX_DEPTH`].
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     use serde_saphyr::MessageFormatter;
     // Duplicate keys reach the tree, where they are reported with every other problem.
     let mut budget = serde_saphyr::Budget::default();

@@ -21,7 +21,8 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::plan::{
-    ActionPlan, GetPlan, HooksPlan, InputsPlan, Plan, PutPlan, StepPlan, TaskPlan, TestPlan,
+    ActionPlan, ComponentPlan, GetPlan, HooksPlan, InputsPlan, Plan, PutPlan, StepPlan,
+    TaskDefinition, TaskLoader, TaskPlan, TaskSetupError, TestPlan,
 };
 use lockgate_config::Redactor;
 use lockgate_plugin_host::{
@@ -681,7 +682,9 @@ impl Runner {
         self.work.join("task-cache").join(job).join(task).join(path)
     }
 
-    /// Runs a task's program over its inputs; on exit 0 its outputs become artifacts.
+    /// Runs a task's program over its inputs; on exit 0 its outputs become artifacts. A
+    /// definition read from a task file, and a component from an artifact or the registry,
+    /// are read and loaded first.
     async fn task(
         &self,
         ctx: &BuildCtx,
@@ -689,42 +692,82 @@ impl Runner {
         log: Arc<StepLog>,
         timeout: Option<Duration>,
     ) -> Outcome {
-        let Some(program) = &task.task else {
-            return Outcome::Errored(format!(
-                "the component of task `{}` ({}) is not loaded",
-                task.name,
-                task.component.display()
-            ));
+        let artifacts = || {
+            ctx.artifacts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
         };
-        let inputs = {
-            let artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
-            let found: Result<Vec<TaskDir>, String> = task
-                .inputs
-                .iter()
-                .map(|(dir, artifact)| {
-                    artifacts
-                        .get(artifact)
-                        .map(|path| TaskDir::new(dir, path))
-                        .ok_or_else(|| {
-                            format!("input `{artifact}` was not provided by an earlier step")
-                        })
-                })
-                .collect();
-            match found {
-                Ok(f) => f,
-                Err(e) => return Outcome::Errored(e),
+        let read;
+        let program = match &task.definition {
+            TaskDefinition::Inline(p) => p,
+            TaskDefinition::File { artifact, path } => {
+                let Some(dir) = artifacts().get(artifact).cloned() else {
+                    return Outcome::Errored(
+                        TaskSetupError::MissingArtifact {
+                            task: task.name.clone(),
+                            what: format!("the task file `{artifact}/{path}`"),
+                            artifact: artifact.clone(),
+                        }
+                        .report()
+                        .to_string(),
+                    );
+                };
+                match TaskLoader::definition(task, artifact, &dir, path) {
+                    Ok(p) => {
+                        log.engine(&format!("definition read from {artifact}/{path}"));
+                        read = p;
+                        &read
+                    }
+                    Err(e) => return Outcome::Errored(e.report().to_string()),
+                }
             }
         };
+        let program_task = match (&program.component, &self.plan.tasks) {
+            (ComponentPlan::Loaded { task: Some(t), .. }, _) => t.clone(),
+            (c, Some(loader)) => match loader.load(&task.name, c, &artifacts()).await {
+                Ok((t, from)) => {
+                    log.engine(&format!("component: {from}"));
+                    t
+                }
+                Err(e) => return Outcome::Errored(e.report().to_string()),
+            },
+            (c, None) => {
+                return Outcome::Errored(format!(
+                    "the component of task `{}` ({c:?}) is not loaded: this plan was compiled without the plugin host",
+                    task.name
+                ));
+            }
+        };
+        let mut inputs = Vec::new();
+        {
+            let artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
+            for input in &program.inputs {
+                match artifacts.get(&input.artifact) {
+                    Some(path) => inputs.push(TaskDir::new(&input.dir, path)),
+                    None if input.optional => log.engine(&format!(
+                        "optional input `{}` was not provided: running without it",
+                        input.artifact
+                    )),
+                    None => {
+                        return Outcome::Errored(format!(
+                            "input `{}` of task `{}` was not provided by an earlier step",
+                            input.artifact, task.name
+                        ));
+                    }
+                }
+            }
+        }
         let mut outputs = Vec::new();
-        for (dir, artifact) in &task.outputs {
-            let path = ctx.dir.join(artifact);
+        for output in &program.outputs {
+            let path = ctx.dir.join(&output.artifact);
             if let Err(e) = reset_dir(&path) {
                 return Outcome::Errored(e.to_string());
             }
-            outputs.push(TaskDir::new(dir, path));
+            outputs.push(TaskDir::new(&output.dir, path));
         }
         let mut caches = Vec::new();
-        for cache in &task.caches {
+        for cache in &program.caches {
             let path = self.task_cache_dir(&ctx.build.job, &task.name, cache);
             if let Err(e) = std::fs::create_dir_all(&path) {
                 return Outcome::Errored(format!("cannot create {}: {e}", path.display()));
@@ -736,22 +779,26 @@ impl Runner {
             None => task.limits,
         };
         let inv = TaskInvocation {
-            args: task.args.clone(),
-            params: task.params.clone(),
+            args: program.args.clone(),
+            params: program.params.clone(),
             inputs,
             outputs,
             caches,
             grants: task.grants.clone(),
             limits,
         };
-        let program = program.clone().with_name(&task.name);
-        match program.run(&inv, log.clone()).await {
+        let program_task = program_task.with_name(&task.name);
+        match program_task.run(&inv, log.clone()).await {
             Ok(exit) if exit.success() => {
                 let mut artifacts = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
-                for (dir, artifact) in &task.outputs {
+                for output in &program.outputs {
+                    let artifact = &output.artifact;
                     artifacts.insert(artifact.clone(), ctx.dir.join(artifact));
-                    if dir != artifact {
-                        log.engine(&format!("  output `{dir}` is artifact `{artifact}`"));
+                    if output.dir != *artifact {
+                        log.engine(&format!(
+                            "  output `{}` is artifact `{artifact}`",
+                            output.dir
+                        ));
                     }
                 }
                 Outcome::Succeeded

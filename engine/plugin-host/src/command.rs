@@ -62,7 +62,8 @@ struct TaskInner {
 /// A directory of a task, seen by the program as `<name>` in its working directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskDir {
-    /// The directory's name: one path segment (letters, digits, `-`, `_`, `.`).
+    /// Where the program sees it, relative to its working directory `/`: segments of
+    /// letters, digits, `-`, `_` and `.` separated by `/` (`config`, `src/app`).
     pub name: String,
     /// The directory on the host.
     pub path: PathBuf,

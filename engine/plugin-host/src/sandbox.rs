@@ -168,7 +168,8 @@ pub(crate) async fn build_ctx(
     let mut seen = HashSet::new();
     for m in spec.mounts {
         let (what, name) = (m.what, m.name);
-        if !valid_name(name) {
+        // A task's directory may sit deeper than `/` (`path: src/app`): each segment a name.
+        if !name.split('/').all(valid_name) {
             return Err(GrantError::BadName {
                 what,
                 name: name.to_owned(),

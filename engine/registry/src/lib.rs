@@ -23,7 +23,7 @@ pub use location::{ConfigFileError, RegistryOrigin, default_registry_dir, locate
 pub use lockfile::{
     LOCKFILE, LockError, LockMode, LockedPlugin, Lockfile, LockfileError, Resolved, Resolver,
 };
-pub use manifest::{Manifest, Yank};
+pub use manifest::{Manifest, TASK_KIND, TASK_WORLD, Yank};
 
 use lockgate_model::Description;
 
@@ -287,6 +287,35 @@ impl Registry {
         let manifest = Manifest::from_description(
             d,
             version,
+            sha256_hex([bytes]),
+            bytes.len() as u64,
+            license,
+            manifest::now_rfc3339(),
+        );
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        self.locked(|| self.publish_locked(file, bytes, manifest))
+    }
+
+    /// Publishes task component `bytes` read from `file` (the host checked that it is a
+    /// program of the command world) as `name@version`. Publishing the same bytes again
+    /// changes nothing; other bytes under an existing version are refused.
+    pub fn publish_task(
+        &self,
+        file: &Path,
+        bytes: &[u8],
+        name: &str,
+        version: semver::Version,
+        summary: String,
+        license: Option<String>,
+    ) -> Result<(Entry, PublishOutcome), RegistryError> {
+        check_name(name).map_err(|e| RegistryError::Rejected {
+            file: file.to_path_buf(),
+            reason: format!("the task's name: {e}"),
+        })?;
+        let manifest = Manifest::for_task(
+            name,
+            version,
+            summary,
             sha256_hex([bytes]),
             bytes.len() as u64,
             license,

@@ -231,6 +231,21 @@ impl Resolver {
         })
     }
 
+    /// A resolver with this one's registry, lockfile and pins so far that never writes (for
+    /// references met when a build runs: a task file's component).
+    pub fn read_only(&self) -> Resolver {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Resolver {
+            registry: self.registry.clone(),
+            lock_path: self.lock_path.clone(),
+            mode: LockMode::ReadOnly,
+            state: Mutex::new(State {
+                lock: state.lock.clone(),
+                ..State::default()
+            }),
+        }
+    }
+
     /// The lockfile path of pipeline file `pipeline`: `lockgate.lock` beside it.
     pub fn lock_path_of(pipeline: &Path) -> PathBuf {
         pipeline

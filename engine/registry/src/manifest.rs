@@ -13,7 +13,7 @@ pub struct Manifest {
     pub name: String,
     /// Semantic version (from `describe`).
     pub version: semver::Version,
-    /// `resource-type` or `test-step`.
+    /// `resource-type`, `test-step` or `task` ([`TASK_KIND`]).
     pub kind: String,
     /// The WIT world and contract version it implements, e.g. `lockgate:plugin/test-step@0.1.0`.
     pub world: String,
@@ -152,6 +152,45 @@ impl Manifest {
     /// `name@version`.
     pub fn id(&self) -> String {
         format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// The `kind` of a component published as a task: a program of the standard command world.
+pub const TASK_KIND: &str = "task";
+/// The world of a task component.
+pub const TASK_WORLD: &str = "wasi:cli/command@0.2";
+
+impl Manifest {
+    /// The manifest of task component `name@version` (a program of [`TASK_WORLD`], which has
+    /// no `describe`), whose bytes have `sha256` and `size`.
+    pub fn for_task(
+        name: &str,
+        version: semver::Version,
+        summary: String,
+        sha256: String,
+        size: u64,
+        license: Option<String>,
+        published: String,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            version,
+            kind: TASK_KIND.to_owned(),
+            world: TASK_WORLD.to_owned(),
+            sha256,
+            size,
+            summary,
+            license,
+            published,
+            yanked: None,
+            capabilities: ManifestCapabilities::default(),
+            schemas: ManifestSchemas::default(),
+        }
+    }
+
+    /// Whether this version is a task (a command component) rather than a plugin.
+    pub fn is_task(&self) -> bool {
+        self.kind == TASK_KIND
     }
 }
 

@@ -3,7 +3,9 @@
 //! over it (input renamed by `input_mapping`, output by `output_mapping`), a second task and an
 //! `assert-file` test read the output; a task exiting with code 3 fails its build with that
 //! message; a task stopped by its deadline errors its build with the sandbox's message; a
-//! container key is refused by `lockgate validate` at its position.
+//! container key is refused by `lockgate validate` at its position; hostile programs (memory,
+//! output flood, disk fill, reads outside their inputs, writes into an input) are contained
+//! with the step's own limits and the build goes on.
 
 use lockgate_e2e::{Run, run};
 use lockgate_test_artifacts as artifacts;
@@ -221,4 +223,61 @@ fn a_task_stopped_by_its_deadline_errors_the_build_with_the_sandbox_message() {
         log.contains("task `spin` exceeded its 2 s deadline and was stopped"),
         "not in the log:\n{log}"
     );
+}
+
+#[test]
+fn hostile_tasks_are_contained_through_the_pipeline_and_the_build_goes_on() {
+    // Each hostile program in a `try`, so that one build shows them all; the task after them
+    // still runs, and the input they attacked is intact.
+    let p = project(
+        "      - try:
+          task: hog
+          config: { component: ((task_wasm)), args: [oom] }
+          limits: { memory: 32MiB }
+      - try:
+          task: flood
+          config: { component: ((task_wasm)), args: [flood, '100000'] }
+          limits: { log_size: 64KiB }
+      - try:
+          task: fill
+          config: { component: ((task_wasm)), args: [fill, junk/big, '104857600'], outputs: [junk] }
+          limits: { disk_size: 8MiB }
+      - try:
+          task: escape
+          config:
+            component: ((task_wasm))
+            args: [escape, settings/input.txt, settings/../../pipeline.yml, /etc/passwd, ../upstream/input.txt]
+            inputs: [settings]
+      - try:
+          task: vandal
+          config:
+            component: ((task_wasm))
+            args: [write, settings/input.txt, overwritten]
+            inputs: [settings]
+      - task: after
+        config: { component: ((task_wasm)), args: [echo] }
+",
+    );
+    let r = lg(&p, &["run", "pipeline.yml"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let builds = p.builds("render");
+    assert_eq!(statuses(&builds), ["succeeded"]);
+    let log = lg(&p, &["logs", &format!("render/{}", builds[0].number)]).stdout;
+    for line in [
+        "task `hog` hit its memory limit of 32 MiB",
+        "output limit of 65536 bytes for this invocation reached; further output is dropped (the task step can raise it with `limits: {log_size: …}`)",
+        "task `fill` went past its disk limit of 8MiB written and was stopped",
+        "settings/input.txt: read 5 bytes",
+        "settings/../../pipeline.yml: error ",
+        "/etc/passwd: error NotFound",
+        "../upstream/input.txt: error NotFound",
+        "cannot write settings/input.txt",
+        "task `after` succeeded",
+    ] {
+        assert!(log.contains(line), "{line:?} not in the log:\n{log}");
+    }
+    // Capped: the log holds about 64 KiB of the flood's 10 MB.
+    let flood = log.lines().filter(|l| l.contains(&"x".repeat(99))).count();
+    assert!((600..=700).contains(&flood), "{flood} flood lines kept");
+    assert_eq!(p.read("upstream/input.txt").as_deref(), Some("hello"));
 }

@@ -9,6 +9,7 @@
 mod backend;
 mod builds;
 mod environments;
+mod import;
 mod local;
 mod logs;
 mod nodes;
@@ -94,6 +95,10 @@ pub enum Command {
     Plugin(plugin::PluginCommand),
     /// Check a pipeline file: every problem at file:line:column; exit code 0 only when valid.
     Validate(validate::ValidateArgs),
+    /// Write a Lockgate pipeline from another system's pipeline (`concourse`), with a report of
+    /// what was not translated.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Check every resource, run builds until nothing more can progress, then show where each
     /// environment stands. Exit code 1 if a build or a check failed.
     Run {
@@ -311,6 +316,7 @@ impl Command {
         match self {
             Command::Plugin(_) => "plugin",
             Command::Validate(_) => "validate",
+            Command::Import(_) => "import",
             Command::Run { .. } => "run",
             Command::Server { .. } => "server",
             Command::Nodes { .. } => "nodes",
@@ -335,6 +341,7 @@ impl Command {
         match self {
             Command::Plugin(_)
             | Command::Validate(_)
+            | Command::Import(_)
             | Command::Run { .. }
             | Command::Server { .. } => None,
             Command::Nodes { args, .. }
@@ -359,6 +366,7 @@ impl Command {
             self,
             Command::Plugin(_)
                 | Command::Validate(_)
+                | Command::Import(_)
                 | Command::Run { .. }
                 | Command::Server { .. }
         )
@@ -449,6 +457,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Plugin(cmd) => plugin::run(&cli, cmd).await,
         Command::Validate(args) => validate::run(&cli, args).await,
+        Command::Import(cmd) => import::run(cmd),
         Command::Run { file, args } => {
             let args = pipeline::PipelineArgs {
                 pipeline: file.path(),
@@ -552,6 +561,7 @@ async fn pipeline_command(backend: &impl Backend, command: &Command) -> anyhow::
         Command::Nodes { json, .. } => nodes::nodes(backend, *json).await,
         Command::Plugin(_)
         | Command::Validate(_)
+        | Command::Import(_)
         | Command::Run { .. }
         | Command::Server { .. } => {
             anyhow::bail!("`lockgate {}` cannot run against a server", command.name())

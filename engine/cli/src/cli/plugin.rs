@@ -14,7 +14,7 @@ use super::registry::RegistryArg;
 use crate::scaffold::{self, Language};
 use lockgate_plugin_host::{
     CaseStatus, Description, Grants, Invocation, Limits, LogLine, LogSink, LogSource, Plugin,
-    PluginKind, Version,
+    Version,
 };
 
 /// Plugin subcommands.
@@ -32,10 +32,18 @@ pub enum PluginCommand {
         registry: RegistryArg,
     },
     /// Validate a component and publish it to the registry as the name and version its
-    /// `describe` returns. Re-publishing the same bytes is a no-op; other bytes are refused.
+    /// `describe` returns (a plugin), or as `--task NAME@VERSION` (a task: any program built
+    /// for wasm32-wasip2). Re-publishing the same bytes is a no-op; other bytes are refused.
     Publish {
         /// The component (`.wasm`).
         file: PathBuf,
+        /// Publish a task component (the `wasi:cli/command` world, which has no `describe`)
+        /// under this name and version, e.g. `render@1.0.0`.
+        #[arg(long, value_name = "NAME@VERSION")]
+        task: Option<String>,
+        /// One line saying what the task does (with --task; a plugin's comes from `describe`).
+        #[arg(long, requires = "task")]
+        summary: Option<String>,
         /// SPDX license expression recorded in plugin.toml.
         #[arg(long)]
         license: Option<String>,
@@ -87,16 +95,17 @@ pub enum PluginCommand {
         #[command(flatten)]
         args: super::pipeline::PipelineArgs,
     },
-    /// Write a new plugin project: sources, WIT contract, build script and README.
+    /// Write a new plugin or task project: sources, WIT contract (plugins), build script and
+    /// README.
     New {
-        /// Plugin name (lowercase letters, digits, `-`, `_`).
+        /// Plugin or task name (lowercase letters, digits, `-`, `_`).
         name: String,
         /// Language.
         #[arg(long, value_enum)]
         lang: Language,
-        /// What the plugin is.
+        /// What the project is.
         #[arg(long, value_enum)]
-        kind: KindArg,
+        kind: scaffold::Kind,
         /// Directory to create [default: ./NAME].
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -107,6 +116,9 @@ pub enum PluginCommand {
         /// Where to write it.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The command adapter instead (for a task: exports `wasi:cli/run`, calls `_start`).
+        #[arg(long)]
+        command: bool,
     },
     /// Call one operation of a plugin in a sandbox with the grants given on the command line,
     /// printing its log to stderr and its result as JSON on stdout.
@@ -156,15 +168,6 @@ pub struct CallArgs {
     pub memory: Option<u64>,
 }
 
-/// `--kind` of `lockgate plugin new`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum KindArg {
-    /// Discovers and moves versions: check, get, put.
-    ResourceType,
-    /// Judges a deployed environment: run, returning a test report.
-    TestStep,
-}
-
 /// Operations `lockgate plugin call` can invoke.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum CallOp {
@@ -194,7 +197,17 @@ pub(super) async fn run(cli: &Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCo
             {
                 PathBuf::from(target)
             } else {
-                super::registry::inspect_entry(registry, target)?
+                let (file, is_task) = super::registry::inspect_entry(registry, target)?;
+                if is_task {
+                    let task = cli.host()?.load_task(&file).await?;
+                    println!(
+                        "task:      a program of the wasi:cli/command world ({})",
+                        task.path().display()
+                    );
+                    println!("use it:    task: <name>, config: {{component: {target}, ...}}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                file
             };
             let plugin = cli.host()?.load(&file).await?;
             if *json {
@@ -207,8 +220,19 @@ pub(super) async fn run(cli: &Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCo
         PluginCommand::Call(args) => call(cli, args).await,
         PluginCommand::Publish {
             file,
+            task: Some(task),
+            summary,
             license,
             registry,
+        } => {
+            super::registry::publish_task(cli, file, registry, task, summary, license.clone()).await
+        }
+        PluginCommand::Publish {
+            file,
+            task: None,
+            license,
+            registry,
+            ..
         } => super::registry::publish(cli, file, registry, license.clone()).await,
         PluginCommand::List {
             all,
@@ -229,24 +253,23 @@ pub(super) async fn run(cli: &Cli, cmd: &PluginCommand) -> anyhow::Result<ExitCo
             kind,
             dir,
         } => {
-            let kind = match kind {
-                KindArg::ResourceType => PluginKind::ResourceType,
-                KindArg::TestStep => PluginKind::TestStep,
-            };
             let dir = dir.clone().unwrap_or_else(|| PathBuf::from(name));
-            let files = scaffold::create(name, *lang, kind, &dir)?;
+            let files = scaffold::create(name, *lang, *kind, &dir)?;
             println!(
-                "created {} {} `{name}` in {} ({} files)",
-                lang,
-                kind.world(),
+                "created {lang} {kind} `{name}` in {} ({} files)",
                 dir.display(),
                 files.len()
             );
             println!("next: cd {} && ./build.sh   (see README.md)", dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Adapter { out } => {
-            std::fs::write(out, scaffold::preview1_adapter())
+        PluginCommand::Adapter { out, command } => {
+            let adapter = if *command {
+                scaffold::preview1_command_adapter()
+            } else {
+                scaffold::preview1_adapter()
+            };
+            std::fs::write(out, adapter)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)

@@ -82,6 +82,56 @@ pub async fn publish(
                 reason: lockgate_model::ErrorReport::report(&e).to_string(),
             })?;
     let (entry, outcome) = registry.publish(file, &bytes, plugin.description(), license)?;
+    print_published(&entry, outcome);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lockgate plugin publish FILE --task NAME@VERSION`.
+pub async fn publish_task(
+    cli: &Cli,
+    file: &Path,
+    registry: &RegistryArg,
+    spec: &str,
+    summary: &Option<String>,
+    license: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (name, req) = parse_spec(spec).map_err(anyhow::Error::msg)?;
+    let version = exact(&req).ok_or_else(|| {
+        anyhow::anyhow!("`--task {spec}`: give an exact version, e.g. `--task {name}@1.0.0`")
+    })?;
+    let registry = registry.open()?;
+    let bytes = std::fs::read(file).map_err(|error| RegistryError::Io {
+        path: file.to_path_buf(),
+        error,
+    })?;
+    // The real host checks that it is a program of the command world (exports wasi:cli/run).
+    host_checked_task(cli, file, &bytes).await?;
+    let (entry, outcome) = registry.publish_task(
+        file,
+        &bytes,
+        &name,
+        version,
+        summary.clone().unwrap_or_default(),
+        license,
+    )?;
+    print_published(&entry, outcome);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads `bytes` as a task with the real host: a registry refusal when it is not one.
+async fn host_checked_task(cli: &Cli, file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    cli.host()?
+        .load_task_bytes(file, bytes.to_vec())
+        .await
+        .map_err(|e| RegistryError::Rejected {
+            file: file.to_path_buf(),
+            reason: lockgate_model::ErrorReport::report(&e).to_string(),
+        })?;
+    Ok(())
+}
+
+/// What `publish` did.
+fn print_published(entry: &lockgate_registry::Entry, outcome: PublishOutcome) {
     let m = &entry.manifest;
     match outcome {
         PublishOutcome::Added => println!(
@@ -97,7 +147,6 @@ pub async fn publish(
             m.sha256
         ),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `lockgate plugin list`.
@@ -148,8 +197,9 @@ pub fn list(registry: &RegistryArg, all: bool, json: bool) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// `lockgate plugin inspect NAME@VERSION`: the registry's record of a version.
-pub fn inspect_entry(registry: &RegistryArg, spec: &str) -> anyhow::Result<PathBuf> {
+/// `lockgate plugin inspect NAME@VERSION`: the registry's record of a version; returns its
+/// component file and whether it is a task.
+pub fn inspect_entry(registry: &RegistryArg, spec: &str) -> anyhow::Result<(PathBuf, bool)> {
     let registry = registry.open()?;
     let (name, req) = parse_spec(spec).map_err(anyhow::Error::msg)?;
     let entry = match exact(&req) {
@@ -175,7 +225,15 @@ pub fn inspect_entry(registry: &RegistryArg, spec: &str) -> anyhow::Result<PathB
     if let Some(y) = &m.yanked {
         println!("yanked:    {} ({})", y.at, y.reason);
     }
-    Ok(entry.wasm())
+    if m.is_task() {
+        println!("name:      {}", m.name);
+        println!("version:   {}", m.version);
+        if !m.summary.is_empty() {
+            println!("summary:   {}", m.summary);
+        }
+        println!("sha256:    {}", m.sha256);
+    }
+    Ok((entry.wasm(), m.is_task()))
 }
 
 /// The version of an `=x.y.z` requirement.

@@ -5,6 +5,13 @@
 //! languages whose libc targets WASI preview 1 (C, Go, Zig), the preview1 reactor adapter
 //! matching this engine's wasmtime. The examples in `examples/plugins/` build from the same
 //! shared layers.
+//!
+//! `--kind task` writes a program for a pipeline's `task` step instead: a `wasi:cli/command`
+//! component (`engine/cli/templates/<language>/task/` with its own `build.sh`, plus
+//! `shared/task/`: a pipeline `task.yml` running it and its sample input); C, Go and Zig
+//! projects get the preview1 *command* adapter, which exports `wasi:cli/run` and calls the
+//! program's `_start`. Python and JavaScript projects get the WIT of the WASI interfaces their
+//! world names (`shared/task-wit/`). The examples in `examples/tasks/` are these projects.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +45,57 @@ pub const ADAPTER_FILE: &str = "wasi_snapshot_preview1.reactor.wasm";
 /// The WASI preview1 → preview2 reactor adapter of this engine's wasmtime version.
 pub fn preview1_adapter() -> &'static [u8] {
     wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER
+}
+
+/// File name of the WASI preview1 command adapter written into C, Go and Zig task projects.
+pub const COMMAND_ADAPTER_FILE: &str = "wasi_snapshot_preview1.command.wasm";
+
+/// The WASI preview1 → preview2 command adapter of this engine's wasmtime version: it exports
+/// `wasi:cli/run`, which calls the module's `_start` (a task's `main`).
+pub fn preview1_command_adapter() -> &'static [u8] {
+    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER
+}
+
+/// What a new project is: a plugin of one of the two worlds, or a task program. (A task is
+/// not a plugin: [`PluginKind`] has no variant for it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// A resource type plugin: discovers and moves versions (check, get, put).
+    ResourceType,
+    /// A test step plugin: judges a deployed environment (run, returning a test report).
+    TestStep,
+    /// A program for a pipeline's `task` step: a `wasi:cli/command` component (argv, params as
+    /// environment variables, input and output directories, exit code).
+    Task,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [Kind::ResourceType, Kind::TestStep, Kind::Task];
+
+    /// The template folder name (the plugin's world for plugins).
+    pub fn dir(self) -> &'static str {
+        match self {
+            Kind::ResourceType => "resource-type",
+            Kind::TestStep => "test-step",
+            Kind::Task => "task",
+        }
+    }
+}
+
+impl From<PluginKind> for Kind {
+    fn from(kind: PluginKind) -> Self {
+        match kind {
+            PluginKind::ResourceType => Kind::ResourceType,
+            PluginKind::TestStep => Kind::TestStep,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dir())
+    }
 }
 
 /// Languages with a template.
@@ -102,11 +160,11 @@ pub enum ScaffoldError {
     #[error("{} already exists and is not empty: choose another --dir or remove it", .0.display())]
     NotEmpty(PathBuf),
     /// This binary has no template for the combination.
-    #[error("this lockgate has no {lang} template for a {kind}")]
+    #[error("this lockgate has no {lang} template for a {kind} project")]
     NoTemplate {
         /// Language.
         lang: Language,
-        /// Plugin kind.
+        /// Project kind.
         kind: &'static str,
     },
     /// Writing failed.
@@ -121,8 +179,17 @@ pub enum ScaffoldError {
 
 /// The shared layers a project of `lang` and `kind` is made of besides its own template:
 /// (folder under `engine/cli/templates/`, where it goes in the project).
-fn layers(lang: Language, kind: PluginKind) -> Vec<(String, &'static str)> {
-    let kind = kind.world();
+fn layers(lang: Language, kind: Kind) -> Vec<(String, &'static str)> {
+    if kind == Kind::Task {
+        // The pipeline running it and its sample input; the WASI WIT a Python or JavaScript
+        // world names (the other languages need no WIT: their toolchain makes the command).
+        let mut layers = vec![("shared/task".to_owned(), "")];
+        if matches!(lang, Language::Python | Language::Javascript) {
+            layers.push(("shared/task-wit".to_owned(), "wit"));
+        }
+        return layers;
+    }
+    let kind = kind.dir();
     // The build script and .gitignore, the same for both kinds.
     let project = (format!("shared/project/{}", lang.dir()), "");
     let mut layers = vec![project];
@@ -143,11 +210,11 @@ fn layers(lang: Language, kind: PluginKind) -> Vec<(String, &'static str)> {
 
 /// Fills the placeholders of a template file: `{{name}}`, `{{name_snake}}`, and `{{world}}`,
 /// `{{world_snake}}` (`resource-type` / `resource_type`, `test-step` / `test_step`).
-fn substitute(text: &str, name: &str, kind: PluginKind) -> String {
+fn substitute(text: &str, name: &str, kind: Kind) -> String {
     text.replace("{{name_snake}}", &name.replace('-', "_"))
         .replace("{{name}}", name)
-        .replace("{{world_snake}}", &kind.world().replace('-', "_"))
-        .replace("{{world}}", kind.world())
+        .replace("{{world_snake}}", &kind.dir().replace('-', "_"))
+        .replace("{{world}}", kind.dir())
 }
 
 fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<&'a include_dir::File<'a>>) {
@@ -159,19 +226,19 @@ fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<&'a include_dir::File<'a>>) {
     }
 }
 
-/// Writes a new `lang` plugin project of `kind` named `name` into `dir` (created; must not
-/// exist or be empty). Returns the files written, relative to `dir`.
+/// Writes a new `lang` project of `kind` named `name` into `dir` (created; must not exist or
+/// be empty). Returns the files written, relative to `dir`.
 pub fn create(
     name: &str,
     lang: Language,
-    kind: PluginKind,
+    kind: Kind,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
     lockgate_registry::check_name(name)?;
-    let base = format!("{}/{}", lang.dir(), kind.world());
+    let base = format!("{}/{}", lang.dir(), kind.dir());
     let template = TEMPLATES.get_dir(&base).ok_or(ScaffoldError::NoTemplate {
         lang,
-        kind: kind.world(),
+        kind: kind.dir(),
     })?;
     if dir.exists() {
         let empty = std::fs::read_dir(dir)
@@ -192,7 +259,7 @@ pub fn create(
             .get_dir(&folder)
             .ok_or(ScaffoldError::NoTemplate {
                 lang,
-                kind: kind.world(),
+                kind: kind.dir(),
             })?;
         sources.push((layer, folder, dest));
     }
@@ -209,11 +276,20 @@ pub fn create(
             plan.push((PathBuf::from(substitute(&rel, name, kind)), contents));
         }
     }
-    for (file, text) in WIT_FILES {
-        plan.push((Path::new("wit").join(file), text.as_bytes().to_vec()));
-    }
-    if lang.needs_adapter() {
-        plan.push((PathBuf::from(ADAPTER_FILE), preview1_adapter().to_vec()));
+    if kind == Kind::Task {
+        if lang.needs_adapter() {
+            plan.push((
+                PathBuf::from(COMMAND_ADAPTER_FILE),
+                preview1_command_adapter().to_vec(),
+            ));
+        }
+    } else {
+        for (file, text) in WIT_FILES {
+            plan.push((Path::new("wit").join(file), text.as_bytes().to_vec()));
+        }
+        if lang.needs_adapter() {
+            plan.push((PathBuf::from(ADAPTER_FILE), preview1_adapter().to_vec()));
+        }
     }
     let mut written = Vec::new();
     for (rel, contents) in plan {
@@ -247,7 +323,7 @@ mod tests {
             for kind in [PluginKind::ResourceType, PluginKind::TestStep] {
                 let tmp = tempfile::tempdir().unwrap();
                 let dir = tmp.path().join("p");
-                let files = create("my-plugin", lang, kind, &dir)
+                let files = create("my-plugin", lang, kind.into(), &dir)
                     .unwrap_or_else(|e| panic!("{lang} {}: {e}", kind.world()));
                 assert!(files.contains(&PathBuf::from("wit/types.wit")), "{files:?}");
                 assert!(
@@ -288,17 +364,106 @@ mod tests {
     #[test]
     fn refuses_a_bad_name_and_a_non_empty_directory() {
         let tmp = tempfile::tempdir().unwrap();
-        let e = create(
-            "My Plugin",
-            Language::Rust,
-            PluginKind::TestStep,
-            tmp.path(),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("invalid plugin name"), "{e}");
+        for kind in Kind::ALL {
+            let e = create("My Plugin", Language::Rust, kind, tmp.path()).unwrap_err();
+            assert!(e.to_string().contains("invalid plugin name"), "{kind}: {e}");
+        }
         std::fs::write(tmp.path().join("x"), "").unwrap();
-        let e = create("ok", Language::Rust, PluginKind::TestStep, tmp.path()).unwrap_err();
-        assert!(e.to_string().contains("not empty"), "{e}");
+        for kind in Kind::ALL {
+            let e = create("ok", Language::Rust, kind, tmp.path()).unwrap_err();
+            assert!(e.to_string().contains("not empty"), "{kind}: {e}");
+        }
+        // Nothing was written into the directory that was not empty.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn every_language_has_a_task_template() {
+        for lang in Language::ALL {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("t");
+            let files = create("my-task", lang, Kind::Task, &dir)
+                .unwrap_or_else(|e| panic!("{lang} task: {e}"));
+            for file in ["build.sh", "README.md", "task.yml", "sample/data.txt"] {
+                assert!(files.contains(&PathBuf::from(file)), "{lang}: {files:?}");
+            }
+            // No plugin contract, no reactor adapter: a task is a command, not a plugin.
+            assert!(!files.contains(&PathBuf::from("wit/types.wit")), "{lang}");
+            assert!(!files.contains(&PathBuf::from(ADAPTER_FILE)), "{lang}");
+            assert_eq!(
+                files.contains(&PathBuf::from(COMMAND_ADAPTER_FILE)),
+                lang.needs_adapter(),
+                "{lang}: {files:?}"
+            );
+            assert_eq!(
+                files.iter().any(|f| f.starts_with("wit")),
+                matches!(lang, Language::Python | Language::Javascript),
+                "{lang}: {files:?}"
+            );
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(dir.join("build.sh"))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o111, 0o111, "{lang}: build.sh not executable");
+            }
+            let pipeline = std::fs::read_to_string(dir.join("task.yml")).unwrap();
+            assert!(pipeline.contains("- task: my-task"), "{lang}: {pipeline}");
+            for f in files
+                .iter()
+                .filter(|f| f.extension().is_none_or(|e| e != "wasm"))
+            {
+                let text = std::fs::read_to_string(dir.join(f)).unwrap();
+                assert!(!text.contains("{{"), "{lang}: placeholder left in {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_command_adapter_exports_wasi_cli_run() {
+        let adapter = preview1_command_adapter();
+        assert!(adapter.starts_with(b"\0asm\x01\0\0\0"));
+        assert_ne!(adapter, preview1_adapter());
+        // The export's name is in the module's export section.
+        let needle = b"wasi:cli/run@0.2";
+        assert!(adapter.windows(needle.len()).any(|w| w == needle));
+    }
+
+    /// `--kind` and `--lang` accept only what has a template, and say which values exist.
+    #[test]
+    fn unknown_kinds_and_languages_are_refused() {
+        use clap::ValueEnum;
+        assert_eq!(Kind::from_str("task", false), Ok(Kind::Task));
+        assert_eq!(Kind::from_str("test-step", false), Ok(Kind::TestStep));
+        for bad in ["tasks", "command", "plugin", ""] {
+            assert!(Kind::from_str(bad, false).is_err(), "{bad}");
+        }
+        assert!(Language::from_str("cobol", false).is_err());
+        assert!(Language::from_str("typescript", false).is_err());
+
+        #[derive(clap::Parser, Debug)]
+        struct Args {
+            #[arg(long, value_enum)]
+            lang: Language,
+            #[arg(long, value_enum)]
+            kind: Kind,
+        }
+        use clap::Parser;
+        let e = Args::try_parse_from(["x", "--lang", "rust", "--kind", "job"]).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("invalid value 'job'")
+                && e.contains("resource-type")
+                && e.contains("test-step")
+                && e.contains("task"),
+            "{e}"
+        );
+        let e = Args::try_parse_from(["x", "--lang", "cobol", "--kind", "task"]).unwrap_err();
+        assert!(e.to_string().contains("invalid value 'cobol'"), "{e}");
+        let ok = Args::try_parse_from(["x", "--lang", "zig", "--kind", "task"]).unwrap();
+        assert_eq!((ok.lang, ok.kind), (Language::Zig, Kind::Task));
     }
 
     #[test]

@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lockgate_config::{
-    Action, Environment, Hooks, Inputs, Job, Pipeline, Redactor, Resource, Step,
+    Action, Environment, Hooks, Inputs, Job, Pipeline, Redactor, Resource, Spanned, Step,
 };
 use lockgate_model::Limits;
 
 use super::model::*;
 use super::plugins::LoadedPlugins;
+use super::task::{TaskDefinition, component_plan};
 
 /// Compiles `pipeline` (validated) with its `plugins`. Plugins that are not loaded (a plan
 /// compiled for tests) leave `plugin: None`.
@@ -59,6 +60,7 @@ pub fn compile(pipeline: &Pipeline, plugins: &LoadedPlugins, redactor: Redactor)
         jobs,
         promotion,
         redactor,
+        tasks: plugins.task_loader().cloned(),
     }
 }
 
@@ -247,27 +249,42 @@ impl Compiler<'_> {
                 if let Some(d) = &t.timeout {
                     limits.run = d.value;
                 }
-                let c = &t.config;
-                ActionPlan::Task(Box::new(TaskPlan {
+                if let Some(n) = &t.log_size {
+                    limits.output_bytes = usize::try_from(n.value).unwrap_or(usize::MAX);
+                }
+                if let Some(n) = &t.disk_size {
+                    limits.disk_bytes = n.value;
+                }
+                let pairs = |m: &[(Spanned<String>, Spanned<String>)]| {
+                    m.iter()
+                        .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                        .collect::<Vec<_>>()
+                };
+                let mut plan = TaskPlan {
                     name: t.name.value.clone(),
-                    component: c.component.value.clone(),
-                    args: c.args.iter().map(|a| a.value.clone()).collect(),
-                    params: t.params(),
-                    inputs: c
-                        .inputs
-                        .iter()
-                        .map(|i| (i.value.clone(), t.input_artifact(i).value.clone()))
-                        .collect(),
-                    outputs: c
-                        .outputs
-                        .iter()
-                        .map(|o| (o.value.clone(), t.output_artifact(o).value.clone()))
-                        .collect(),
-                    caches: c.caches.iter().map(|d| d.value.clone()).collect(),
+                    definition: TaskDefinition::File {
+                        artifact: String::new(),
+                        path: String::new(),
+                    },
+                    params: pairs(&t.params),
+                    input_mapping: pairs(&t.input_mapping),
+                    output_mapping: pairs(&t.output_mapping),
                     grants: t.grants.to_grants(),
                     limits,
-                    task: self.plugins.task(&c.component.value).cloned(),
-                }))
+                };
+                plan.definition = match &t.file {
+                    Some(f) => TaskDefinition::File {
+                        artifact: f.artifact.value.clone(),
+                        path: f.path.clone(),
+                    },
+                    None => {
+                        let component = component_plan(&t.config.component.value, |c| {
+                            self.plugins.task(c).cloned()
+                        });
+                        TaskDefinition::Inline(plan.program(&t.config, component))
+                    }
+                };
+                ActionPlan::Task(Box::new(plan))
             }
             Action::InParallel(p) => ActionPlan::InParallel {
                 steps: self.steps(&p.steps, &format!("{id}.in_parallel")),
@@ -297,6 +314,7 @@ mod tests {
     use lockgate_config::{Vars, parse_str};
 
     use super::*;
+    use crate::plan::{ComponentPlan, TaskMount};
 
     fn plan(text: &str) -> Plan {
         let parsed = parse_str(Path::new("p.yml"), text, &Vars::new());
@@ -408,7 +426,7 @@ jobs:
         params: {REGION: us-1}
         input_mapping: {config: cfg}
         output_mapping: {rendered: manifests}
-        limits: {memory: 64MiB, timeout: 90s}
+        limits: {memory: 64MiB, timeout: 90s, log_size: 2MiB, disk_size: 1GiB}
       - put: cfg
         inputs: [manifests]
 ",
@@ -417,13 +435,16 @@ jobs:
         let step = &job.steps[1];
         assert_eq!(step.id.as_str(), "plan.1");
         assert_eq!(step.label(), "task `render`");
-        let ActionPlan::Task(t) = &step.action else {
+        let ActionPlan::Task(task) = &step.action else {
             panic!("{step:?}")
         };
-        assert_eq!(
-            t.component,
-            std::path::PathBuf::from("../tasks/render.wasm")
-        );
+        let TaskDefinition::Inline(t) = &task.definition else {
+            panic!("{task:?}")
+        };
+        let ComponentPlan::Loaded { source, task: None } = &t.component else {
+            panic!("compiled without the host: {:?}", t.component)
+        };
+        assert_eq!(source, "../tasks/render.wasm");
         assert_eq!(t.args, ["--env", "staging"]);
         assert_eq!(
             t.params,
@@ -432,12 +453,27 @@ jobs:
                 ("LEVEL".to_owned(), "2".to_owned())
             ]
         );
-        assert_eq!(t.inputs, [("config".to_owned(), "cfg".to_owned())]);
-        assert_eq!(t.outputs, [("rendered".to_owned(), "manifests".to_owned())]);
+        assert_eq!(
+            t.inputs,
+            [TaskMount {
+                dir: "config".into(),
+                artifact: "cfg".into(),
+                optional: false
+            }]
+        );
+        assert_eq!(
+            t.outputs,
+            [TaskMount {
+                dir: "rendered".into(),
+                artifact: "manifests".into(),
+                optional: false
+            }]
+        );
         assert_eq!(t.caches, ["deps"]);
-        assert_eq!(t.limits.memory_bytes, 64 << 20);
-        assert_eq!(t.limits.run, std::time::Duration::from_secs(90));
-        assert!(t.task.is_none(), "compiled without the host");
+        assert_eq!(task.limits.memory_bytes, 64 << 20);
+        assert_eq!(task.limits.run, std::time::Duration::from_secs(90));
+        assert_eq!(task.limits.output_bytes, 2 << 20);
+        assert_eq!(task.limits.disk_bytes, 1 << 30);
         // A task is not an input of the job: the scheduler resolves only its gets.
         let inputs: Vec<&str> = job.inputs.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(inputs, ["cfg"]);

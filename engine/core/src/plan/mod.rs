@@ -10,6 +10,7 @@ mod compile;
 mod model;
 mod plugins;
 mod promotion;
+mod task;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use lockgate_registry::Resolver;
 pub use compile::compile;
 pub use model::*;
 pub use plugins::{LoadedPlugins, PluginLoadError};
+pub use task::*;
 
 /// A valid pipeline, compiled.
 #[derive(Debug, Clone)]
@@ -104,7 +106,7 @@ fn check_tasks(pipeline: &Pipeline, plugins: &LoadedPlugins) -> Vec<Diagnostic> 
         .filter(|c| seen.insert(c.span.offset))
         .filter_map(|c| {
             plugins
-                .task_error(&c.value)
+                .task_error(&c.value.to_string())
                 .map(|e| Diagnostic::error(&pipeline.file, c.span, e.report().to_string()))
         })
         .collect()

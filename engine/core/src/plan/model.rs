@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use lockgate_config::{Approval, CheckEvery, Redactor};
 use lockgate_model::{Grants, Limits, Version, VersionPolicy};
-use lockgate_plugin_host::{Plugin, Task};
+use lockgate_plugin_host::Plugin;
+
+pub use super::task::TaskPlan;
 
 /// A pipeline compiled for execution: what the scheduler and the runner run.
 #[derive(Clone)]
@@ -26,6 +28,9 @@ pub struct Plan {
     pub promotion: Promotion,
     /// Redacts secret values: apply it to every log line and API answer.
     pub redactor: Redactor,
+    /// Loads what `task` steps' task files name when they run (`None` in plans compiled
+    /// without plugins).
+    pub tasks: Option<super::task::TaskLoader>,
     pub(super) environment_index: BTreeMap<String, usize>,
     pub(super) resource_index: BTreeMap<String, usize>,
     pub(super) job_index: BTreeMap<String, usize>,
@@ -346,45 +351,6 @@ impl fmt::Debug for TestPlan {
             .field("type_name", &self.type_name)
             .field("inputs", &self.inputs)
             .field("plugin", &self.plugin.as_ref().map(Plugin::path))
-            .finish_non_exhaustive()
-    }
-}
-
-/// `task:`.
-#[derive(Clone)]
-pub struct TaskPlan {
-    /// The step's name: the program's `argv[0]`, and its cache's name.
-    pub name: String,
-    /// The component's file.
-    pub component: PathBuf,
-    /// The program's arguments after `argv[0]`.
-    pub args: Vec<String>,
-    /// Its environment variables: `config.params` with the step's `params` over them.
-    pub params: Vec<(String, String)>,
-    /// Its inputs: (directory name the program sees, artifact it is).
-    pub inputs: Vec<(String, String)>,
-    /// Its outputs: (directory name the program writes, artifact later steps see).
-    pub outputs: Vec<(String, String)>,
-    /// Its caches' directory names, kept between builds of this job's task.
-    pub caches: Vec<String>,
-    /// What else it may touch.
-    pub grants: Grants,
-    /// Its limits (`limits.memory`, `limits.timeout` as the `run` deadline).
-    pub limits: Limits,
-    /// The loaded program (`None` only in plans compiled without plugins, for tests).
-    pub task: Option<Task>,
-}
-
-impl fmt::Debug for TaskPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskPlan")
-            .field("name", &self.name)
-            .field("component", &self.component)
-            .field("args", &self.args)
-            .field("inputs", &self.inputs)
-            .field("outputs", &self.outputs)
-            .field("caches", &self.caches)
-            .field("loaded", &self.task.is_some())
             .finish_non_exhaustive()
     }
 }

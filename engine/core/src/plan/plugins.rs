@@ -2,13 +2,14 @@
 //! files (a path, or the plugin registry directory), each file loaded once.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lockgate_config::{Pipeline, PluginRef, SchemaError, SchemaSource, TypeKind};
+use lockgate_config::{Pipeline, PluginRef, SchemaError, SchemaSource, TaskComponent, TypeKind};
 use lockgate_model::{Description, ErrorReport, NO_REGISTRY};
 use lockgate_plugin_host::{Plugin, PluginHost, Task};
-use lockgate_registry::Resolver;
+use lockgate_registry::{Resolved, Resolver};
+
+use super::task::TaskLoader;
 
 /// Why the plugin of a `plugin:` reference could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,31 @@ pub enum PluginLoadError {
     },
 }
 
+/// The bytes of registry reference `name@req`, resolved through `resolver` (the pinned
+/// version) and checked against the digest pinned for it.
+pub(super) fn registry_bytes(
+    name: &str,
+    req: &semver::VersionReq,
+    resolver: &Resolver,
+) -> Result<(Resolved, Vec<u8>), PluginLoadError> {
+    let resolved = resolver.resolve(name, req)?;
+    let bytes = std::fs::read(&resolved.path).map_err(|error| PluginLoadError::Read {
+        path: resolved.path.clone(),
+        id: resolved.id.clone(),
+        error,
+    })?;
+    let digest = lockgate_model::sha256_hex([&bytes]);
+    if digest != resolved.sha256 {
+        return Err(PluginLoadError::Digest {
+            path: resolved.path.clone(),
+            id: resolved.id.clone(),
+            expected: resolved.sha256.clone(),
+            actual: digest,
+        });
+    }
+    Ok((resolved, bytes))
+}
+
 /// Loads the component a `plugin:` reference designates: a path as it is, a registry
 /// reference through `resolver` (pinned version, bytes checked against the pinned digest).
 async fn load_ref(
@@ -60,25 +86,27 @@ async fn load_ref(
     match plugin {
         PluginRef::Path(path) => Ok(host.load(path).await?),
         PluginRef::Registry { name, req } => {
-            let resolved = match resolver {
-                Some(r) => r.resolve(name, req)?,
-                None => return Err(PluginLoadError::NoRegistry),
-            };
-            let bytes = std::fs::read(&resolved.path).map_err(|error| PluginLoadError::Read {
-                path: resolved.path.clone(),
-                id: resolved.id.clone(),
-                error,
-            })?;
-            let digest = lockgate_model::sha256_hex([&bytes]);
-            if digest != resolved.sha256 {
-                return Err(PluginLoadError::Digest {
-                    path: resolved.path.clone(),
-                    id: resolved.id.clone(),
-                    expected: resolved.sha256.clone(),
-                    actual: digest,
-                });
-            }
+            let resolver = resolver.ok_or(PluginLoadError::NoRegistry)?;
+            let (resolved, bytes) = registry_bytes(name, req, resolver)?;
+            let digest = resolved.sha256;
             Ok(host.load_hashed(&resolved.path, bytes, digest).await?)
+        }
+    }
+}
+
+/// Loads the program of a `task` step's `component:` (a path or a registry reference to a
+/// component published as a task).
+async fn load_task_ref(
+    component: &PluginRef,
+    host: &PluginHost,
+    resolver: Option<&Resolver>,
+) -> Result<Task, PluginLoadError> {
+    match component {
+        PluginRef::Path(path) => Ok(host.load_task(path).await?),
+        PluginRef::Registry { name, req } => {
+            let resolver = resolver.ok_or(PluginLoadError::NoRegistry)?;
+            let (resolved, bytes) = registry_bytes(name, req, resolver)?;
+            Ok(host.load_task_bytes(&resolved.path, bytes).await?)
         }
     }
 }
@@ -95,8 +123,10 @@ type Loaded = Result<Plugin, Arc<PluginLoadError>>;
 pub struct LoadedPlugins {
     resource_types: BTreeMap<String, Loaded>,
     test_types: BTreeMap<String, Loaded>,
-    /// The programs of `task` steps, by component file.
-    tasks: BTreeMap<PathBuf, Result<Task, Arc<lockgate_plugin_host::LoadError>>>,
+    /// The programs of `task` steps, by `component:` (a file or registry reference).
+    tasks: BTreeMap<String, Result<Task, Arc<PluginLoadError>>>,
+    /// Loads what task files name when their tasks run (`None`: no host).
+    loader: Option<TaskLoader>,
     /// Left unloaded on purpose ([`LoadedPlugins::none`]): schemas are not checked.
     skipped: bool,
 }
@@ -152,28 +182,43 @@ impl LoadedPlugins {
         }
         for job in &pipeline.jobs {
             for (_, task) in job.tasks() {
-                let path = &task.config.component.value;
-                if path.as_os_str().is_empty() || out.tasks.contains_key(path) {
+                let TaskComponent::Ref(component) = &task.config.component.value else {
+                    continue;
+                };
+                let key = component.to_string();
+                if component.is_unusable() || out.tasks.contains_key(&key) {
                     continue;
                 }
-                let loaded = host.load_task(path).await.map_err(Arc::new);
-                out.tasks.insert(path.clone(), loaded);
+                let loaded = load_task_ref(component, host, resolver)
+                    .await
+                    .map_err(Arc::new);
+                out.tasks.insert(key, loaded);
             }
         }
+        out.loader = Some(TaskLoader::new(
+            host.clone(),
+            resolver.map(|r| Arc::new(r.read_only())),
+        ));
         out
     }
 
-    /// The program of the `task` steps whose component is `path`.
-    pub fn task(&self, path: &Path) -> Option<&Task> {
-        self.tasks.get(path).and_then(|r| r.as_ref().ok())
+    /// The program of the `task` steps whose `component:` is `component` (a file or a
+    /// registry reference, as displayed).
+    pub fn task(&self, component: &str) -> Option<&Task> {
+        self.tasks.get(component).and_then(|r| r.as_ref().ok())
     }
 
-    /// Why the program in `path` could not be loaded, if it could not.
-    pub fn task_error(&self, path: &Path) -> Option<&lockgate_plugin_host::LoadError> {
+    /// Why the program of `component` could not be loaded, if it could not.
+    pub fn task_error(&self, component: &str) -> Option<&PluginLoadError> {
         self.tasks
-            .get(path)
+            .get(component)
             .and_then(|r| r.as_ref().err())
             .map(|e| &**e)
+    }
+
+    /// What loads task files' components when their tasks run (`None`: loaded without a host).
+    pub fn task_loader(&self) -> Option<&TaskLoader> {
+        self.loader.as_ref()
     }
 
     /// No plugin loaded, on purpose: for commands that only read the state, which need the
