@@ -246,7 +246,7 @@ fn app_digest() -> String {
 /// failed, as some of them must).
 fn run_pipeline(p: &Project, what: &str) {
     let started = Instant::now();
-    let r = p.lg(&["run", "pipeline.yml"]);
+    let r = p.lg(&["run", "pipeline.yml", "--registry", "registry"]);
     eprintln!(
         "{what}: lockgate run in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -524,7 +524,9 @@ fn javascript_scripts_run_as_tasks_with_fs_process_and_crypto() {
                     false,
                     "          outputs: [out]\n          params: { REGION: eu-1 }\n",
                 ),
-                script_task("show", "repo/ci/show.js, one, 'two words'", true, ""),
+                // The runner as users share it: published to the registry as a task.
+                script_task("show", "repo/ci/show.js, one, 'two words'", true, "")
+                    .replace("component: runner.wasm", "component: javascript@1"),
             ),
         ),
         failure_jobs("repo/ci/fail.js"),
@@ -540,7 +542,19 @@ fn javascript_scripts_run_as_tasks_with_fs_process_and_crypto() {
         ],
         &jobs,
     );
+    let r = p.lg(&[
+        "plugin",
+        "publish",
+        "runner.wasm",
+        "--task",
+        "javascript@1.0.0",
+        "--registry",
+        "registry",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     run_pipeline(&p, "javascript");
+    let lock = std::fs::read_to_string(p.path("lockgate.lock")).expect("lockgate.lock");
+    assert!(lock.contains("name = \"javascript\""), "{lock}");
 
     let manifest = format!(
         "{{\"argv1\":\"repo/ci/render.js\",\"channel\":\"stable\",\"name\":\"web\",\

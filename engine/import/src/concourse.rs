@@ -1423,42 +1423,30 @@ fn task_config(
                 "a container setting: left out",
             ),
             "inputs" | "outputs" | "caches" => {
-                let field = if name == "caches" { "path" } else { "name" };
                 let Kind::Seq(items) = &n.kind else {
                     out.push(name, value(n));
                     continue;
                 };
                 let mut list = Vec::new();
+                // Lockgate's keys of an entry: inputs `name`, `path`, `optional`; outputs
+                // `name`, `path`; caches `path`.
+                let keys: &[&str] = match name {
+                    "inputs" => &["name", "path", "optional"],
+                    "outputs" => &["name", "path"],
+                    _ => &["path"],
+                };
                 for item in items {
                     match &item.kind {
-                        Kind::Map(e)
-                            if name == "inputs"
-                                && get(e, "optional")
-                                    .is_some_and(|(_, o)| o.kind == Kind::Bool(true)) =>
-                        {
-                            let (ok, _) = get(e, "optional").unwrap_or((&e[0].0, &e[0].1));
-                            let input = get(e, "name").and_then(|(_, n)| n.as_str()).unwrap_or("");
-                            ctx.note(ok.span, format!("optional input `{input}` of {what}"), "Lockgate has no optional inputs: left out (add it back, required, if every build provides it)");
-                        }
                         Kind::Map(e) => {
                             let mut d = Value::map();
-                            for (ik, iv) in unique(e) {
-                                if ik.name == field {
-                                    d.push(field, value(iv));
+                            for (ik, iv) in ordered(e, keys) {
+                                if keys.contains(&ik.name.as_str()) {
+                                    d.push(ik.name.clone(), value(iv));
                                 } else {
-                                    let why = match ik.name.as_str() {
-                                        "optional" => {
-                                            "`optional: false` is the only kind of input Lockgate has"
-                                        }
-                                        "path" => {
-                                            "Lockgate mounts each directory at its name: the program must read it there"
-                                        }
-                                        _ => "not supported by Lockgate tasks",
-                                    };
                                     ctx.note(
                                         ik.span,
                                         format!("`{}` of an entry of `{name}` of {what}", ik.name),
-                                        format!("left out: {why}"),
+                                        "left out: not a key Lockgate tasks have",
                                     );
                                 }
                             }
@@ -1564,23 +1552,29 @@ fn groups(ctx: &mut Ctx<'_>, node: &Node) -> Vec<Group> {
     out
 }
 
-/// Concourse's group patterns: `*` any run of characters, `?` one.
+/// Concourse's group patterns: `*` any run of characters, `?` one. Linear backtracking (the
+/// last `*` only), so no pattern takes more than `pattern × name` steps.
 fn glob(pattern: &str, name: &str) -> bool {
-    fn m(p: &[char], n: &[char]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some(('*', rest)) => (0..=n.len()).any(|i| m(rest, &n[i..])),
-            Some(('?', rest)) => !n.is_empty() && m(rest, &n[1..]),
-            Some((c, rest)) => n.first() == Some(c) && m(rest, &n[1..]),
-        }
-    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
-    // Bounded: patterns are short; refuse pathological ones rather than explode.
-    if p.iter().filter(|c| **c == '*').count() > 8 {
-        return pattern == name;
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
     }
-    m(&p, &n)
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// The environments in promotion order and each job's environment.
@@ -1729,6 +1723,13 @@ mod tests {
         assert!(glob("unit-?", "unit-1"));
         assert!(!glob("deploy-*", "smoke-prod"));
         assert!(glob("a", "a"));
+        assert!(glob("*", ""));
+        assert!(!glob("?", ""));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxbyy"));
+        // No exponential blow-up.
+        let name = "a".repeat(5000);
+        assert!(!glob("*a*a*a*a*a*a*a*a*a*a*b", &name));
     }
 
     #[test]

@@ -263,6 +263,11 @@ impl Task {
             }
             env.push((name.clone(), value.clone()));
         }
+        // The working directory is `/`. wasi-libc starts there on its own; Go's wasip1 port
+        // takes it from `PWD` (else from the first preopen), so say it.
+        if !env.iter().any(|(n, _)| n == "PWD") {
+            env.push(("PWD".into(), "/".into()));
+        }
         let mut mounts = sandbox::grant_mounts(&inv.grants);
         for (dirs, what, perms) in [
             (&inv.inputs, "input", FsPerms::ReadOnly),

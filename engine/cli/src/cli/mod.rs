@@ -3,8 +3,8 @@
 //! The pipeline commands (`status`, `why`, `builds`, `logs`, `trigger`, `check`, `pin`,
 //! `unpin`, `disable`, `enable`, `approve`, `rollback`, `nodes`) are written once against a
 //! [`backend::Backend`]: the local state ([`local`]), or with `--server URL` a running
-//! `lockgate server` ([`remote`]). `run`, `server`, `validate` and `plugin` work on local
-//! files only.
+//! `lockgate server` ([`remote`]). `run`, `server`, `validate`, `import` and `plugin` work on
+//! local files only.
 
 mod backend;
 mod builds;

@@ -71,7 +71,8 @@ async fn a_task_gets_its_arguments_and_params_and_nothing_else_of_the_host_envir
         .unwrap();
     assert_eq!(exit, TaskExit { code: 0 });
     assert!(exit.success());
-    // argv[0] is the task's name; the host's PATH, HOME, … are not there.
+    // argv[0] is the task's name; the host's PATH, HOME, … are not there; `PWD` names the
+    // working directory (Go's wasip1 port reads it).
     assert_eq!(
         lines(&sink),
         [
@@ -82,6 +83,7 @@ async fn a_task_gets_its_arguments_and_params_and_nothing_else_of_the_host_envir
             stdout("cwd=/"),
             stdout("env DEPLOY_ENV=staging"),
             stdout("env GREETING=hello world"),
+            stdout("env PWD=/"),
         ]
     );
 }

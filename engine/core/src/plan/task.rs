@@ -320,7 +320,7 @@ pub enum TaskSetupError {
         task: String,
         /// Why.
         #[source]
-        error: PluginLoadError,
+        error: Box<PluginLoadError>,
     },
 }
 
@@ -487,7 +487,7 @@ impl TaskLoader {
     ) -> Result<(Task, String), TaskSetupError> {
         let load = |error: PluginLoadError| TaskSetupError::Load {
             task: task.to_owned(),
-            error,
+            error: Box::new(error),
         };
         match component {
             ComponentPlan::Loaded {

@@ -64,9 +64,9 @@ func run(me, input string) error {
 }
 
 // fromRoot makes a relative path absolute against the task's working directory `/`. Go's
-// wasip1 port does not start in `/`: it takes its working directory from $PWD, else the first
-// preopened directory (here the first input), so `input/data.txt` would be looked up as
-// `/input/input/data.txt`.
+// wasip1 port takes its working directory from $PWD (Lockgate sets PWD=/), else from the first
+// preopened directory (here the first input): under a host that does not set PWD,
+// `input/data.txt` would be looked up as `/input/input/data.txt`.
 func fromRoot(path string) string {
 	if filepath.IsAbs(path) {
 		return path
