@@ -55,8 +55,10 @@ struct Graph {
 impl Graph {
     fn load() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // Not `--offline`: metadata needs every package of the lockfile, other platforms' too
+        // (`anstyle-wincon`), which a build for this one never downloaded.
         let out = Command::new(env!("CARGO"))
-            .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+            .args(["metadata", "--format-version", "1", "--locked"])
             .current_dir(&root)
             .output()
             .expect("running cargo metadata");

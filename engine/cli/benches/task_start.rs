@@ -9,7 +9,7 @@
 //! `counter` plugin `check` in a fresh sandbox (the engine's per-invocation path) and the Rust
 //! `task-programs` fixture printing its arguments.
 //!
-//! Components: `examples/tasks/<lang>/task.wasm` (written by each example's `build.sh`) and
+//! Components: `target/example-tasks/<lang>.wasm` (`examples/tasks/<lang>/build.sh OUT`) and
 //! the script runners `target/runners/{python,javascript}.wasm` (by
 //! `plugins/runners/*/build.sh`) running a one-line script; missing ones are skipped with a note.
 //!
@@ -151,7 +151,7 @@ fn main() {
         for lang in ["rust", "c", "zig", "go", "python", "javascript"] {
             cases.push(Case {
                 label: format!("word-count ({lang})"),
-                file: root.join(format!("examples/tasks/{lang}/task.wasm")),
+                file: root.join(format!("target/example-tasks/{lang}.wasm")),
                 args: vec!["input/data.txt".into()],
             });
         }

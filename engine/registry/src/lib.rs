@@ -292,8 +292,7 @@ impl Registry {
             license,
             manifest::now_rfc3339(),
         );
-        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
-        self.locked(|| self.publish_locked(file, bytes, manifest))
+        self.publish_manifest(file, bytes, manifest)
     }
 
     /// Publishes task component `bytes` read from `file` (the host checked that it is a
@@ -321,6 +320,16 @@ impl Registry {
             license,
             manifest::now_rfc3339(),
         );
+        self.publish_manifest(file, bytes, manifest)
+    }
+
+    /// Writes version `manifest` with component `bytes` (from `file`) under the registry lock.
+    fn publish_manifest(
+        &self,
+        file: &Path,
+        bytes: &[u8],
+        manifest: Manifest,
+    ) -> Result<(Entry, PublishOutcome), RegistryError> {
         fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         self.locked(|| self.publish_locked(file, bytes, manifest))
     }

@@ -212,48 +212,30 @@ fn a_task_published_to_the_registry_runs_inline_and_from_a_task_file() {
     );
     let registry = p.path("registry");
     let registry = registry.to_str().unwrap();
-    // A plugin is not a task, and a task needs an exact version.
-    let r = lg(
-        &p,
-        &[
+    let publish = |file: &str, task: &str, extra: &[&str]| {
+        let mut args = vec![
             "plugin",
             "publish",
-            artifacts::COUNTER,
+            file,
             "--task",
-            "programs@1.0.0",
+            task,
             "--registry",
             registry,
-        ],
-    );
+        ];
+        args.extend_from_slice(extra);
+        lg(&p, &args)
+    };
+    // A plugin is not a task, and a task needs an exact version.
+    let r = publish(artifacts::COUNTER, "programs@1.0.0", &[]);
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("is not a task"), "{}", r.stderr);
-    let r = lg(
-        &p,
-        &[
-            "plugin",
-            "publish",
-            artifacts::TASK_PROGRAMS,
-            "--task",
-            "programs@^1",
-            "--registry",
-            registry,
-        ],
-    );
+    let r = publish(artifacts::TASK_PROGRAMS, "programs@^1", &[]);
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("give an exact version"), "{}", r.stderr);
-    let r = lg(
-        &p,
-        &[
-            "plugin",
-            "publish",
-            artifacts::TASK_PROGRAMS,
-            "--task",
-            "programs@1.0.0",
-            "--summary",
-            "test programs",
-            "--registry",
-            registry,
-        ],
+    let r = publish(
+        artifacts::TASK_PROGRAMS,
+        "programs@1.0.0",
+        &["--summary", "test programs"],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
