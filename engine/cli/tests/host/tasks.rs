@@ -353,15 +353,32 @@ async fn a_task_is_compiled_once_and_then_taken_from_the_cache() {
 }
 
 #[tokio::test]
-async fn unusable_directories_and_params_are_refused_before_the_task_runs() {
+async fn unusable_directories_and_params_are_refused_before_the_task_runs_and_nested_ones_work() {
     let dir = tempfile::tempdir().unwrap();
-    let bad_name = TaskInvocation {
-        inputs: vec![TaskDir::new("a/b", dir.path())],
-        ..args(&["exit", "0"])
+    for bad in ["../x", "a/../b", "a//b", "", "/abs"] {
+        let bad_name = TaskInvocation {
+            inputs: vec![TaskDir::new(bad, dir.path())],
+            ..args(&["exit", "0"])
+        };
+        let (result, _) = run(&bad_name).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, InvokeError::Grant { .. }), "{bad:?}: {err}");
+    }
+    // A directory may sit deeper than the working directory (`path: src/app`).
+    std::fs::write(dir.path().join("input.txt"), "ok").unwrap();
+    let nested = TaskInvocation {
+        inputs: vec![TaskDir::new("src/app", dir.path())],
+        ..args(&["escape", "src/app/input.txt", "/src/app/input.txt"])
     };
-    let (result, _) = run(&bad_name).await;
-    let err = result.unwrap_err();
-    assert!(matches!(err, InvokeError::Grant { .. }), "{err}");
+    let (result, sink) = run(&nested).await;
+    assert_eq!(result.unwrap(), TaskExit { code: 0 });
+    assert_eq!(
+        lines(&sink),
+        [
+            stdout("src/app/input.txt: read 2 bytes"),
+            stdout("/src/app/input.txt: read 2 bytes"),
+        ]
+    );
     let twice = TaskInvocation {
         inputs: vec![TaskDir::new("repo", dir.path())],
         outputs: vec![TaskDir::new("repo", dir.path())],
