@@ -232,13 +232,17 @@ impl Resolver {
     }
 
     /// A resolver with this one's registry, lockfile and pins so far that never writes (for
-    /// references met when a build runs: a task file's component).
+    /// references met when a build runs: a task file's component). Under `--locked`
+    /// ([`LockMode::Frozen`]) it still refuses what is not pinned.
     pub fn read_only(&self) -> Resolver {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         Resolver {
             registry: self.registry.clone(),
             lock_path: self.lock_path.clone(),
-            mode: LockMode::ReadOnly,
+            mode: match self.mode {
+                LockMode::Frozen => LockMode::Frozen,
+                LockMode::Update | LockMode::ReadOnly => LockMode::ReadOnly,
+            },
             state: Mutex::new(State {
                 lock: state.lock.clone(),
                 ..State::default()
@@ -436,6 +440,47 @@ mod tests {
                 .to_string(),
             NO_REGISTRY
         );
+    }
+
+    #[test]
+    fn a_read_only_copy_uses_the_pins_never_writes_and_stays_frozen_under_locked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let registry = crate::Registry::new(tmp.path().join("registry"));
+        let publish = |v: &str, bytes: &[u8]| {
+            registry
+                .publish_task(
+                    Path::new("t.wasm"),
+                    bytes,
+                    "t",
+                    semver::Version::parse(v).unwrap(),
+                    String::new(),
+                    None,
+                )
+                .unwrap()
+        };
+        publish("1.0.0", b"one");
+        let lock = tmp.path().join(LOCKFILE);
+        let req = semver::VersionReq::parse("^1").unwrap();
+        let r =
+            Resolver::new(Some(registry.clone()), Some(lock.clone()), LockMode::Update).unwrap();
+        assert_eq!(r.resolve("t", &req).unwrap().id, "t@1.0.0");
+        assert!(r.save().unwrap());
+        publish("1.1.0", b"two");
+        // The pin holds; a read-only copy never writes the lockfile.
+        let copy = r.read_only();
+        assert_eq!(copy.resolve("t", &req).unwrap().id, "t@1.0.0");
+        assert_eq!(
+            copy.resolve("t", &semver::VersionReq::STAR).unwrap().id,
+            "t@1.1.0"
+        );
+        assert!(!copy.save().unwrap());
+        // Under `--locked`, what is not pinned stays refused.
+        let frozen = Resolver::new(Some(registry), Some(lock), LockMode::Frozen).unwrap();
+        let e = frozen
+            .read_only()
+            .resolve("t", &semver::VersionReq::STAR)
+            .unwrap_err();
+        assert!(matches!(e, LockError::NotPinned { .. }), "{e}");
     }
 
     #[test]
